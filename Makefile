@@ -1,0 +1,53 @@
+# The README's commands. Each target installs what it needs on a fresh machine.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+OVLAB := $(VENV)/bin/ovlab
+# Debian packages the lab and the tests use.
+DEB_PKGS := iproute2 iputils-ping procps util-linux
+PYTEST_ARGS ?=
+
+.PHONY: setup deb venv demo test bench lint clean
+
+setup: deb venv
+
+deb:
+	@missing=""; for p in $(DEB_PKGS); do \
+	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "ok installed" || missing="$$missing $$p"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing Debian packages:$$missing"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
+	fi
+
+venv: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	# compat mode puts the tree on sys.path with a .pth file: a faster start than the import hook.
+	$(PY) -m pip install -q --config-settings editable_mode=compat -e '.[dev]'
+	touch $@
+
+demo: setup
+	$(OVLAB) lab up seed-demo
+	$(OVLAB) lab status seed-demo
+	$(OVLAB) netns links --lab seed-demo
+	$(OVLAB) netns addrs --lab seed-demo
+	$(OVLAB) exec lab-vm-2 -- ping -c 2 -W 2 192.168.100.23
+	$(OVLAB) lab down seed-demo
+
+test: setup
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+bench: setup
+	@for b in bench/bench_*.py; do echo "== $$b"; $(PY) $$b || exit 1; done
+
+lint: venv
+	$(VENV)/bin/ruff check toolkit tests bench
+	$(VENV)/bin/mypy toolkit
+
+clean:
+	-$(OVLAB) lab down --all
+	rm -rf $(VENV)

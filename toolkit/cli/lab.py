@@ -1,0 +1,161 @@
+"""``ovlab lab …``: bring labs up and down, list them, show and impair them."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from toolkit.cli.common import emit_json, require_privileges
+from toolkit.errors import OvlabError, UsageError
+
+app = typer.Typer(help="Namespace lab VMs: up, down, status, ls, impair.", no_args_is_help=True)
+
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
+
+
+def topology_path(arg: str) -> Path:
+    """Accept a topology file, a directory holding topology.yml, or a lab name under labs/."""
+    p = Path(arg)
+    if p.is_dir():
+        p = p / "topology.yml"
+    elif not p.exists() and "/" not in arg:
+        shipped = Path(__file__).resolve().parents[2] / "labs" / arg / "topology.yml"
+        if shipped.exists():
+            p = shipped
+    return p
+
+
+@app.command()
+def up(
+    topology: Annotated[str, typer.Argument(help="Topology file, its directory, or a shipped lab name.")],
+    json_out: JsonOpt = False,
+) -> None:
+    """Bring a lab up: underlay, VMs (net+mount+UTS namespaces) and their service managers."""
+    from toolkit.lab import lifecycle
+    from toolkit.lab.topology import load
+
+    require_privileges()
+    topo = load(topology_path(topology))
+    if json_out:
+        emit_json(lifecycle.up(topo))
+        return
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+    with Progress(TextColumn("[bold]{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
+                  TimeElapsedColumn(), transient=True) as bar:
+        task = bar.add_task(f"lab {topo.name}", total=None)
+
+        def progress(msg: str, done: int, total: int) -> None:
+            bar.update(task, description=f"{topo.name}: {msg}", completed=done, total=total)
+
+        result = lifecycle.up(topo, progress)
+    if result.changed:
+        extra = " (rebuilt a half-made lab)" if result.rebuilt else ""
+        typer.echo(f"lab {topo.name} is up: {len(topo.nodes)} VMs in {result.seconds:.2f}s{extra}")
+    else:
+        typer.echo(f"lab {topo.name} is already up; nothing changed")
+
+
+@app.command()
+def down(
+    lab: Annotated[str | None, typer.Argument(help="Lab name.")] = None,
+    all_labs: Annotated[bool, typer.Option("--all", help="Every lab, and leftovers of crashed runs.")] = False,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Say what would be removed.")] = False,
+    json_out: JsonOpt = False,
+) -> None:
+    """Remove every namespace, veth, mount and process a lab made (works after crashes too)."""
+    from toolkit.lab import cleanup
+
+    require_privileges()
+    if bool(lab) == all_labs:
+        raise UsageError("name one lab, or pass --all")
+    names = cleanup.leftovers() if all_labs else [lab or ""]
+    if not all_labs:
+        from toolkit.lab.names import validate_lab_name
+
+        validate_lab_name(names[0])
+        if names[0] not in cleanup.leftovers():
+            from toolkit.lab import state
+            from toolkit.suggest import did_you_mean
+
+            raise UsageError(f"no lab named {names[0]!r}",
+                             hint=did_you_mean(names[0], state.list_labs()) or "see 'ovlab lab ls'")
+    if dry_run:
+        plans = {n: cleanup.plan(n) for n in names}
+        if json_out:
+            emit_json(plans)
+        else:
+            for n, steps in plans.items():
+                typer.echo(f"{n}: " + ", ".join(steps))
+        return
+    reports = [cleanup.teardown(n) for n in names]
+    if json_out:
+        emit_json(reports)
+    else:
+        for r in reports:
+            typer.echo(f"lab {r.lab} is down" + (f": {'; '.join(r.actions)}" if r.actions else ""))
+    errors = [f"{r.lab}: {e}" for r in reports for e in r.errors]
+    if errors:
+        raise OvlabError("teardown left things behind: " + " | ".join(errors),
+                         hint="run 'ovlab lab down' again; report it if it persists")
+
+
+@app.command("ls")
+def ls(json_out: JsonOpt = False) -> None:
+    """List labs with their phase and how many VMs are alive."""
+    from toolkit.lab import status
+
+    rows = status.summaries()
+    if json_out:
+        emit_json(rows)
+        return
+    from toolkit.render.labview import labs_table, print_table
+
+    print_table(labs_table(rows))
+
+
+@app.command()
+def status(
+    lab: Annotated[str, typer.Argument(help="Lab name.")],
+    json_out: JsonOpt = False,
+) -> None:
+    """Show each VM of a lab and the state of its namespaces."""
+    from toolkit.lab import status as st
+
+    require_privileges()
+    rows = st.vm_status(lab)
+    if json_out:
+        emit_json(rows)
+        return
+    from toolkit.render.labview import print_table, status_table
+
+    print_table(status_table(lab, rows))
+
+
+@app.command()
+def impair(
+    lab: Annotated[str, typer.Argument(help="Lab name.")],
+    node: Annotated[str, typer.Argument(help="VM whose underlay link to impair.")],
+    delay: Annotated[str | None, typer.Option(help="One-way delay, e.g. 20ms (needs netem).")] = None,
+    jitter: Annotated[str | None, typer.Option(help="Delay variation, e.g. 5ms (needs --delay).")] = None,
+    loss: Annotated[str | None, typer.Option(help="Packet loss, e.g. 1% (needs netem).")] = None,
+    rate: Annotated[str | None, typer.Option(help="Rate limit, e.g. 10mbit.")] = None,
+    clear: Annotated[bool, typer.Option("--clear", help="Remove all impairment.")] = False,
+    json_out: JsonOpt = False,
+) -> None:
+    """Set or clear delay, jitter, loss and rate on a VM's underlay link, on a running lab."""
+    from toolkit.lab import lifecycle
+    from toolkit.lab.topology import parse_impairment
+
+    require_privileges()
+    spec = {k: v for k, v in {"delay": delay, "jitter": jitter, "loss": loss, "rate": rate}.items() if v}
+    if clear == bool(spec):
+        raise UsageError("give --clear, or at least one of --delay --jitter --loss --rate")
+    imp = parse_impairment(spec, "impair")
+    result = lifecycle.impair(lab, node, imp)
+    if json_out:
+        emit_json(result)
+    else:
+        typer.echo(f"{lab}/{node}: impairment set to {imp.to_dict() if not imp.is_empty else 'none'}")

@@ -1,0 +1,190 @@
+"""Lab lifecycle: bring a topology up as namespace VMs, report status, tear down.
+
+``up`` records every object in the lab's state file before creating it, so a
+crash at any point leaves enough for ``down`` to finish the job.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from toolkit.errors import OvlabError, UsageError
+from toolkit.lab import cleanup, procs, state
+from toolkit.lab.names import ifname
+from toolkit.lab.topology import Topology
+from toolkit.lab.vm import LabVM, tag
+
+Progress = Callable[[str, int, int], None]  # message, steps done, steps total
+BRIDGE = "br-underlay"
+
+
+@dataclass(frozen=True)
+class UpResult:
+    """Outcome of ``lab up``."""
+
+    lab: str
+    changed: bool
+    seconds: float
+    rebuilt: bool = False
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON twin."""
+        return {"lab": self.lab, "changed": self.changed, "seconds": round(self.seconds, 3),
+                "rebuilt": self.rebuilt}
+
+
+def _digest(topo: Topology) -> str:
+    import json
+
+    return hashlib.sha256(json.dumps(topo.to_dict(), sort_keys=True, default=str).encode()).hexdigest()
+
+
+def is_healthy(data: dict[str, Any]) -> bool:
+    """True when the lab finished ``up`` and every VM's init still runs."""
+    if data.get("phase") != "up":
+        return False
+    nodes = data.get("nodes", {})
+    return bool(nodes) and all(
+        procs.pid_alive(int(n.get("pid") or 0), n.get("starttime")) for n in nodes.values()
+    )
+
+
+def up(topo: Topology, progress: Progress | None = None) -> UpResult:
+    """Bring the lab up; a second call on a healthy lab changes nothing."""
+    t0 = time.monotonic()
+    say = progress or (lambda msg, done, total: None)
+    digest = _digest(topo)
+    where = str(topo.path.resolve()) if topo.path else "<string>"
+    existing = state.load(topo.name)
+    rebuilt = False
+    if existing:
+        if existing.get("topology") not in (None, where) and existing.get("digest") != digest:
+            raise UsageError(
+                f"lab name {topo.name!r} is already taken by {existing.get('topology')}",
+                hint=f"rename the lab in {where}, or run 'ovlab lab down {topo.name}' first",
+            )
+        if existing.get("digest") == digest and is_healthy(existing):
+            return UpResult(topo.name, changed=False, seconds=time.monotonic() - t0)
+        if existing.get("digest") not in (None, digest) and existing.get("phase") == "up":
+            raise UsageError(
+                f"lab {topo.name!r} is up from an older version of {where}",
+                hint=f"run 'ovlab lab down {topo.name}' and then 'up' again to apply the change",
+            )
+        # Half-made or a VM died: clear what is there and build afresh.
+        say("clearing a half-made lab", 0, 1)
+        report = cleanup.teardown(topo.name)
+        if report.errors:
+            raise OvlabError(f"could not clear lab {topo.name}: {'; '.join(report.errors)}")
+        rebuilt = True
+    _create(topo, where, digest, say)
+    return UpResult(topo.name, changed=True, seconds=time.monotonic() - t0, rebuilt=rebuilt)
+
+
+def _create(topo: Topology, where: str, digest: str, say: Progress) -> None:
+    from toolkit.lab import underlay
+
+    n = len(topo.nodes)
+    total = 2 + 3 * n
+    done = 0
+    hosts = {node.name: str(node.eth1.ip) for node in topo.nodes}
+    ul_name = cleanup.underlay_ns_name(topo.name)
+    layers_root = state.lab_dir(topo.name) / "vms"
+    with state.locked(topo.name, create=True) as st:
+        st.data.update(
+            topology=where,
+            digest=digest,
+            phase="creating",
+            underlay={"netns": ul_name, "netns_path": f"/run/netns/{ul_name}", "bridge": BRIDGE,
+                      "subnet": str(topo.underlay.subnet), "mtu": topo.underlay.mtu},
+            nodes={},
+        )
+        st.record("up-start")
+        say(f"underlay namespace {ul_name}", done, total)
+        ul_path = underlay.create_netns(ul_name)
+        underlay.create_bridge(ul_path, BRIDGE, topo.underlay.mtu)
+        done += 1
+
+        vms: list[LabVM] = []
+        for node in topo.nodes:
+            vm = LabVM(topo.name, node.name, layers_root / node.name, hosts=hosts)
+            st.data["nodes"][node.name] = {
+                "layers": str(vm.layers), "tag": tag(topo.name, node.name),
+                "eth1": str(node.eth1), "host_if": ifname("ul-", node.name),
+                "groups": list(node.groups), "impair": node.impair.to_dict(), "pid": None,
+            }
+            st.save()
+            vm.prepare()
+            vm.start()
+            st.data["nodes"][node.name]["pid"] = vm.pid
+            st.save()
+            vms.append(vm)
+            done += 1
+            say(f"started {node.name}", done, total)
+        for vm in vms:
+            vm.wait_ready()
+            info = st.data["nodes"][vm.name]
+            info.update(starttime=vm.starttime, netns=procs.ns_inode(vm.pid, "net"),
+                        mntns=procs.ns_inode(vm.pid, "mnt"))
+        st.save()
+        for node, vm in zip(topo.nodes, vms, strict=True):
+            info = st.data["nodes"][node.name]
+            underlay.attach_vm(ul_path, BRIDGE, vm.pid, info["host_if"], node.eth1, topo.underlay.mtu)
+            if not node.impair.is_empty:
+                apply_impairment_sides(ul_path, vm.pid, info["host_if"], node.impair)
+            done += 1
+            say(f"wired {node.name} eth1 {node.eth1}", done, total)
+        for vm in vms:
+            vm.wait_services()
+            done += 1
+            say(f"{vm.name} service manager ready", done, total)
+        st.data["phase"] = "up"
+        st.record("up-done")
+        say("lab up", total, total)
+
+
+def apply_impairment_sides(ul_path: str, pid: int, host_if: str, imp: Any) -> None:
+    """Impair both directions of a VM's link: the underlay side and the VM's eth1."""
+    from toolkit.lab import underlay
+
+    underlay.set_impairment(ul_path, host_if, imp)
+    underlay.set_impairment(f"/proc/{pid}/ns/net", "eth1", imp)
+
+
+def impair(lab: str, node: str, imp: Any) -> dict[str, Any]:
+    """Change the impairment of one VM's underlay link on a running lab."""
+    from toolkit.suggest import did_you_mean
+
+    data = require_up(lab)
+    nodes = data["nodes"]
+    if node not in nodes:
+        raise UsageError(f"lab {lab!r} has no node {node!r}", hint=did_you_mean(node, nodes))
+    info = nodes[node]
+    apply_impairment_sides(data["underlay"]["netns_path"], int(info["pid"]), info["host_if"], imp)
+    with state.locked(lab) as st:
+        st.data["nodes"][node]["impair"] = imp.to_dict()
+        st.record("impair", node=node, impair=imp.to_dict())
+    return {"lab": lab, "node": node, "impair": imp.to_dict()}
+
+
+def require_up(lab: str) -> dict[str, Any]:
+    """The state of a lab that is up, or a one-line error saying what to do."""
+    from toolkit.suggest import did_you_mean
+
+    data = state.load(lab)
+    if not data:
+        raise UsageError(f"no lab named {lab!r} is up", hint=did_you_mean(lab, state.list_labs())
+                         or "see 'ovlab lab ls'")
+    if not is_healthy(data):
+        raise OvlabError(f"lab {lab!r} is not healthy (phase {data.get('phase')})",
+                         hint=f"run 'ovlab lab up' on its topology again, or 'ovlab lab down {lab}'")
+    return data
+
+
+def layers_path(lab: str, node: str) -> Path:
+    """Where a VM's overlay layers live."""
+    return state.lab_dir(lab) / "vms" / node

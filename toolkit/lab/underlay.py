@@ -1,0 +1,152 @@
+"""The underlay: a bridge in a dedicated namespace, one veth per VM (``eth1`` inside).
+
+All kernel work goes through pyroute2 sockets opened inside the namespace
+concerned; the host's root namespace is never touched.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import os
+from collections.abc import Iterator
+from ipaddress import IPv4Interface
+from typing import TYPE_CHECKING
+
+from toolkit.errors import EnvError, OvlabError
+from toolkit.lab.topology import Impairment
+from toolkit.netns.setns import netns_of_fd
+
+if TYPE_CHECKING:
+    from pyroute2 import IPRoute
+
+NETNS_DIR = "/run/netns"
+
+
+@contextlib.contextmanager
+def iproute_in(path: str) -> Iterator[IPRoute]:
+    """A pyroute2 IPRoute whose socket lives in the namespace at ``path``."""
+    from pyroute2 import IPRoute
+
+    fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+    try:
+        with netns_of_fd(fd):
+            ipr = IPRoute()
+    finally:
+        os.close(fd)
+    try:
+        yield ipr
+    finally:
+        ipr.close()
+
+
+def vm_mac(addr: IPv4Interface) -> str:
+    """A stable, locally administered MAC for a VM's eth1, from its address."""
+    return "02:01:" + ":".join(f"{b:02x}" for b in addr.ip.packed)
+
+
+def create_netns(name: str) -> str:
+    """Create the named namespace (like ``ip netns add``); return its path."""
+    from pyroute2 import netns
+
+    path = f"{NETNS_DIR}/{name}"
+    if os.path.exists(path):
+        return path  # safe to repeat: a leftover of ours is reused, then reconfigured
+    netns.create(name)
+    return path
+
+
+def remove_netns(name: str) -> bool:
+    """Remove a named namespace; False when it did not exist."""
+    from pyroute2 import netns
+
+    if not os.path.exists(f"{NETNS_DIR}/{name}"):
+        return False
+    netns.remove(name)
+    return True
+
+
+def create_bridge(ns_path: str, bridge: str, mtu: int) -> None:
+    """Create (or reuse) the underlay bridge, up, with lo up too."""
+    with iproute_in(ns_path) as ipr:
+        ipr.link("set", index=ipr.link_lookup(ifname="lo")[0], state="up")
+        if not ipr.link_lookup(ifname=bridge):
+            ipr.link("add", ifname=bridge, kind="bridge")
+        idx = ipr.link_lookup(ifname=bridge)[0]
+        ipr.link("set", index=idx, mtu=mtu, state="up")
+
+
+def attach_vm(ns_path: str, bridge: str, vm_pid: int, host_if: str, addr: IPv4Interface, mtu: int) -> None:
+    """Wire a VM to the bridge: veth ``host_if`` here, ``eth1`` (addressed, up) in the VM."""
+    with iproute_in(ns_path) as ipr:
+        for idx in ipr.link_lookup(ifname=host_if):
+            ipr.link("del", index=idx)  # a leftover from a half-made up
+        ipr.link("add", ifname=host_if, kind="veth", peer={"ifname": "eth1", "net_ns_pid": vm_pid})
+        idx = ipr.link_lookup(ifname=host_if)[0]
+        br = ipr.link_lookup(ifname=bridge)[0]
+        ipr.link("set", index=idx, master=br, mtu=mtu, state="up")
+    with iproute_in(f"/proc/{vm_pid}/ns/net") as ipr:
+        idx = ipr.link_lookup(ifname="eth1")[0]
+        ipr.link("set", index=idx, address=vm_mac(addr), mtu=mtu)
+        ipr.addr("replace", index=idx, address=str(addr.ip), prefixlen=addr.network.prefixlen)
+        ipr.link("set", index=idx, state="up")
+
+
+def set_impairment(ns_path: str, ifname: str, imp: Impairment) -> None:
+    """Replace the root qdisc of ``ifname``: netem for delay/jitter/loss, tbf for rate alone."""
+    from pyroute2.netlink.exceptions import NetlinkError
+
+    with iproute_in(ns_path) as ipr:
+        found = ipr.link_lookup(ifname=ifname)
+        if not found:
+            raise OvlabError(f"interface {ifname} is missing in {ns_path}", hint="is the lab up?")
+        idx = found[0]
+        with contextlib.suppress(NetlinkError):
+            ipr.tc("del", index=idx, handle=0x10000, parent=0xFFFFFFFF)
+        if imp.is_empty:
+            return
+        try:
+            if imp.delay_ms or imp.loss_pct or imp.jitter_ms:
+                kw: dict[str, object] = {
+                    "delay": int((imp.delay_ms or 0) * 1000),
+                    "jitter": int((imp.jitter_ms or 0) * 1000),
+                    "loss": imp.loss_pct or 0,
+                }
+                if imp.rate_bps:
+                    kw["rate"] = f"{imp.rate_bps}bit"
+                ipr.tc("add", "netem", index=idx, handle=0x10000, **kw)
+            else:
+                assert imp.rate_bps
+                # burst must hold at least one full frame; latency bounds the queue.
+                burst = max(imp.rate_bps // 8 // 100, 3200)
+                ipr.tc("add", "tbf", index=idx, handle=0x10000, rate=f"{imp.rate_bps}bit",
+                       burst=burst, latency="200ms")
+        except NetlinkError as exc:
+            if exc.code in (errno.ENOENT, errno.EOPNOTSUPP, errno.EINVAL) and (
+                imp.delay_ms or imp.loss_pct or imp.jitter_ms
+            ):
+                raise EnvError(
+                    "this kernel has no netem qdisc (CONFIG_NET_SCH_NETEM): delay, jitter and loss"
+                    " cannot be emulated",
+                    hint="rate limiting works without it: use --rate alone",
+                ) from exc
+            raise OvlabError(f"tc on {ifname}: {exc}") from exc
+
+
+def netem_supported() -> bool:
+    """True when the kernel offers the netem qdisc (probed in a scratch namespace)."""
+    from pyroute2.netlink.exceptions import NetlinkError
+
+    name = f"ovlab-probe-{os.getpid()}"
+    path = create_netns(name)
+    try:
+        with iproute_in(path) as ipr:
+            ipr.link("add", ifname="probe0", kind="dummy")
+            idx = ipr.link_lookup(ifname="probe0")[0]
+            try:
+                ipr.tc("add", "netem", index=idx, handle=0x10000, delay=1000)
+            except NetlinkError:
+                return False
+            return True
+    finally:
+        remove_netns(name)
