@@ -7,6 +7,8 @@ crash at any point leaves enough for ``down`` to finish the job.
 from __future__ import annotations
 
 import hashlib
+import os
+import signal
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -85,6 +87,12 @@ def up(topo: Topology, progress: Progress | None = None) -> UpResult:
     return UpResult(topo.name, changed=True, seconds=time.monotonic() - t0, rebuilt=rebuilt)
 
 
+def _fault(point: str) -> None:
+    """Die like a crash at a named point; tests use it to prove teardown copes."""
+    if os.environ.get("OVLAB_FAULT_AT") == point:
+        os.kill(os.getpid(), signal.SIGKILL)
+
+
 def _create(topo: Topology, where: str, digest: str, say: Progress) -> None:
     from toolkit.lab import underlay
 
@@ -108,6 +116,7 @@ def _create(topo: Topology, where: str, digest: str, say: Progress) -> None:
         ul_path = underlay.create_netns(ul_name)
         underlay.create_bridge(ul_path, BRIDGE, topo.underlay.mtu)
         done += 1
+        _fault("underlay")
 
         vms: list[LabVM] = []
         for node in topo.nodes:
@@ -131,6 +140,7 @@ def _create(topo: Topology, where: str, digest: str, say: Progress) -> None:
             info.update(starttime=vm.starttime, netns=procs.ns_inode(vm.pid, "net"),
                         mntns=procs.ns_inode(vm.pid, "mnt"))
         st.save()
+        _fault("started")
         for node, vm in zip(topo.nodes, vms, strict=True):
             info = st.data["nodes"][node.name]
             underlay.attach_vm(ul_path, BRIDGE, vm.pid, info["host_if"], node.eth1, topo.underlay.mtu)
@@ -138,6 +148,7 @@ def _create(topo: Topology, where: str, digest: str, say: Progress) -> None:
                 apply_impairment_sides(ul_path, vm.pid, info["host_if"], node.impair)
             done += 1
             say(f"wired {node.name} eth1 {node.eth1}", done, total)
+        _fault("wired")
         for vm in vms:
             vm.wait_services()
             done += 1

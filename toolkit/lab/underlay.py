@@ -141,7 +141,7 @@ def netem_supported() -> bool:
     path = create_netns(name)
     try:
         with iproute_in(path) as ipr:
-            ipr.link("add", ifname="probe0", kind="dummy")
+            ipr.link("add", ifname="probe0", kind="veth", peer="probe1")
             idx = ipr.link_lookup(ifname="probe0")[0]
             try:
                 ipr.tc("add", "netem", index=idx, handle=0x10000, delay=1000)

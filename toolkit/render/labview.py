@@ -40,7 +40,7 @@ def status_table(lab: str, rows: Sequence[Any]) -> Table:
             r.node, f"{r.pid}\n{ok}", r.hostname or "-",
             f"{r.eth1.split('/')[0]}\n{(r.eth1_state or '-').lower()}",
             f"net:{r.netns or '-'}\nmnt:{r.mntns or '-'}\nuts:{r.utsns or '-'}", str(r.processes),
-            "[green]supervisord[/]" if r.services else "[red]down[/]",
+            "[green]up[/]" if r.services else "[red]down[/]",
             *([_impair_text(r.impair)] if impaired else []),
         )
     return t

@@ -1,0 +1,75 @@
+"""Bad input to the lab commands: one line, a fixed exit code, nothing created."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.lab.conftest import host_snapshot, ovlab
+
+pytestmark = pytest.mark.root
+
+
+def one_line(proc) -> str:
+    assert "Traceback" not in proc.stderr
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1, proc.stderr
+    return lines[0]
+
+
+def test_not_root_is_refused_before_anything(make_lab):
+    before = host_snapshot()
+    lab, topo = make_lab(1)
+    proc = ovlab("lab", "up", str(topo), check=False, env={"OVLAB_FAKE_UNPRIVILEGED": "1"})
+    assert proc.returncode == 3
+    assert "needs root" in one_line(proc)
+    assert host_snapshot() == before
+
+
+def test_malformed_yaml_names_file_and_line(tmp_path):
+    before = host_snapshot()
+    bad = tmp_path / "bad.yml"
+    bad.write_text("name: ovt-bad\nunderlay:\n  subnet: 192.168.100.0/24\nnodes:\n  vm1:\n    eth1: [oops\n")
+    proc = ovlab("lab", "up", str(bad), check=False)
+    assert proc.returncode == 2
+    line = one_line(proc)
+    assert "bad.yml:" in line
+    assert host_snapshot() == before
+
+
+def test_invalid_topology_names_field(tmp_path):
+    before = host_snapshot()
+    bad = tmp_path / "dup.yml"
+    bad.write_text("name: ovt-dup\nunderlay:\n  subnet: 192.168.100.0/24\nnodes:\n"
+                   "  vm1:\n    eth1: 192.168.100.11\n  vm2:\n    eth1: 192.168.100.11\n")
+    proc = ovlab("lab", "up", str(bad), check=False)
+    assert proc.returncode == 2
+    line = one_line(proc)
+    assert "dup.yml:8" in line and "nodes.vm2.eth1" in line
+    assert host_snapshot() == before
+
+
+@pytest.mark.parametrize("args", [
+    ("lab", "status", "ovt-nosuch"),
+    ("lab", "down", "ovt-nosuch"),
+    ("exec", "ovt-nosuch-vm", "--", "true"),
+    ("lab", "down", "Bad_Name"),
+])
+def test_unknown_names_are_usage_errors(args):
+    proc = ovlab(*args, check=False)
+    assert proc.returncode == 2
+    one_line(proc)
+
+
+def test_unknown_node_suggests_close_match(make_lab):
+    lab, topo = make_lab(2)
+    ovlab("lab", "up", str(topo))
+    proc = ovlab("exec", "--lab", lab, "vm3", "--", "true", check=False)
+    assert proc.returncode == 2
+    assert "did you mean 'vm1' or 'vm2'?" in one_line(proc) or "did you mean" in proc.stderr
+
+
+def test_help_everywhere():
+    for args in (["--help"], ["lab", "--help"], ["lab", "up", "--help"], ["netns", "--help"],
+                 ["exec", "--help"], ["lab", "impair", "--help"]):
+        proc = ovlab(*args)
+        assert "Usage" in proc.stdout
