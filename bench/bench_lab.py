@@ -43,8 +43,10 @@ def measure(shipped: str, runs: int) -> tuple[float, float]:
 
 
 def report(name: str, measured: float, target: float) -> None:
-    print(f"{name:28s} {measured:7.3f} s   target {target:5.1f} s   ratio {target / measured:5.1f}x "
-          f"{'OK' if measured < target else 'MISSED'}")
+    print(
+        f"{name:28s} {measured:7.3f} s   target {target:5.1f} s   ratio {target / measured:5.1f}x "
+        f"{'OK' if measured < target else 'MISSED'}"
+    )
 
 
 def main() -> None:

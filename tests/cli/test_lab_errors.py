@@ -28,7 +28,9 @@ def test_not_root_is_refused_before_anything(make_lab):
 def test_malformed_yaml_names_file_and_line(tmp_path):
     before = host_snapshot()
     bad = tmp_path / "bad.yml"
-    bad.write_text("name: ovt-bad\nunderlay:\n  subnet: 192.168.100.0/24\nnodes:\n  vm1:\n    eth1: [oops\n")
+    bad.write_text(
+        "name: ovt-bad\nunderlay:\n  subnet: 192.168.100.0/24\nnodes:\n  vm1:\n    eth1: [oops\n"
+    )
     proc = ovlab("lab", "up", str(bad), check=False)
     assert proc.returncode == 2
     line = one_line(proc)
@@ -39,8 +41,10 @@ def test_malformed_yaml_names_file_and_line(tmp_path):
 def test_invalid_topology_names_field(tmp_path):
     before = host_snapshot()
     bad = tmp_path / "dup.yml"
-    bad.write_text("name: ovt-dup\nunderlay:\n  subnet: 192.168.100.0/24\nnodes:\n"
-                   "  vm1:\n    eth1: 192.168.100.11\n  vm2:\n    eth1: 192.168.100.11\n")
+    bad.write_text(
+        "name: ovt-dup\nunderlay:\n  subnet: 192.168.100.0/24\nnodes:\n"
+        "  vm1:\n    eth1: 192.168.100.11\n  vm2:\n    eth1: 192.168.100.11\n"
+    )
     proc = ovlab("lab", "up", str(bad), check=False)
     assert proc.returncode == 2
     line = one_line(proc)
@@ -48,12 +52,15 @@ def test_invalid_topology_names_field(tmp_path):
     assert host_snapshot() == before
 
 
-@pytest.mark.parametrize("args", [
-    ("lab", "status", "ovt-nosuch"),
-    ("lab", "down", "ovt-nosuch"),
-    ("exec", "ovt-nosuch-vm", "--", "true"),
-    ("lab", "down", "Bad_Name"),
-])
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("lab", "status", "ovt-nosuch"),
+        ("lab", "down", "ovt-nosuch"),
+        ("exec", "ovt-nosuch-vm", "--", "true"),
+        ("lab", "down", "Bad_Name"),
+    ],
+)
 def test_unknown_names_are_usage_errors(args):
     proc = ovlab(*args, check=False)
     assert proc.returncode == 2
@@ -69,7 +76,13 @@ def test_unknown_node_suggests_close_match(make_lab):
 
 
 def test_help_everywhere():
-    for args in (["--help"], ["lab", "--help"], ["lab", "up", "--help"], ["netns", "--help"],
-                 ["exec", "--help"], ["lab", "impair", "--help"]):
+    for args in (
+        ["--help"],
+        ["lab", "--help"],
+        ["lab", "up", "--help"],
+        ["netns", "--help"],
+        ["exec", "--help"],
+        ["lab", "impair", "--help"],
+    ):
         proc = ovlab(*args)
         assert "Usage" in proc.stdout

@@ -18,13 +18,21 @@ OVLAB = [sys.executable, "-m", "toolkit.cli.main"]
 TEST_PREFIX = "ovt"
 
 
-def ovlab(*args: str, check: bool = True, env: dict[str, str] | None = None,
-          timeout: float = 120) -> subprocess.CompletedProcess[str]:
+def ovlab(
+    *args: str, check: bool = True, env: dict[str, str] | None = None, timeout: float = 120
+) -> subprocess.CompletedProcess[str]:
     """Run the real CLI as a separate process."""
-    proc = subprocess.run([*OVLAB, *args], capture_output=True, text=True, timeout=timeout,
-                          env={**os.environ, "NO_COLOR": "1", "COLUMNS": "200", **(env or {})})
+    proc = subprocess.run(
+        [*OVLAB, *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env={**os.environ, "NO_COLOR": "1", "COLUMNS": "200", **(env or {})},
+    )
     if check and proc.returncode != 0:
-        raise AssertionError(f"ovlab {' '.join(args)} -> {proc.returncode}\n{proc.stdout}\n{proc.stderr}")
+        raise AssertionError(
+            f"ovlab {' '.join(args)} -> {proc.returncode}\n{proc.stdout}\n{proc.stderr}"
+        )
     return proc
 
 
@@ -80,8 +88,14 @@ def host_snapshot() -> dict[str, object]:
     netns = sorted(os.listdir("/run/netns")) if os.path.isdir("/run/netns") else []
     with open("/proc/self/mountinfo") as fh:
         mounts = sorted(line.split()[4] for line in fh)
-    links = sorted(x["ifname"] for x in json.loads(
-        subprocess.run(["ip", "-j", "link", "show"], capture_output=True, text=True, check=True).stdout))
+    links = sorted(
+        x["ifname"]
+        for x in json.loads(
+            subprocess.run(
+                ["ip", "-j", "link", "show"], capture_output=True, text=True, check=True
+            ).stdout
+        )
+    )
     return {
         "netns": netns,
         "mounts": mounts,

@@ -15,8 +15,22 @@ pytestmark = pytest.mark.root
 def avg_rtt_ms(lab: str, src: str, dst_ip: str, size: int = 1400, count: int = 8) -> float:
     # -l: send the pings back to back, so a rate limit queues them (a lone ping
     # fits in the token bucket and passes at once).
-    out = ovlab("exec", f"{lab}/{src}", "--", "ping", "-q", "-c", str(count), "-l", str(count),
-                "-s", str(size), "-W", "2", dst_ip).stdout
+    out = ovlab(
+        "exec",
+        f"{lab}/{src}",
+        "--",
+        "ping",
+        "-q",
+        "-c",
+        str(count),
+        "-l",
+        str(count),
+        "-s",
+        str(size),
+        "-W",
+        "2",
+        dst_ip,
+    ).stdout
     m = re.search(r"= [\d.]+/([\d.]+)/", out)
     assert m, out
     return float(m.group(1))

@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from tests.lab.conftest import host_snapshot, ovlab, ovlab_json
+from tests.lab.conftest import OVLAB, host_snapshot, ovlab, ovlab_json
 from toolkit.lab import cleanup, state
 
 pytestmark = pytest.mark.root
@@ -18,6 +18,19 @@ pytestmark = pytest.mark.root
 
 def vm_pids(lab: str) -> dict[str, int]:
     return {row["node"]: row["pid"] for row in ovlab_json("lab", "status", lab)}
+
+
+def cmdlines_containing(needle: bytes) -> list[int]:
+    found = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/cmdline", "rb") as fh:
+                    if needle in fh.read():
+                        found.append(int(entry))
+            except OSError:
+                continue
+    return found
 
 
 def test_up_down_round_trip_leaves_nothing(make_lab):
@@ -80,7 +93,7 @@ def test_down_after_sigkill_of_init(make_lab):
     lab, topo = make_lab(2)
     ovlab("lab", "up", str(topo))
     # A daemon started inside the VM outlives its init unless down finds it by namespace.
-    ovlab("exec", f"{lab}/vm1", "--", "sh", "-c", "setsid sleep 300 >/dev/null 2>&1 < /dev/null &")
+    ovlab("exec", f"{lab}/vm1", "--", "sh", "-c", "setsid sleep 3171 >/dev/null 2>&1 < /dev/null &")
     pid = vm_pids(lab)["vm1"]
     os.kill(pid, signal.SIGKILL)
     time.sleep(0.1)
@@ -89,8 +102,7 @@ def test_down_after_sigkill_of_init(make_lab):
     assert [x["phase"] for x in ovlab_json("lab", "ls") if x["name"] == lab] == ["degraded"]
     ovlab("lab", "down", lab)
     assert host_snapshot() == before
-    assert not any(b"sleep\x00300" in open(f"/proc/{p}/cmdline", "rb").read()
-                   for p in os.listdir("/proc") if p.isdigit() and os.path.exists(f"/proc/{p}/cmdline"))
+    assert not cmdlines_containing(b"sleep\x003171")
 
 
 @pytest.mark.parametrize("point", ["underlay", "started", "wired"])
@@ -115,10 +127,16 @@ def test_down_when_state_owner_crashed_holding_lock(make_lab):
     lab, topo = make_lab(1)
     ovlab("lab", "up", str(topo))
     holder = subprocess.Popen(
-        ["python3", "-c", "import fcntl,os,sys,time; fd=os.open(sys.argv[1], os.O_RDWR);"
-         "fcntl.flock(fd, fcntl.LOCK_EX); print('locked', flush=True); time.sleep(60)",
-         str(state.lab_dir(lab) / "lock")],
-        stdout=subprocess.PIPE, text=True)
+        [
+            "python3",
+            "-c",
+            "import fcntl,os,sys,time; fd=os.open(sys.argv[1], os.O_RDWR);"
+            "fcntl.flock(fd, fcntl.LOCK_EX); print('locked', flush=True); time.sleep(60)",
+            str(state.lab_dir(lab) / "lock"),
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     assert holder.stdout.readline().strip() == "locked"
     holder.kill()
     holder.wait()
@@ -149,3 +167,18 @@ def test_lab_name_taken_by_another_file(make_lab, tmp_path):
     assert proc.returncode == 2
     assert f"lab name {lab!r} is already taken" in proc.stderr
     assert proc.stderr.count("\n") == 1 and "Traceback" not in proc.stderr
+
+
+def test_exec_without_command_opens_a_shell_in_the_vm(make_lab):
+    lab, topo = make_lab(1)
+    ovlab("lab", "up", str(topo))
+    proc = subprocess.run(
+        [*OVLAB, "exec", f"{lab}/vm1"],
+        input="hostname\ncat /etc/hostname\nexit 3\n",
+        capture_output=True,
+        text=True,
+        timeout=30,
+        env={**os.environ, "SHELL": "/bin/bash"},
+    )
+    assert proc.returncode == 3
+    assert proc.stdout.split() == ["vm1", "vm1"]

@@ -28,10 +28,8 @@ def effective_caps() -> int:
 
 def require_privileges() -> None:
     """Fail with one line unless we may manage namespaces."""
-    if os.environ.get("OVLAB_FAKE_UNPRIVILEGED"):
-        caps = 0  # lets tests exercise this path while running as root
-    else:
-        caps = effective_caps()
+    # OVLAB_FAKE_UNPRIVILEGED lets tests exercise this path while running as root.
+    caps = 0 if os.environ.get("OVLAB_FAKE_UNPRIVILEGED") else effective_caps()
     missing = [name for name, bit in _NEEDED_CAPS.items() if not caps >> bit & 1]
     if missing:
         raise EnvError(
@@ -53,7 +51,9 @@ def fail(exc: OvlabError) -> NoReturn:
 
 def emit_json(data: Any) -> None:
     """Write data as JSON on stdout (records become dicts via their to_dict)."""
-    sys.stdout.write(json.dumps(data, indent=None if not sys.stdout.isatty() else 2, default=_default))
+    sys.stdout.write(
+        json.dumps(data, indent=None if not sys.stdout.isatty() else 2, default=_default)
+    )
     sys.stdout.write("\n")
 
 

@@ -22,22 +22,29 @@ def resolve_vm(name: str, lab: str | None = None) -> registry.VmRef:
     if not hits:
         raise NotFound(
             f"no lab VM named {name!r}" + (f" in lab {lab!r}" if lab else ""),
-            hint=did_you_mean(name, [v.node for v in vms]) or "see 'ovlab lab ls' and 'ovlab lab status LAB'",
+            hint=did_you_mean(name, [v.node for v in vms])
+            or "see 'ovlab lab ls' and 'ovlab lab status LAB'",
         )
     if len(hits) > 1:
         labs = ", ".join(v.lab for v in hits)
-        raise UsageError(f"{name!r} exists in several labs ({labs})", hint=f"say LAB/{name} or --lab LAB")
+        raise UsageError(
+            f"{name!r} exists in several labs ({labs})", hint=f"say LAB/{name} or --lab LAB"
+        )
     vm = hits[0]
     if not vm.alive:
-        raise UsageError(f"lab VM {name!r} of lab {vm.lab!r} is not running",
-                         hint=f"run 'ovlab lab up' on its topology, or 'ovlab lab down {vm.lab}'")
+        raise UsageError(
+            f"lab VM {name!r} of lab {vm.lab!r} is not running",
+            hint=f"run 'ovlab lab up' on its topology, or 'ovlab lab down {vm.lab}'",
+        )
     return vm
 
 
 def exec_command(
     ctx: typer.Context,
     node: Annotated[str, typer.Argument(help="Lab VM to enter: NODE or LAB/NODE.")],
-    lab: Annotated[str | None, typer.Option("--lab", help="Lab of the node, when names clash.")] = None,
+    lab: Annotated[
+        str | None, typer.Option("--lab", help="Lab of the node, when names clash.")
+    ] = None,
 ) -> None:
     """Run a command in a lab VM's net, mount and UTS namespaces (a shell when none is given).
 

@@ -29,7 +29,9 @@ def topology_path(arg: str) -> Path:
 
 @app.command()
 def up(
-    topology: Annotated[str, typer.Argument(help="Topology file, its directory, or a shipped lab name.")],
+    topology: Annotated[
+        str, typer.Argument(help="Topology file, its directory, or a shipped lab name.")
+    ],
     json_out: JsonOpt = False,
 ) -> None:
     """Bring a lab up: underlay, VMs (net+mount+UTS namespaces) and their service managers."""
@@ -43,8 +45,13 @@ def up(
         return
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
-    with Progress(TextColumn("[bold]{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
-                  TimeElapsedColumn(), transient=True) as bar:
+    with Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        TextColumn("{task.completed}/{task.total}"),
+        TimeElapsedColumn(),
+        transient=True,
+    ) as bar:
         task = bar.add_task(f"lab {topo.name}", total=None)
 
         def progress(msg: str, done: int, total: int) -> None:
@@ -61,7 +68,9 @@ def up(
 @app.command()
 def down(
     lab: Annotated[str | None, typer.Argument(help="Lab name.")] = None,
-    all_labs: Annotated[bool, typer.Option("--all", help="Every lab, and leftovers of crashed runs.")] = False,
+    all_labs: Annotated[
+        bool, typer.Option("--all", help="Every lab, and leftovers of crashed runs.")
+    ] = False,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Say what would be removed.")] = False,
     json_out: JsonOpt = False,
 ) -> None:
@@ -80,8 +89,10 @@ def down(
             from toolkit.lab import state
             from toolkit.suggest import did_you_mean
 
-            raise UsageError(f"no lab named {names[0]!r}",
-                             hint=did_you_mean(names[0], state.list_labs()) or "see 'ovlab lab ls'")
+            raise UsageError(
+                f"no lab named {names[0]!r}",
+                hint=did_you_mean(names[0], state.list_labs()) or "see 'ovlab lab ls'",
+            )
     if dry_run:
         plans = {n: cleanup.plan(n) for n in names}
         if json_out:
@@ -98,8 +109,10 @@ def down(
             typer.echo(f"lab {r.lab} is down" + (f": {'; '.join(r.actions)}" if r.actions else ""))
     errors = [f"{r.lab}: {e}" for r in reports for e in r.errors]
     if errors:
-        raise OvlabError("teardown left things behind: " + " | ".join(errors),
-                         hint="run 'ovlab lab down' again; report it if it persists")
+        raise OvlabError(
+            "teardown left things behind: " + " | ".join(errors),
+            hint="run 'ovlab lab down' again; report it if it persists",
+        )
 
 
 @app.command("ls")
@@ -138,8 +151,12 @@ def status(
 def impair(
     lab: Annotated[str, typer.Argument(help="Lab name.")],
     node: Annotated[str, typer.Argument(help="VM whose underlay link to impair.")],
-    delay: Annotated[str | None, typer.Option(help="One-way delay, e.g. 20ms (needs netem).")] = None,
-    jitter: Annotated[str | None, typer.Option(help="Delay variation, e.g. 5ms (needs --delay).")] = None,
+    delay: Annotated[
+        str | None, typer.Option(help="One-way delay, e.g. 20ms (needs netem).")
+    ] = None,
+    jitter: Annotated[
+        str | None, typer.Option(help="Delay variation, e.g. 5ms (needs --delay).")
+    ] = None,
     loss: Annotated[str | None, typer.Option(help="Packet loss, e.g. 1% (needs netem).")] = None,
     rate: Annotated[str | None, typer.Option(help="Rate limit, e.g. 10mbit.")] = None,
     clear: Annotated[bool, typer.Option("--clear", help="Remove all impairment.")] = False,
@@ -150,7 +167,9 @@ def impair(
     from toolkit.lab.topology import parse_impairment
 
     require_privileges()
-    spec = {k: v for k, v in {"delay": delay, "jitter": jitter, "loss": loss, "rate": rate}.items() if v}
+    spec = {
+        k: v for k, v in {"delay": delay, "jitter": jitter, "loss": loss, "rate": rate}.items() if v
+    }
     if clear == bool(spec):
         raise UsageError("give --clear, or at least one of --delay --jitter --loss --rate")
     imp = parse_impairment(spec, "impair")
@@ -158,4 +177,6 @@ def impair(
     if json_out:
         emit_json(result)
     else:
-        typer.echo(f"{lab}/{node}: impairment set to {imp.to_dict() if not imp.is_empty else 'none'}")
+        typer.echo(
+            f"{lab}/{node}: impairment set to {imp.to_dict() if not imp.is_empty else 'none'}"
+        )

@@ -9,7 +9,8 @@ from toolkit.errors import OvlabError
 
 app = typer.Typer(
     name="ovlab",
-    help="Build, inspect and explain multi-host VXLAN overlay labs (after Docker's libnetwork demo).",
+    help="Build, inspect and explain multi-host VXLAN overlay labs"
+    " (after Docker's libnetwork demo).",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
 )

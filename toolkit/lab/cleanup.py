@@ -18,13 +18,12 @@ from typing import Any
 
 from toolkit.errors import OvlabError
 from toolkit.lab import procs, state
-
-NETNS_PREFIX = "ovlab-"
+from toolkit.lab.names import NETNS_PREFIX, netns_name
 
 
 def underlay_ns_name(lab: str) -> str:
     """Name of a lab's underlay namespace in /run/netns."""
-    return f"{NETNS_PREFIX}{lab}-ul"
+    return netns_name(lab, "ul")
 
 
 @dataclass

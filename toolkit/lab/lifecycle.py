@@ -36,14 +36,20 @@ class UpResult:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON twin."""
-        return {"lab": self.lab, "changed": self.changed, "seconds": round(self.seconds, 3),
-                "rebuilt": self.rebuilt}
+        return {
+            "lab": self.lab,
+            "changed": self.changed,
+            "seconds": round(self.seconds, 3),
+            "rebuilt": self.rebuilt,
+        }
 
 
 def _digest(topo: Topology) -> str:
     import json
 
-    return hashlib.sha256(json.dumps(topo.to_dict(), sort_keys=True, default=str).encode()).hexdigest()
+    return hashlib.sha256(
+        json.dumps(topo.to_dict(), sort_keys=True, default=str).encode()
+    ).hexdigest()
 
 
 def is_healthy(data: dict[str, Any]) -> bool:
@@ -107,8 +113,13 @@ def _create(topo: Topology, where: str, digest: str, say: Progress) -> None:
             topology=where,
             digest=digest,
             phase="creating",
-            underlay={"netns": ul_name, "netns_path": f"/run/netns/{ul_name}", "bridge": BRIDGE,
-                      "subnet": str(topo.underlay.subnet), "mtu": topo.underlay.mtu},
+            underlay={
+                "netns": ul_name,
+                "netns_path": f"/run/netns/{ul_name}",
+                "bridge": BRIDGE,
+                "subnet": str(topo.underlay.subnet),
+                "mtu": topo.underlay.mtu,
+            },
             nodes={},
         )
         st.record("up-start")
@@ -122,9 +133,13 @@ def _create(topo: Topology, where: str, digest: str, say: Progress) -> None:
         for node in topo.nodes:
             vm = LabVM(topo.name, node.name, layers_root / node.name, hosts=hosts)
             st.data["nodes"][node.name] = {
-                "layers": str(vm.layers), "tag": tag(topo.name, node.name),
-                "eth1": str(node.eth1), "host_if": ifname("ul-", node.name),
-                "groups": list(node.groups), "impair": node.impair.to_dict(), "pid": None,
+                "layers": str(vm.layers),
+                "tag": tag(topo.name, node.name),
+                "eth1": str(node.eth1),
+                "host_if": ifname("ul-", node.name),
+                "groups": list(node.groups),
+                "impair": node.impair.to_dict(),
+                "pid": None,
             }
             st.save()
             vm.prepare()
@@ -137,13 +152,18 @@ def _create(topo: Topology, where: str, digest: str, say: Progress) -> None:
         for vm in vms:
             vm.wait_ready()
             info = st.data["nodes"][vm.name]
-            info.update(starttime=vm.starttime, netns=procs.ns_inode(vm.pid, "net"),
-                        mntns=procs.ns_inode(vm.pid, "mnt"))
+            info.update(
+                starttime=vm.starttime,
+                netns=procs.ns_inode(vm.pid, "net"),
+                mntns=procs.ns_inode(vm.pid, "mnt"),
+            )
         st.save()
         _fault("started")
         for node, vm in zip(topo.nodes, vms, strict=True):
             info = st.data["nodes"][node.name]
-            underlay.attach_vm(ul_path, BRIDGE, vm.pid, info["host_if"], node.eth1, topo.underlay.mtu)
+            underlay.attach_vm(
+                ul_path, BRIDGE, vm.pid, info["host_if"], node.eth1, topo.underlay.mtu
+            )
             if not node.impair.is_empty:
                 apply_impairment_sides(ul_path, vm.pid, info["host_if"], node.impair)
             done += 1
@@ -188,11 +208,15 @@ def require_up(lab: str) -> dict[str, Any]:
 
     data = state.load(lab)
     if not data:
-        raise UsageError(f"no lab named {lab!r} is up", hint=did_you_mean(lab, state.list_labs())
-                         or "see 'ovlab lab ls'")
+        raise UsageError(
+            f"no lab named {lab!r} is up",
+            hint=did_you_mean(lab, state.list_labs()) or "see 'ovlab lab ls'",
+        )
     if not is_healthy(data):
-        raise OvlabError(f"lab {lab!r} is not healthy (phase {data.get('phase')})",
-                         hint=f"run 'ovlab lab up' on its topology again, or 'ovlab lab down {lab}'")
+        raise OvlabError(
+            f"lab {lab!r} is not healthy (phase {data.get('phase')})",
+            hint=f"run 'ovlab lab up' on its topology again, or 'ovlab lab down {lab}'",
+        )
     return data
 
 

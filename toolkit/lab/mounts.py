@@ -17,7 +17,9 @@ MNT_DETACH = 2
 _libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
 
 
-def mount(source: str, target: str, fstype: str | None, flags: int = 0, data: str | None = None) -> None:
+def mount(
+    source: str, target: str, fstype: str | None, flags: int = 0, data: str | None = None
+) -> None:
     """Call mount(2), raising OSError with the target named on failure."""
     rc = _libc.mount(
         source.encode(),

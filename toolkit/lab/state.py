@@ -104,7 +104,9 @@ class LabState:
 
     def record(self, event: str, **fields: Any) -> None:
         """Append a timestamped entry to the lab's change log and save."""
-        self.data.setdefault("log", []).append({"t": round(time.time(), 3), "event": event, **fields})
+        self.data.setdefault("log", []).append(
+            {"t": round(time.time(), 3), "event": event, **fields}
+        )
         # Keep the log bounded: a lab that is impaired a thousand times should not grow forever.
         del self.data["log"][:-200]
         self.save()

@@ -59,12 +59,22 @@ def summaries() -> list[LabSummary]:
     for name in state.list_labs():
         data = state.load(name) or {}
         nodes = data.get("nodes", {})
-        alive = sum(procs.pid_alive(int(n.get("pid") or 0), n.get("starttime")) for n in nodes.values())
+        alive = sum(
+            procs.pid_alive(int(n.get("pid") or 0), n.get("starttime")) for n in nodes.values()
+        )
         phase = data.get("phase", "?")
         if phase == "up" and not is_healthy(data):
             phase = "degraded"
-        out.append(LabSummary(name, phase, len(nodes), alive,
-                              (data.get("underlay") or {}).get("subnet", ""), data.get("topology", "")))
+        out.append(
+            LabSummary(
+                name,
+                phase,
+                len(nodes),
+                alive,
+                (data.get("underlay") or {}).get("subnet", ""),
+                data.get("topology", ""),
+            )
+        )
     return out
 
 
@@ -101,22 +111,31 @@ def vm_status(lab: str) -> list[VmStatus]:
     """The state of every VM of one lab and of its namespaces."""
     data = state.load(lab)
     if not data:
-        raise UsageError(f"no lab named {lab!r}", hint=did_you_mean(lab, state.list_labs()) or "see 'ovlab lab ls'")
+        raise UsageError(
+            f"no lab named {lab!r}",
+            hint=did_you_mean(lab, state.list_labs()) or "see 'ovlab lab ls'",
+        )
     out = []
     for node, info in data.get("nodes", {}).items():
         pid = int(info.get("pid") or 0)
         alive = bool(pid) and procs.pid_alive(pid, info.get("starttime"))
         mnt = procs.ns_inode(pid, "mnt") if alive else None
-        out.append(VmStatus(
-            lab=lab, node=node, pid=pid, alive=alive,
-            hostname=_uts_hostname(pid) if alive else None,
-            eth1=info.get("eth1", ""),
-            eth1_state=_eth1_state(pid) if alive else None,
-            netns=procs.ns_inode(pid, "net") if alive else None,
-            mntns=mnt,
-            utsns=procs.ns_inode(pid, "uts") if alive else None,
-            processes=len(procs.pids_in_ns("mnt", mnt)) if mnt else 0,
-            services=alive and os.path.exists(f"/proc/{pid}/root/run/supervisor/supervisor.sock"),
-            impair=info.get("impair") or {},
-        ))
+        out.append(
+            VmStatus(
+                lab=lab,
+                node=node,
+                pid=pid,
+                alive=alive,
+                hostname=_uts_hostname(pid) if alive else None,
+                eth1=info.get("eth1", ""),
+                eth1_state=_eth1_state(pid) if alive else None,
+                netns=procs.ns_inode(pid, "net") if alive else None,
+                mntns=mnt,
+                utsns=procs.ns_inode(pid, "uts") if alive else None,
+                processes=len(procs.pids_in_ns("mnt", mnt)) if mnt else 0,
+                services=alive
+                and os.path.exists(f"/proc/{pid}/root/run/supervisor/supervisor.sock"),
+                impair=info.get("impair") or {},
+            )
+        )
     return out

@@ -76,7 +76,9 @@ def create_bridge(ns_path: str, bridge: str, mtu: int) -> None:
         ipr.link("set", index=idx, mtu=mtu, state="up")
 
 
-def attach_vm(ns_path: str, bridge: str, vm_pid: int, host_if: str, addr: IPv4Interface, mtu: int) -> None:
+def attach_vm(
+    ns_path: str, bridge: str, vm_pid: int, host_if: str, addr: IPv4Interface, mtu: int
+) -> None:
     """Wire a VM to the bridge: veth ``host_if`` here, ``eth1`` (addressed, up) in the VM."""
     with iproute_in(ns_path) as ipr:
         for idx in ipr.link_lookup(ifname=host_if):
@@ -119,8 +121,15 @@ def set_impairment(ns_path: str, ifname: str, imp: Impairment) -> None:
                 assert imp.rate_bps
                 # burst must hold at least one full frame; latency bounds the queue.
                 burst = max(imp.rate_bps // 8 // 100, 3200)
-                ipr.tc("add", "tbf", index=idx, handle=0x10000, rate=f"{imp.rate_bps}bit",
-                       burst=burst, latency="200ms")
+                ipr.tc(
+                    "add",
+                    "tbf",
+                    index=idx,
+                    handle=0x10000,
+                    rate=f"{imp.rate_bps}bit",
+                    burst=burst,
+                    latency="200ms",
+                )
         except NetlinkError as exc:
             if exc.code in (errno.ENOENT, errno.EOPNOTSUPP, errno.EINVAL) and (
                 imp.delay_ms or imp.loss_pct or imp.jitter_ms

@@ -82,8 +82,13 @@ class LabVM:
         env.pop("NOTIFY_SOCKET", None)
         self._proc = subprocess.Popen(
             [
-                sys.executable, "-m", "toolkit.lab.vminit",
-                str(wfd), str(self.layers), self.name, tag(self.lab, self.name),
+                sys.executable,
+                "-m",
+                "toolkit.lab.vminit",
+                str(wfd),
+                str(self.layers),
+                self.name,
+                tag(self.lab, self.name),
             ],
             stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL,
@@ -125,7 +130,8 @@ class LabVM:
             time.sleep(0.02)
         raise OvlabError(
             f"lab VM {self.name}: its service manager did not start",
-            hint=f"see /proc/{self.pid}/root/var/log/supervisor/supervisord.log, then 'ovlab lab down {self.lab}'",
+            hint=f"see /proc/{self.pid}/root/var/log/supervisor/supervisord.log,"
+            f" then 'ovlab lab down {self.lab}'",
         )
 
     def ns_path(self, kind: str = "net") -> str:
@@ -135,7 +141,10 @@ class LabVM:
 
 def enter(pid: int) -> None:
     """Join the net, UTS and mount namespaces of ``pid`` (this process, for good)."""
-    fds = [os.open(f"/proc/{pid}/ns/{kind}", os.O_RDONLY | os.O_CLOEXEC) for kind in ("net", "uts", "mnt")]
+    fds = [
+        os.open(f"/proc/{pid}/ns/{kind}", os.O_RDONLY | os.O_CLOEXEC)
+        for kind in ("net", "uts", "mnt")
+    ]
     try:
         for fd, kind in zip(fds, (CLONE_NEWNET, CLONE_NEWUTS, CLONE_NEWNS), strict=True):
             setns(fd, kind)

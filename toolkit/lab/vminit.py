@@ -8,6 +8,7 @@ changes. Imports stay minimal: twenty of these start at once.
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import os
 import socket
@@ -46,10 +47,9 @@ def _drop_host_runtime_mounts() -> None:
         points = [(line.split()[4], line.split(" - ")[1].split()[0]) for line in fh]
     doomed = [p for p, fstype in points if fstype == "nsfs" or p == "/run" or p.startswith("/run/")]
     for point in sorted(set(doomed), key=len, reverse=True):
-        try:
+        # A child may already be gone with its parent's detach.
+        with contextlib.suppress(OSError):
             umount(point.encode().decode("unicode_escape"))
-        except OSError:
-            pass  # already gone with a parent detach
 
 
 def build(layers: str, hostname: str) -> None:
@@ -63,7 +63,13 @@ def build(layers: str, hostname: str) -> None:
         mount("overlay", path, "overlay", 0, f"lowerdir={path},upperdir={upper},workdir={work}")
     _drop_host_runtime_mounts()
     for path in TMPFS:
-        mount("tmpfs", path, "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777" if path == "/tmp" else "mode=755")
+        mount(
+            "tmpfs",
+            path,
+            "tmpfs",
+            MS_NOSUID | MS_NODEV,
+            "mode=1777" if path == "/tmp" else "mode=755",
+        )
     # sysfs shows the devices of the netns that mounted it: remount it for this VM.
     mount("sysfs", "/sys", "sysfs", MS_NOSUID | MS_NODEV)
     for sub in ("lock", "netns", "docker/netns", "supervisor"):
