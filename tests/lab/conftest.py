@@ -47,7 +47,7 @@ def sweep() -> None:
         cleanup.teardown(name)
 
 
-@pytest.fixture(scope="session", autouse=True)
+@pytest.fixture(scope="session")
 def _clean_labs() -> Iterator[None]:
     if os.geteuid() != 0:
         pytest.skip("lab tests need root")
@@ -67,7 +67,7 @@ def topology_text(name: str, n: int = 2, subnet: str = "192.168.100", impair: st
 
 
 @pytest.fixture
-def make_lab(tmp_path: Path) -> Iterator[Callable[..., tuple[str, Path]]]:
+def make_lab(tmp_path: Path, _clean_labs: None) -> Iterator[Callable[..., tuple[str, Path]]]:
     """Factory: write a topology for a fresh ovt-* lab; every lab made is torn down after."""
     made: list[str] = []
 

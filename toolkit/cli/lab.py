@@ -172,7 +172,7 @@ def impair(
     }
     if clear == bool(spec):
         raise UsageError("give --clear, or at least one of --delay --jitter --loss --rate")
-    imp = parse_impairment(spec, "impair")
+    imp = parse_impairment(spec, lambda key: f"--{key}")
     result = lifecycle.impair(lab, node, imp)
     if json_out:
         emit_json(result)

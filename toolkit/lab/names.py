@@ -15,9 +15,6 @@ LAB_NAME_MAX = 20
 NODE_NAME_MAX = 32
 IFNAMSIZ = 15  # usable characters: the kernel's IFNAMSIZ is 16 including the NUL
 NETNS_PREFIX = "ovlab-"
-# Lab names never contain '.', so "ovlab-<lab>.<role>" splits back unambiguously;
-# with '-' lab "a" role "b-c" and lab "a-b" role "c" would share one namespace name.
-NETNS_SEP = "."
 
 _LAB_RE = re.compile(r"^[a-z][a-z0-9-]{0,19}$")
 _NODE_RE = re.compile(r"^[a-z][a-z0-9-]{0,30}[a-z0-9]$|^[a-z]$")
@@ -106,18 +103,13 @@ def ifname(prefix: str, name: str) -> str:
 
 
 def netns_name(lab: str, role: str) -> str:
-    """Name of a lab's network namespace for ``role`` (a node name or e.g. 'underlay')."""
+    """Name of a lab's network namespace for ``role``: ``ovlab-<lab>-<role>``.
+
+    Lab names may contain '-', so lab "a" role "b-ul" and lab "a-b" role "ul" would
+    collide: keep roles to a fixed set of words (e.g. "ul"), never node names.
+    """
     validate_lab_name(lab)
-    if not role or NETNS_SEP in role or "/" in role or any(c.isspace() for c in role):
-        raise ValueError(f"namespace role {role!r} must be a non-empty name without '.', '/'")
-    return f"{NETNS_PREFIX}{lab}{NETNS_SEP}{role}"
-
-
-def split_netns_name(name: str) -> tuple[str, str] | None:
-    """Inverse of netns_name: ``(lab, role)``, or None for a namespace ovlab did not name."""
-    if not name.startswith(NETNS_PREFIX):
-        return None
-    lab, sep, role = name[len(NETNS_PREFIX) :].partition(NETNS_SEP)
-    if not sep or not role or not _LAB_RE.match(lab) or lab.endswith("-"):
-        return None
-    return lab, role
+    if not _NODE_RE.match(role):
+        # A programming error: roles are constants in the toolkit.
+        raise ValueError(f"namespace role {role!r} must be a lowercase label")
+    return f"{NETNS_PREFIX}{lab}-{role}"

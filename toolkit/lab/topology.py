@@ -392,7 +392,7 @@ NODE_KEYS = ("eth1", "groups", "impair", "vars")
 _MISSING_HINTS = {
     "name": "name the lab, e.g. name: my-lab",
     "underlay": "add e.g. underlay: {subnet: 192.168.100.0/24}",
-    "nodes": "list the VMs under nodes:, " + EXAMPLE,
+    "nodes": "add a nodes: mapping with one entry per VM; " + EXAMPLE,
     "underlay.subnet": "add e.g. subnet: 192.168.100.0/24",
     "eth1": "give the VM's underlay address, e.g. eth1: 192.168.100.23",
 }
@@ -407,6 +407,7 @@ _SPECIAL_NETS = (
     (IPv4Network("224.0.0.0/4"), "multicast"),
     (IPv4Network("240.0.0.0/4"), "reserved"),
 )
+_PLAIN_HINT = "vars hold plain strings, numbers, booleans, lists and mappings"
 _VARS_BUDGET = 100_000  # values after alias expansion; stops a "billion laughs" file
 
 _SCALARS = SafeConstructor()
@@ -421,8 +422,20 @@ def _kind(node: YamlNode) -> str:
     return _KIND.get(node.tag, f"a value tagged {node.tag}")
 
 
+def _short_tag(tag: str) -> str:
+    """'tag:yaml.org,2002:binary' -> '!!binary', as the user wrote it."""
+    return "!!" + tag.removeprefix(_T) if tag.startswith(_T) else tag
+
+
 def _line(node: YamlNode) -> int:
     return int(node.start_mark.line) + 1
+
+
+def _example_address(body: YamlNode) -> str:
+    """The user's own value when they wrote 'vm: 192.168.100.23', for the fix-it hint."""
+    if isinstance(body, ScalarNode) and body.tag == _STR and body.value:
+        return str(body.value)
+    return "192.168.100.23"
 
 
 def _join(path: str, key: str) -> str:
@@ -495,18 +508,29 @@ class _Loader:
     # -- structure helpers -------------------------------------------------
 
     def pairs(
-        self, node: YamlNode, path: str, duplicate: str = "key", allow_null: bool = True
+        self,
+        node: YamlNode,
+        path: str,
+        duplicate: str = "key",
+        type_hint: str | None = None,
     ) -> list[tuple[str, YamlNode, YamlNode]]:
         """Key, key node and value node of a mapping, rejecting duplicate keys."""
-        if isinstance(node, ScalarNode) and node.tag == _NULL and allow_null:
-            return []
+        if isinstance(node, ScalarNode) and node.tag == _NULL:
+            return []  # 'key:' with nothing after it reads as an empty mapping
         if not isinstance(node, MappingNode):
-            self.fail(node, path or "top level", f"expected a mapping, got {_kind(node)}")
+            self.fail(
+                node, path or "top level", f"expected a mapping, got {_kind(node)}", type_hint
+            )
         out: list[tuple[str, YamlNode, YamlNode]] = []
         seen: dict[str, int] = {}
         for key_node, value_node in node.value:
             if isinstance(key_node, ScalarNode) and key_node.tag == _MERGE:
-                self.fail(key_node, _join(path, "<<"), "merge keys are not supported")
+                self.fail(
+                    key_node,
+                    _join(path, "<<"),
+                    "merge keys are not supported",
+                    "write the keys out in full",
+                )
             if not isinstance(key_node, ScalarNode) or key_node.tag != _STR:
                 self.fail(
                     key_node,
@@ -533,10 +557,11 @@ class _Loader:
         known: tuple[str, ...],
         required: tuple[str, ...],
         line: int,
+        type_hint: str | None = None,
     ) -> dict[str, tuple[YamlNode, YamlNode]]:
         """A mapping with a fixed key set: unknown keys and missing required ones fail."""
         found: dict[str, tuple[YamlNode, YamlNode]] = {}
-        for key, key_node, value_node in self.pairs(node, path):
+        for key, key_node, value_node in self.pairs(node, path, type_hint=type_hint):
             if key not in known:
                 hint = (
                     _KEY_HINTS.get(key)
@@ -556,7 +581,8 @@ class _Loader:
         """A scalar the user meant as text; '2024' or 'yes' unquoted are type errors."""
         if isinstance(node, ScalarNode) and node.tag == _STR:
             return str(node.value)
-        hint = f'quote it: "{node.value}"' if isinstance(node, ScalarNode) and node.value else None
+        quotable = isinstance(node, ScalarNode) and node.tag != _NULL and node.value
+        hint = f'quote it: "{node.value}"' if quotable else None
         self.fail(node, path, f"expected a string, got {_kind(node)}", hint)
 
     # -- sections -----------------------------------------------------------
@@ -613,7 +639,8 @@ class _Loader:
 
     def vars(self, node: YamlNode, path: str) -> dict[str, Any]:
         out: dict[str, Any] = {}
-        for key, key_node, value_node in self.pairs(node, path):
+        pairs = self.pairs(node, path, type_hint="vars maps Ansible variable names to values")
+        for key, key_node, value_node in pairs:
             if not _VAR_NAME_RE.match(key):
                 self.fail(
                     key_node,
@@ -642,12 +669,9 @@ class _Loader:
                 return _SCALARS.construct_yaml_bool(node)
             if node.tag == _NULL:
                 return None
-            self.fail(
-                node,
-                path,
-                f"unsupported YAML tag {node.tag}",
-                "vars hold plain strings, numbers, booleans, lists and mappings",
-            )
+            self.fail(node, path, f"unsupported YAML tag {_short_tag(node.tag)}", _PLAIN_HINT)
+        if node.tag not in (_T + "seq", _T + "map"):  # !!set, !!omap, !!pairs, custom tags
+            self.fail(node, path, f"unsupported YAML tag {_short_tag(node.tag)}", _PLAIN_HINT)
         active = active | {id(node)}
         if isinstance(node, SequenceNode):
             return [self.plain(item, f"{path}[{i}]", active) for i, item in enumerate(node.value)]
@@ -659,7 +683,12 @@ class _Loader:
     def nodes(self, key_node: YamlNode, node: YamlNode, subnet: IPv4Network) -> tuple[Node, ...]:
         if isinstance(node, ScalarNode) and node.tag == _NULL:
             self.fail(key_node, "nodes", "no nodes defined", "a lab needs at least one VM")
-        entries = self.pairs(node, "nodes", duplicate="node name")
+        entries = self.pairs(
+            node,
+            "nodes",
+            duplicate="node name",
+            type_hint="key each VM by its name, e.g. lab-vm-1: {eth1: 192.168.100.23}",
+        )
         if not entries:
             self.fail(key_node, "nodes", "no nodes defined", "a lab needs at least one VM")
         if len(entries) > MAX_NODES:
@@ -677,7 +706,14 @@ class _Loader:
                 names.validate_node_name(name)
             except UsageError as exc:
                 self.fail(name_node, path, exc.message, exc.hint)
-            found = self.fields(body, path, NODE_KEYS, ("eth1",), _line(name_node))
+            found = self.fields(
+                body,
+                path,
+                NODE_KEYS,
+                ("eth1",),
+                _line(name_node),
+                type_hint=f"write {name}: {{eth1: {_example_address(body)}}}",
+            )
             eth1_node = found["eth1"][1]
             address = self.address(eth1_node, f"{path}.eth1", subnet)
             if address in used:
@@ -741,7 +777,8 @@ class _Loader:
     def impair(self, node: YamlNode, path: str) -> Impairment:
         values: dict[str, object] = {}
         lines: dict[str, int] = {}
-        for key, key_node, value_node in self.pairs(node, path):
+        pairs = self.pairs(node, path, type_hint="write e.g. impair: {delay: 20ms, loss: 1%}")
+        for key, key_node, value_node in pairs:
             lines[key] = _line(key_node)
             if isinstance(value_node, ScalarNode) and value_node.tag == _NULL:
                 values[key] = None
