@@ -5,12 +5,16 @@ VENV := .venv
 PY := $(VENV)/bin/python
 OVLAB := $(VENV)/bin/ovlab
 # Debian packages the lab and the tests use.
-DEB_PKGS := iproute2 iputils-ping procps util-linux
+DEB_PKGS := iproute2 iputils-ping procps util-linux openssh-server openssh-client dpkg-dev
 PYTEST_ARGS ?=
 
-.PHONY: setup deb venv demo test bench lint clean
+.PHONY: setup deb venv consul demo test bench lint clean
 
-setup: deb venv
+setup: deb venv consul
+
+# Debian 11's consul package, fetched into /var/cache/ovlab without touching apt's setup.
+consul: venv
+	@$(PY) -m toolkit.provision.consul_bin >/dev/null
 
 deb:
 	@missing=""; for p in $(DEB_PKGS); do \
@@ -18,7 +22,10 @@ deb:
 	done; \
 	if [ -n "$$missing" ]; then \
 	  echo "installing Debian packages:$$missing"; \
+	  guard=""; if [ ! -e /usr/sbin/policy-rc.d ]; then \
+	    printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d; chmod +x /usr/sbin/policy-rc.d; guard=1; fi; \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
+	  rc=$$?; [ -n "$$guard" ] && rm -f /usr/sbin/policy-rc.d; exit $$rc; \
 	fi
 
 venv: $(VENV)/.installed

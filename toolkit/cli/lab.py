@@ -180,3 +180,24 @@ def impair(
         typer.echo(
             f"{lab}/{node}: impairment set to {imp.to_dict() if not imp.is_empty else 'none'}"
         )
+
+
+@app.command()
+def inventory(
+    lab: Annotated[str, typer.Argument(help="Lab name.")],
+    output: Annotated[
+        Path | None, typer.Option("-o", "--output", help="File to write (default: stdout).")
+    ] = None,
+) -> None:
+    """Write the Ansible inventory of a running lab (ovlab_vm connection, groups from topology)."""
+    import yaml
+
+    from toolkit.provision import consul_bin
+    from toolkit.provision import inventory as inv
+
+    found = consul_bin.find()
+    if output:
+        inv.write(lab, output, str(found) if found else None)
+        typer.echo(f"wrote {output}")
+    else:
+        typer.echo(yaml.safe_dump(inv.build(lab, str(found) if found else None), sort_keys=False))

@@ -12,6 +12,7 @@ import contextlib
 import fcntl
 import json
 import os
+import shutil
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -112,12 +113,8 @@ class LabState:
         self.save()
 
     def remove(self) -> None:
-        """Delete the state directory (after teardown removed everything it names)."""
-        for name in ("state.json", "state.tmp", "lock"):
-            with contextlib.suppress(FileNotFoundError):
-                (self.dir / name).unlink()
-        with contextlib.suppress(OSError):
-            self.dir.rmdir()
+        """Delete the lab's directory: state, lock, secrets, inventory (teardown's last step)."""
+        shutil.rmtree(self.dir, ignore_errors=True)
 
 
 @contextlib.contextmanager

@@ -1,0 +1,61 @@
+"""Ansible inventory for a lab: every VM reached through the ``ovlab_vm`` connection plugin."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from toolkit.lab import state
+from toolkit.lab.lifecycle import require_up
+
+
+def secrets_dir(lab: str) -> Path:
+    """Controller-side secrets of a lab (gossip key, tokens), beside its state."""
+    return state.lab_dir(lab) / "secrets"
+
+
+def build(lab: str, consul_bin: str | None = None) -> dict[str, Any]:
+    """The inventory of a running lab, as a YAML-ready mapping."""
+    data = require_up(lab)
+    groups: dict[str, list[str]] = {}
+    hosts: dict[str, Any] = {}
+    for node, info in data["nodes"].items():
+        hosts[node] = {"ovlab_node": node, "ovlab_eth1": str(info["eth1"]).split("/")[0]}
+        for group in info.get("groups", []):
+            groups.setdefault(group, []).append(node)
+    all_vars: dict[str, Any] = {
+        "ansible_connection": "ovlab_vm",
+        "ansible_python_interpreter": "/usr/bin/python3",
+        "ovlab_lab": lab,
+        "consul_service_manager": "supervisord",
+        "consul_install_method": "copy",
+        "consul_secrets_dir": str(secrets_dir(lab)),
+        # The VMs share the host's filesystem below their private /etc, /var, /run, /tmp,
+        # so the controller's own supervisorctl works inside them.
+        "ovlab_supervisorctl": str(Path(sys.prefix) / "bin" / "supervisorctl"),
+    }
+    if consul_bin:
+        all_vars["consul_copy_src"] = consul_bin
+    return {
+        "all": {
+            "vars": all_vars,
+            "hosts": hosts,
+            "children": {
+                g: {"hosts": {n: {} for n in members}} for g, members in sorted(groups.items())
+            },
+        }
+    }
+
+
+def write(lab: str, path: Path, consul_bin: str | None = None) -> Path:
+    """Write the lab's inventory as YAML; return the path."""
+    inv = build(lab, consul_bin)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    text = f"# Inventory of lab {lab}, written by 'ovlab lab inventory'.\n" + yaml.safe_dump(
+        inv, sort_keys=False
+    )
+    path.write_text(text)
+    return path
