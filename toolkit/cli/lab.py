@@ -32,6 +32,9 @@ def up(
     topology: Annotated[
         str, typer.Argument(help="Topology file, its directory, or a shipped lab name.")
     ],
+    provision: Annotated[
+        bool, typer.Option("--provision", help="Then run the playbooks (Consul, overlay).")
+    ] = False,
     json_out: JsonOpt = False,
 ) -> None:
     """Bring a lab up: underlay, VMs (net+mount+UTS namespaces) and their service managers."""
@@ -40,8 +43,18 @@ def up(
 
     require_privileges()
     topo = load(topology_path(topology))
+    if provision:
+        from toolkit.provision import consul_bin
+
+        consul_bin.require()  # fail before building anything
     if json_out:
-        emit_json(lifecycle.up(topo))
+        result = lifecycle.up(topo)
+        if provision:
+            from toolkit.cli.provision import provision_lab
+
+            emit_json({"up": result, "provision": provision_lab(topo.name, quiet=True)})
+        else:
+            emit_json(result)
         return
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
@@ -63,6 +76,10 @@ def up(
         typer.echo(f"lab {topo.name} is up: {len(topo.nodes)} VMs in {result.seconds:.2f}s{extra}")
     else:
         typer.echo(f"lab {topo.name} is already up; nothing changed")
+    if provision:
+        from toolkit.cli.provision import provision_lab
+
+        provision_lab(topo.name)
 
 
 @app.command()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from toolkit.cli import exec_cmd, lab, netns
+from toolkit.cli import consul, exec_cmd, lab, netns, provision
 from toolkit.errors import OvlabError
 
 app = typer.Typer(
@@ -16,6 +16,8 @@ app = typer.Typer(
 )
 app.add_typer(lab.app, name="lab")
 app.add_typer(netns.app, name="netns")
+app.command("provision")(provision.provision_command)
+app.add_typer(consul.app, name="consul")
 app.command(
     "exec",
     context_settings={"allow_extra_args": True, "ignore_unknown_options": True},

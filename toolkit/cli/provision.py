@@ -1,0 +1,47 @@
+"""``ovlab provision LAB``: run the playbooks against a lab, with per-host progress."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import typer
+
+from toolkit.cli.common import emit_json, require_privileges
+
+
+def provision_lab(
+    lab: str, playbook: str = "site", limit: str | None = None, quiet: bool = False
+) -> Any:
+    """Run a playbook on a lab (drawing progress and recap unless quiet); raise on failure."""
+    from toolkit.lab.lifecycle import require_up
+    from toolkit.provision import runner
+
+    require_up(lab)
+    if quiet:
+        result = runner.run(lab, playbook, limit)
+    else:
+        from toolkit.render.provision import live_progress, print_recap
+
+        with live_progress(f"provision {lab}") as on_event:
+            result = runner.run(lab, playbook, limit, on_event)
+        print_recap(result)
+    if not result.ok:
+        raise runner.failure_error(result)
+    return result
+
+
+def provision_command(
+    lab: Annotated[str, typer.Argument(help="Lab to provision (must be up).")],
+    playbook: Annotated[
+        str, typer.Option("--playbook", "-p", help="Playbook name or path.")
+    ] = "site",
+    limit: Annotated[
+        str | None, typer.Option("--limit", "-l", help="Ansible host pattern.")
+    ] = None,
+    json_out: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
+) -> None:
+    """Run the project's playbooks (Consul, overlay) against a running lab."""
+    require_privileges()
+    result = provision_lab(lab, playbook, limit, quiet=json_out)
+    if json_out:
+        emit_json(result)

@@ -1,0 +1,101 @@
+"""A small Consul HTTP client that can talk to an agent inside any network namespace.
+
+The socket is opened inside the namespace (setns and back), so the CLI on the
+host reaches ``127.0.0.1:8500`` of a lab VM without forking anything.
+"""
+
+from __future__ import annotations
+
+import http.client
+import json
+import os
+import socket
+import urllib.parse
+from dataclasses import dataclass
+from typing import Any
+
+from toolkit.errors import OvlabError
+from toolkit.netns.setns import netns_of_fd
+
+
+class ConsulError(OvlabError):
+    """Consul answered with an error, or not at all."""
+
+
+class _NsConnection(http.client.HTTPConnection):
+    """HTTPConnection whose socket is created inside a network namespace."""
+
+    def __init__(self, host: str, port: int, netns: str | None, timeout: float) -> None:
+        super().__init__(host, port, timeout=timeout)
+        self._netns = netns
+
+    def connect(self) -> None:
+        if self._netns is None:
+            super().connect()
+            return
+        fd = os.open(self._netns, os.O_RDONLY | os.O_CLOEXEC)
+        try:
+            with netns_of_fd(fd):
+                self.sock = socket.create_connection((self.host, self.port), self.timeout)
+        finally:
+            os.close(fd)
+
+
+@dataclass
+class Consul:
+    """Consul's HTTP API at ``addr`` in namespace ``netns`` (None: our own)."""
+
+    netns: str | None = None
+    token: str | None = None
+    host: str = "127.0.0.1"
+    port: int = 8500
+    timeout: float = 3.0
+    where: str = "consul"
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        body: bytes | None = None,
+        params: dict[str, Any] | None = None,
+    ) -> tuple[int, dict[str, str], bytes]:
+        """One HTTP request; connection failures become one-line ConsulErrors."""
+        url = path + ("?" + urllib.parse.urlencode(params) if params else "")
+        headers = {"X-Consul-Token": self.token} if self.token else {}
+        conn = _NsConnection(self.host, self.port, self.netns, self.timeout)
+        try:
+            conn.request(method, url, body=body, headers=headers)
+            resp = conn.getresponse()
+            data = resp.read()
+            return resp.status, {k.lower(): v for k, v in resp.getheaders()}, data
+        except (OSError, http.client.HTTPException) as exc:
+            reason = getattr(exc, "strerror", None) or str(exc) or type(exc).__name__
+            raise ConsulError(
+                f"consul is not answering on {self.where} ({self.host}:{self.port}): {reason}",
+                hint="is the lab provisioned? run 'ovlab provision LAB'",
+            ) from exc
+        finally:
+            conn.close()
+
+    def get_json(self, path: str, params: dict[str, Any] | None = None) -> Any:
+        """GET and decode JSON; 404 gives None, other errors raise."""
+        status, _, data = self.request("GET", path, params=params)
+        if status == 404:
+            return None
+        if status != 200:
+            raise ConsulError(
+                f"consul on {self.where}: GET {path} -> {status} "
+                f"{data.decode(errors='replace').strip()}"
+            )
+        return json.loads(data) if data else None
+
+    def put(self, path: str, body: bytes | str = b"", params: dict[str, Any] | None = None) -> Any:
+        """PUT; returns decoded JSON (Consul answers true/false for KV)."""
+        raw = body.encode() if isinstance(body, str) else body
+        status, _, data = self.request("PUT", path, body=raw, params=params)
+        if status != 200:
+            raise ConsulError(
+                f"consul on {self.where}: PUT {path} -> {status} "
+                f"{data.decode(errors='replace').strip()}"
+            )
+        return json.loads(data) if data else None
