@@ -46,7 +46,7 @@ def exec_command(
         str | None, typer.Option("--lab", help="Lab of the node, when names clash.")
     ] = None,
 ) -> None:
-    """Run a command in a lab VM's net, mount and UTS namespaces (a shell when none is given).
+    """Run a command in a lab VM's or a container's namespaces (a shell when none is given).
 
     The command's exit code is passed through.
     """
@@ -56,16 +56,24 @@ def exec_command(
     argv = [a for a in ctx.args]
     if argv and argv[0] == "--":
         argv = argv[1:]
-    vm = resolve_vm(node, lab)
+    try:
+        vm = resolve_vm(node, lab)
+        pid, label, name = vm.pid, vm.lab, vm.node
+    except NotFound:
+        # Not a VM: perhaps an overlay container (``ovlab exec container_node2 -- ping svc1``).
+        from toolkit.overlay.locate import find_container
+
+        ctr = find_container(node.split("/")[-1], lab)
+        pid, label, name = ctr.pid, ctr.lab or "", ctr.name
     interactive = not argv
     if interactive:
         argv = [os.environ.get("SHELL") or "/bin/bash", "-i"]
-    enter(vm.pid)
-    env = dict(os.environ, HOSTNAME=vm.node, OVLAB_LAB=vm.lab, OVLAB_NODE=vm.node)
+    enter(pid)
+    env = dict(os.environ, HOSTNAME=name, OVLAB_LAB=label, OVLAB_NODE=name)
     if interactive:
-        env["PS1"] = f"[{vm.node}] \\w# "
+        env["PS1"] = f"[{name}] \\w# "
     try:
         os.execvpe(argv[0], argv, env)
     except OSError as exc:
-        typer.echo(f"error: cannot run {argv[0]!r} in {vm.node}: {exc.strerror}", err=True)
+        typer.echo(f"error: cannot run {argv[0]!r} in {name}: {exc.strerror}", err=True)
         raise typer.Exit(127 if isinstance(exc, FileNotFoundError) else EXIT_USAGE) from None

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from toolkit.cli import consul, exec_cmd, lab, netns, provision
+from toolkit.cli import agent_cmd, consul, containers, exec_cmd, lab, netns, network, provision
 from toolkit.errors import OvlabError
 
 app = typer.Typer(
@@ -18,6 +18,13 @@ app.add_typer(lab.app, name="lab")
 app.add_typer(netns.app, name="netns")
 app.command("provision")(provision.provision_command)
 app.add_typer(consul.app, name="consul")
+app.add_typer(network.app, name="network")
+app.add_typer(containers.service_app, name="service")
+_extra = {"allow_extra_args": True, "ignore_unknown_options": True}
+app.command("run", context_settings=_extra)(containers.run_command)
+app.command("ps")(containers.ps_command)
+app.command("rm")(containers.rm_command)
+app.command("agent")(agent_cmd.agent_command)
 app.command(
     "exec",
     context_settings={"allow_extra_args": True, "ignore_unknown_options": True},

@@ -1,0 +1,157 @@
+"""``ovlab run``, ``ps``, ``rm`` and ``service ls``: the demo's Docker commands."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from toolkit.cli.common import emit_json, require_privileges
+from toolkit.cli.overlay_common import JsonOpt, LabOpt, NodeOpt, call
+from toolkit.errors import UsageError
+
+service_app = typer.Typer(help="Published services: ls.", no_args_is_help=True)
+
+
+def parse_publish(spec: str) -> tuple[str, str]:
+    """``SVC.NET[.DRIVER]`` to (service, network), as Docker 1.9's --publish-service."""
+    parts = spec.split(".")
+    if len(parts) == 3 and parts[2] != "overlay":
+        raise UsageError(
+            f"--publish-service {spec}: driver {parts[2]!r} is not supported",
+            hint="use SVC.NET.overlay",
+        )
+    if len(parts) not in (2, 3) or not all(parts[:2]):
+        raise UsageError(f"--publish-service {spec!r} is not SVC.NET.overlay")
+    return parts[0], parts[1]
+
+
+def run_command(
+    ctx: typer.Context,
+    name: Annotated[str, typer.Option("--name", help="Container name (unique in the lab).")],
+    detach: Annotated[
+        bool, typer.Option("-d", "--detach", help="Run in the background (always).")
+    ] = True,
+    net: Annotated[
+        str | None, typer.Option("--net", help="Network to join (created if missing).")
+    ] = None,
+    publish_service: Annotated[
+        str | None,
+        typer.Option("--publish-service", help="SVC.NET.overlay: join NET as service SVC."),
+    ] = None,
+    node: NodeOpt = None,
+    lab: LabOpt = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Run a container (its own net, mount and UTS namespaces) on an overlay network."""
+    import re
+
+    require_privileges()
+    if not re.fullmatch(r"[a-zA-Z0-9][a-zA-Z0-9_.-]{0,62}", name):
+        raise UsageError(
+            f"container name {name!r} is invalid", hint="use letters, digits, '_', '.', '-'"
+        )
+    service = None
+    if publish_service:
+        service, pnet = parse_publish(publish_service)
+        if net and net != pnet:
+            raise UsageError(
+                f"--net {net} and --publish-service {publish_service} name different networks"
+            )
+        net = pnet
+    cmd = [a for a in ctx.args if a != "--"] if ctx.args else []
+    result = call(
+        node,
+        lab,
+        "run",
+        need_node=True,
+        name=name,
+        network=net or "default",
+        service=service,
+        cmd=cmd,
+    )
+    if json_out:
+        emit_json(result)
+    else:
+        typer.echo(result["id"])
+
+
+def ps_command(node: NodeOpt = None, lab: LabOpt = None, json_out: JsonOpt = False) -> None:
+    """List the lab's containers (every host), from the store."""
+    require_privileges()
+    snap = call(node, lab, "snapshot")
+    nets = {n["id"]: n["name"] for n in snap["networks"]}
+    rows = sorted(
+        (
+            {
+                "id": e["container"],
+                "name": e["name"],
+                "host": e["host"],
+                "network": nets.get(e["network"], "?"),
+                "ip": e["ip"],
+                "mac": e["mac"],
+                "service": e["service"],
+            }
+            for e in snap["endpoints"]
+        ),
+        key=lambda r: r["name"],
+    )
+    if json_out:
+        emit_json(rows)
+        return
+    from toolkit.render.overlay import print_containers
+
+    print_containers(rows)
+
+
+def rm_command(
+    name: Annotated[str, typer.Argument(help="Container name.")],
+    node: NodeOpt = None,
+    lab: LabOpt = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Remove a container: stop it and withdraw its endpoint everywhere."""
+    require_privileges()
+    if node is None:
+        # Ask the store which host runs it, then that host's agent.
+        snap = call(None, lab, "snapshot")
+        hosts = [e["host"] for e in snap["endpoints"] if e["name"] == name]
+        if hosts:
+            from toolkit.lab import registry
+
+            labs = {v.lab for v in registry.vms(lab) if v.node == hosts[0]}
+            node = f"{labs.pop()}/{hosts[0]}" if len(labs) == 1 else hosts[0]
+    result = call(node, lab, "rm", name=name)
+    if json_out:
+        emit_json(result)
+    else:
+        typer.echo(name)
+
+
+@service_app.command("ls")
+def service_ls(node: NodeOpt = None, lab: LabOpt = None, json_out: JsonOpt = False) -> None:
+    """Published services: SERVICE ID, NAME, NETWORK, CONTAINER."""
+    require_privileges()
+    snap = call(node, lab, "snapshot")
+    nets = {n["id"]: n["name"] for n in snap["networks"]}
+    rows = sorted(
+        (
+            {
+                "service_id": e["id"][:12],
+                "name": e["service"],
+                "network": nets.get(e["network"], "?"),
+                "container": e["container"][:12],
+                "container_name": e["name"],
+                "ip": e["ip"],
+            }
+            for e in snap["endpoints"]
+            if e["service"]
+        ),
+        key=lambda r: r["name"],
+    )
+    if json_out:
+        emit_json(rows)
+        return
+    from toolkit.render.overlay import print_services
+
+    print_services(rows)

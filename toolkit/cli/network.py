@@ -1,0 +1,80 @@
+"""``ovlab network create|ls|inspect|rm``: overlay networks, as `docker network …`."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from toolkit.cli.common import emit_json, require_privileges
+from toolkit.cli.overlay_common import JsonOpt, LabOpt, NodeOpt, call
+
+app = typer.Typer(help="Overlay networks: create, ls, inspect, rm.", no_args_is_help=True)
+
+
+@app.command()
+def create(
+    name: Annotated[str, typer.Argument(help="Network name.")],
+    driver: Annotated[str, typer.Option("-d", "--driver", help="Network driver.")] = "overlay",
+    subnet: Annotated[
+        str | None, typer.Option("--subnet", help="CIDR (default: next free 10.0.N.0/24).")
+    ] = None,
+    node: NodeOpt = None,
+    lab: LabOpt = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Create an overlay network (lab-wide; VNI and subnet allocated in the store)."""
+    require_privileges()
+    net = call(node, lab, "network_create", name=name, subnet=subnet, driver=driver)
+    if json_out:
+        emit_json(net)
+    else:
+        typer.echo(net["id"])
+
+
+@app.command("ls")
+def ls(node: NodeOpt = None, lab: LabOpt = None, json_out: JsonOpt = False) -> None:
+    """List networks: NETWORK ID, NAME, TYPE, plus subnet and VNI."""
+    require_privileges()
+    snap = call(node, lab, "snapshot")
+    nets = sorted(snap["networks"], key=lambda n: n["name"])
+    if json_out:
+        emit_json(nets)
+        return
+    from toolkit.render.overlay import print_networks
+
+    print_networks(nets, snap["endpoints"])
+
+
+@app.command()
+def inspect(
+    name: Annotated[str, typer.Argument(help="Network name or id prefix.")],
+    node: NodeOpt = None,
+    lab: LabOpt = None,
+) -> None:
+    """Show a network and its endpoints as JSON."""
+    from toolkit.errors import NotFound
+    from toolkit.suggest import did_you_mean
+
+    require_privileges()
+    snap = call(node, lab, "snapshot")
+    nets = [n for n in snap["networks"] if n["name"] == name or n["id"].startswith(name)]
+    if len(nets) != 1:
+        raise NotFound(
+            f"no network {name!r}", hint=did_you_mean(name, [n["name"] for n in snap["networks"]])
+        )
+    net = nets[0]
+    eps = [e for e in snap["endpoints"] if e["network"] == net["id"]]
+    emit_json({**net, "endpoints": sorted(eps, key=lambda e: e["ip"])})
+
+
+@app.command()
+def rm(
+    name: Annotated[str, typer.Argument(help="Network name.")],
+    node: NodeOpt = None,
+    lab: LabOpt = None,
+) -> None:
+    """Remove a network that has no endpoints."""
+    require_privileges()
+    net = call(node, lab, "network_rm", name=name)
+    typer.echo(net["name"])

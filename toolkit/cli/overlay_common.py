@@ -1,0 +1,21 @@
+"""Options shared by the overlay client commands (network, run, ps, rm, service)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import typer
+
+NodeOpt = Annotated[
+    str | None, typer.Option("--node", help="VM whose agent to ask: NODE or LAB/NODE.")
+]
+LabOpt = Annotated[str | None, typer.Option("--lab", help="Lab, when several are up.")]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
+
+
+def call(node: str | None, lab: str | None, op: str, need_node: bool = False, **args: Any) -> Any:
+    """Send one request to the right agent."""
+    from toolkit.overlay import api, locate
+
+    ref = locate.agent_for(node, lab, need_node)
+    return api.call(ref.socket, op, **args)

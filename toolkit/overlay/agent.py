@@ -1,0 +1,422 @@
+"""The overlay agent: one per host, Consul as the control plane, the kernel as the data plane.
+
+Threads: a session keeper (TTL session, host registration), a watcher
+(blocking queries on the store), a reconciler (the only thread that touches
+the kernel), and the local API server. The reconciler diffs what the store
+implies for this host against what the kernel has, and applies the difference;
+it runs on every store change, after every local API change, and every 30 s.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import os
+import secrets
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+from toolkit.consul.client import Consul, ConsulError
+from toolkit.errors import OvlabError, UsageError
+from toolkit.overlay import containers, dataplane
+from toolkit.overlay.containers import Container
+from toolkit.overlay.model import VXLAN_OVERHEAD, Endpoint, Network, Snapshot
+from toolkit.overlay.store import Store
+
+log = logging.getLogger("ovlab.agent")
+STATE_FILE = Path("/var/lib/ovlab/agent/state.json")
+SOCKET = "/run/ovlab/agent.sock"
+GRACE = 5.0  # an endpoint of ours younger than this may still be in the middle of `run`
+
+
+class StoreDown(OvlabError):
+    """The store does not answer; the data plane is left as it is."""
+
+
+class Agent:
+    """State and behaviour of one host's overlay agent."""
+
+    def __init__(
+        self,
+        consul: Consul,
+        host: str,
+        bind_interface: str = "eth1",
+        port: int = 4789,
+        lab: str | None = None,
+        ttl: int = 10,
+    ) -> None:
+        self.store = Store(consul)
+        self.host = host
+        self.lab = lab
+        self.port = port
+        self.ttl = ttl
+        found = dataplane.interface_ipv4(bind_interface)
+        if not found:
+            raise UsageError(
+                f"bind interface {bind_interface!r} has no IPv4 address",
+                hint="give the VTEP interface with --bind-interface",
+            )
+        self.vtep, underlay_mtu = found
+        self.mtu = underlay_mtu - VXLAN_OVERHEAD
+        self.session: str | None = None
+        self.snap = Snapshot()
+        self.store_ok = False
+        self.local: dict[str, Container] = {}
+        self.lock = threading.RLock()
+        self.kick = threading.Event()
+        self.stopping = threading.Event()
+        self.reconciled = threading.Condition()
+        self.generation = 0
+        self._load_state()
+
+    # -- local state ---------------------------------------------------------------
+
+    def _load_state(self) -> None:
+        try:
+            data = json.loads(STATE_FILE.read_text())
+        except (FileNotFoundError, ValueError):
+            return
+        self.session = data.get("session")
+        for c in data.get("containers", []):
+            ctr = Container(**c)
+            if ctr.alive:
+                self.local[ctr.name] = ctr
+
+    def _save_state(self) -> None:
+        STATE_FILE.parent.mkdir(parents=True, exist_ok=True)
+        tmp = STATE_FILE.with_suffix(".tmp")
+        tmp.write_text(
+            json.dumps(
+                {"session": self.session, "containers": [c.to_dict() for c in self.local.values()]}
+            )
+        )
+        os.replace(tmp, STATE_FILE)
+
+    # -- session and host liveness --------------------------------------------------
+
+    def keep_session(self) -> None:
+        """Hold a TTL session and the host key; on loss, re-create and re-publish."""
+        backoff = 0.5
+        while not self.stopping.is_set():
+            try:
+                if self.session and self.store.session_renew(self.session):
+                    pass
+                else:
+                    self.session = self.store.session_create(self.host, self.ttl)
+                    log.info("session created", extra={"session": self.session})
+                    with self.lock:
+                        self._save_state()
+                    self.store.register_host(self.session, self.host, self.vtep, self.port)
+                    self._republish()
+                self.store_ok = True
+                backoff = 0.5
+                self.stopping.wait(self.ttl / 3)
+            except (ConsulError, OSError) as exc:
+                self.store_ok = False
+                log.warning("store unreachable", extra={"error": str(exc), "retry_in": backoff})
+                self.stopping.wait(backoff)
+                backoff = min(backoff * 2, 10.0)
+
+    def _republish(self) -> None:
+        """After a lost session, publish our running containers again (same IPs when free)."""
+        snap = self.store.snapshot()
+        with self.lock:
+            for ctr in list(self.local.values()):
+                if not ctr.alive or ctr.endpoint in snap.endpoints:
+                    continue
+                net = snap.networks.get(ctr.network)
+                if net is None or self.session is None:
+                    continue
+                try:
+                    ep = self.store.create_endpoint(
+                        self.session,
+                        net,
+                        ctr.name,
+                        self.host,
+                        self.vtep,
+                        ctr.service,
+                        ctr.id,
+                        prefer_ip=ctr.ip,
+                    )
+                except (UsageError, ConsulError) as exc:
+                    log.warning(
+                        "republish failed", extra={"container": ctr.name, "error": str(exc)}
+                    )
+                    continue
+                ctr.endpoint, ctr.ip = ep.id, ep.ip
+            self._save_state()
+        self.kick.set()
+
+    # -- watching -------------------------------------------------------------------
+
+    def watch(self) -> None:
+        """Follow the store with blocking queries; kick the reconciler on every change."""
+        index, backoff = 0, 0.5
+        while not self.stopping.is_set():
+            try:
+                snap = self.store.snapshot(index=index, wait="30s")
+            except (ConsulError, OSError) as exc:
+                self.store_ok = False
+                log.warning("watch failed", extra={"error": str(exc), "retry_in": backoff})
+                self.stopping.wait(backoff)
+                backoff = min(backoff * 2, 10.0)
+                index = 0
+                continue
+            backoff = 0.5
+            self.store_ok = True
+            # An index going backwards means the store was reset: start over.
+            index = snap.index if snap.index >= index else 0
+            self.snap = snap
+            self.kick.set()
+
+    # -- reconciling ----------------------------------------------------------------
+
+    def reconcile_loop(self) -> None:
+        """Reconcile whenever kicked, and every 30 s regardless."""
+        while not self.stopping.is_set():
+            self.kick.wait(30)
+            self.kick.clear()
+            try:
+                self.reconcile()
+            except Exception:  # noqa: BLE001 - the loop must survive any one bad pass
+                log.exception("reconcile failed")
+            with self.reconciled:
+                self.generation += 1
+                self.reconciled.notify_all()
+
+    def reconcile_now(self, timeout: float = 10.0) -> None:
+        """Ask for a pass and wait until one has completed."""
+        with self.reconciled:
+            target = self.generation + 1
+            self.kick.set()
+            self.reconciled.wait_for(lambda: self.generation >= target + 0, timeout)
+
+    def reconcile(self) -> None:
+        """Make the kernel match what the store implies for this host."""
+        snap = self.snap
+        with self.lock:
+            self._reap_dead_containers(snap)
+            mine: dict[str, list[Container]] = {}
+            for ctr in self.local.values():
+                if ctr.network in snap.networks and ctr.endpoint in snap.endpoints:
+                    mine.setdefault(ctr.network, []).append(ctr)
+            for nid, ctrs in mine.items():
+                self._reconcile_network(snap, snap.networks[nid], ctrs)
+            wanted = {snap.networks[nid].ns for nid in mine}
+            for name in dataplane.list_namespaces():
+                if name not in wanted:
+                    log.info("removing namespace", extra={"netns": name})
+                    dataplane.remove_netns(name)
+            for dev in dataplane.stale_vxlan_devices():
+                dataplane.remove_host_link(dev)
+
+    def _reap_dead_containers(self, snap: Snapshot) -> None:
+        changed = False
+        for name, ctr in list(self.local.items()):
+            if not ctr.alive:
+                log.info("container exited", extra={"container": name})
+                ep = snap.endpoints.get(ctr.endpoint)
+                if ep and self.store_ok:
+                    try:
+                        self.store.remove_endpoint(ep)
+                    except ConsulError:
+                        continue  # keep it for the next pass
+                containers.remove_files(name)
+                del self.local[name]
+                changed = True
+        # Endpoints the store says are ours, but which no container of ours backs.
+        if self.store_ok:
+            names = {c.endpoint for c in self.local.values()}
+            for ep in snap.endpoints.values():
+                if ep.host == self.host and ep.id not in names and time.time() - ep.created > GRACE:
+                    log.info("withdrawing orphan endpoint", extra={"container": ep.name})
+                    with contextlib.suppress(ConsulError):  # next pass retries
+                        self.store.remove_endpoint(ep)
+        if changed:
+            self._save_state()
+
+    def _reconcile_network(self, snap: Snapshot, net: Network, ctrs: list[Container]) -> None:
+        path = dataplane.ensure_network(
+            net.ns, net.gateway, net.prefixlen, net.vni, self.port, self.vtep, self.mtu
+        )
+        present = dataplane.local_veths(path)
+        for ctr in ctrs:
+            if ctr.veth not in present or not dataplane.container_wired(ctr.pid):
+                ep = snap.endpoints[ctr.endpoint]
+                dataplane.attach_container(
+                    path, ctr.veth, ctr.pid, ep.ip, ep.mac, net.prefixlen, net.gateway, self.mtu
+                )
+        wanted_veths = {c.veth for c in ctrs}
+        for veth in present - wanted_veths:
+            dataplane.detach_veth(path, veth)
+        peers = snap.endpoints_of(net.id)
+        remotes = []
+        for ep in peers:
+            if ep.host == self.host:
+                continue
+            host = snap.hosts.get(ep.host)
+            remotes.append(dataplane.Remote(ep.ip, ep.mac, host.vtep if host else ep.vtep))
+        added, removed = dataplane.program_remotes(path, remotes)
+        if added or removed:
+            log.info(
+                "programmed remotes",
+                extra={"network": net.name, "added": added, "removed": removed},
+            )
+        for ctr in ctrs:
+            containers.write_hosts(ctr, containers.hosts_text(ctr, peers, net.name))
+
+    # -- operations behind the local API -----------------------------------------------
+
+    def _require_store(self) -> str:
+        if not self.store_ok or not self.session:
+            raise StoreDown(
+                f"the store (consul) is not reachable from {self.host}",
+                hint="the data plane stays as it is; check 'ovlab consul members'",
+            )
+        return self.session
+
+    def fresh_snapshot(self) -> Snapshot:
+        """A snapshot read now (fails fast when the store is down)."""
+        try:
+            snap = self.store.snapshot()
+        except (ConsulError, OSError) as exc:
+            raise StoreDown(
+                f"the store (consul) is not reachable from {self.host}: {exc}",
+                hint="the data plane stays as it is",
+            ) from exc
+        return snap
+
+    def network_create(
+        self, name: str, subnet: str | None = None, driver: str = "overlay"
+    ) -> Network:
+        """Create a lab-wide network."""
+        self._require_store()
+        return self.store.create_network(name, subnet, driver)
+
+    def network_rm(self, name: str) -> Network:
+        """Remove a network without endpoints."""
+        self._require_store()
+        snap = self.fresh_snapshot()
+        net = snap.network_by_name(name)
+        if net is None:
+            raise UsageError(f"no network {name!r}")
+        self.store.remove_network(net, snap)
+        return net
+
+    def run(self, name: str, net_name: str, service: str | None, cmd: list[str]) -> dict[str, Any]:
+        """Start a container attached to a network (created if missing), as `docker run -d`."""
+        sid = self._require_store()
+        snap = self.fresh_snapshot()
+        if snap.endpoint_by_name(name) or name in self.local:
+            raise UsageError(f"container name {name!r} is already in use in the lab")
+        net = snap.network_by_name(net_name)
+        if net is None or net.name != net_name:
+            try:
+                net = self.store.create_network(net_name)
+            except UsageError:
+                net = self.fresh_snapshot().network_by_name(net_name)  # lost a race: use theirs
+                if net is None:
+                    raise
+        cid = secrets.token_hex(32)
+        ctr = containers.spawn(name, cid, containers.tag(self.lab, self.host, name), cmd)
+        try:
+            ep = self.store.create_endpoint(sid, net, name, self.host, self.vtep, service, cid)
+        except BaseException:
+            containers.stop_pid(ctr.pid)
+            containers.remove_files(name)
+            raise
+        ctr.network, ctr.endpoint, ctr.service, ctr.ip = net.id, ep.id, service, ep.ip
+        with self.lock:
+            self.local[name] = ctr
+            self._save_state()
+            # Wire it here and now rather than waiting for the watch to come round.
+            snap = self.snap
+            snap.endpoints[ep.id] = ep
+            snap.networks.setdefault(net.id, net)
+            self._reconcile_network(
+                snap, net, [c for c in self.local.values() if c.network == net.id]
+            )
+        self.kick.set()
+        return {
+            "name": name,
+            "id": cid,
+            "ip": ep.ip,
+            "mac": ep.mac,
+            "network": net.name,
+            "service": service,
+            "host": self.host,
+            "pid": ctr.pid,
+        }
+
+    def rm(self, name: str) -> dict[str, Any]:
+        """Stop a container of this host and withdraw its endpoint."""
+        with self.lock:
+            ctr = self.local.get(name)
+        if ctr is None:
+            snap = self.fresh_snapshot()
+            eps = snap.endpoint_by_name(name)
+            if eps:
+                raise UsageError(
+                    f"container {name!r} runs on {eps[0].host}",
+                    hint=f"ask that host: --node {eps[0].host}",
+                )
+            raise UsageError(f"no container named {name!r}")
+        ep = self.snap.endpoints.get(ctr.endpoint)
+        if ep is not None or self.store_ok:
+            try:
+                self.store.remove_endpoint(
+                    ep
+                    or Endpoint(ctr.endpoint, ctr.network, name, ctr.ip, "", self.host, self.vtep)
+                )
+            except ConsulError as exc:
+                raise StoreDown(f"could not withdraw {name}: {exc}") from exc
+        containers.stop_pid(ctr.pid)
+        with self.lock:
+            self.local.pop(name, None)
+            containers.remove_files(name)
+            self._save_state()
+        self.reconcile_now()
+        return {"name": name, "removed": True}
+
+    def info(self) -> dict[str, Any]:
+        """What this agent is and how it is doing."""
+        return {
+            "host": self.host,
+            "lab": self.lab,
+            "vtep": self.vtep,
+            "port": self.port,
+            "mtu": self.mtu,
+            "session": self.session,
+            "store_ok": self.store_ok,
+            "index": self.snap.index,
+            "containers": sorted(self.local),
+            "generation": self.generation,
+            "pid": os.getpid(),
+        }
+
+    def local_containers(self) -> list[dict[str, Any]]:
+        """This host's containers with their pids."""
+        with self.lock:
+            return [
+                {**c.to_dict(), "alive": c.alive, "host": self.host} for c in self.local.values()
+            ]
+
+    # -- start-up ---------------------------------------------------------------------
+
+    def start(self) -> list[threading.Thread]:
+        """Run the background threads (the API server runs in the caller)."""
+        threads = [
+            threading.Thread(target=f, name=n, daemon=True)
+            for f, n in (
+                (self.keep_session, "session"),
+                (self.watch, "watch"),
+                (self.reconcile_loop, "reconcile"),
+            )
+        ]
+        for t in threads:
+            t.start()
+        self.kick.set()  # first pass: repair whatever a crash left
+        return threads

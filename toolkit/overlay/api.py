@@ -1,0 +1,115 @@
+"""The agent's local API: one JSON request and one JSON answer per unix-socket connection."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import socketserver
+from typing import Any
+
+from toolkit.errors import EXIT_RUNTIME, OvlabError, UsageError
+from toolkit.overlay.model import Network
+
+MAX_REQUEST = 1 << 20
+
+
+class _Handler(socketserver.StreamRequestHandler):
+    def handle(self) -> None:
+        agent = self.server.agent  # type: ignore[attr-defined]
+        try:
+            req = json.loads(self.rfile.readline(MAX_REQUEST))
+            result = dispatch(agent, req.get("op", ""), req.get("args") or {})
+            answer: dict[str, Any] = {"ok": True, "result": result}
+        except OvlabError as exc:
+            answer = {
+                "ok": False,
+                "error": exc.message,
+                "hint": exc.hint,
+                "code": exc.exit_code,
+                "kind": type(exc).__name__,
+            }
+        except (ValueError, TypeError, KeyError) as exc:
+            answer = {"ok": False, "error": f"bad request: {exc}", "code": 2, "kind": "UsageError"}
+        self.wfile.write(json.dumps(answer, default=lambda o: o.to_dict()).encode() + b"\n")
+
+
+def dispatch(agent: Any, op: str, args: dict[str, Any]) -> Any:
+    """Run one API operation on the agent."""
+    if op == "info":
+        return agent.info()
+    if op == "network_create":
+        return agent.network_create(args["name"], args.get("subnet"), args.get("driver", "overlay"))
+    if op == "network_rm":
+        return agent.network_rm(args["name"])
+    if op == "snapshot":
+        snap = agent.fresh_snapshot()
+        return {
+            "index": snap.index,
+            "networks": list(snap.networks.values()),
+            "endpoints": list(snap.endpoints.values()),
+            "hosts": list(snap.hosts.values()),
+        }
+    if op == "run":
+        return agent.run(
+            args["name"], args["network"], args.get("service"), list(args.get("cmd") or [])
+        )
+    if op == "rm":
+        return agent.rm(args["name"])
+    if op == "containers":
+        return agent.local_containers()
+    raise UsageError(f"unknown operation {op!r}")
+
+
+class Server(socketserver.ThreadingMixIn, socketserver.UnixStreamServer):
+    """Threaded unix-socket server bound to the agent."""
+
+    daemon_threads = True
+
+    def __init__(self, path: str, agent: Any) -> None:
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        if os.path.exists(path):
+            os.unlink(path)  # a previous agent's socket; we are its successor
+        super().__init__(path, _Handler)
+        os.chmod(path, 0o600)
+        self.agent = agent
+
+
+def call(path: str, op: str, timeout: float = 30.0, **args: Any) -> Any:
+    """Call the agent at ``path``; raise its error as an OvlabError."""
+    try:
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
+            s.settimeout(timeout)
+            s.connect(path)
+            s.sendall(json.dumps({"op": op, "args": args}).encode() + b"\n")
+            buf = b""
+            while not buf.endswith(b"\n"):
+                chunk = s.recv(65536)
+                if not chunk:
+                    break
+                buf += chunk
+    except FileNotFoundError as exc:
+        raise OvlabError(
+            "no overlay agent runs there (socket missing)",
+            hint="provision the lab ('ovlab provision LAB') to start agents",
+        ) from exc
+    except ConnectionRefusedError as exc:
+        raise OvlabError(
+            "the overlay agent is not answering (connection refused)",
+            hint="is it running? see 'supervisorctl status' in the VM",
+        ) from exc
+    except TimeoutError as exc:
+        raise OvlabError(f"the overlay agent did not answer within {timeout:g}s") from exc
+    answer = json.loads(buf or b'{"ok": false, "error": "empty answer"}')
+    if answer.get("ok"):
+        return answer["result"]
+    err = UsageError if answer.get("code") == 2 else OvlabError
+    exc2 = err(answer.get("error", "agent error"), hint=answer.get("hint"))
+    if answer.get("code") not in (None, 2):
+        exc2.exit_code = int(answer.get("code") or EXIT_RUNTIME)
+    raise exc2
+
+
+def network_from(d: dict[str, Any]) -> Network:
+    """Rebuild a Network record from its JSON twin."""
+    return Network(**d)

@@ -1,0 +1,307 @@
+"""Kernel side of the overlay, as libnetwork builds it, through pyroute2.
+
+Per network with a local endpoint: a namespace ``1-<nid[:10]>`` pinned under
+the host's ``/run/docker/netns``, holding ``br0`` (gateway address) and
+``vxlan0`` (created in the host namespace, so its UDP socket stays there, then
+moved in). Per container: a veth pair, ``eth0`` inside the container. Per
+remote endpoint: a permanent neighbour entry and an FDB entry pointing at the
+remote VTEP. Every function is safe to repeat.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import socket
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from pyroute2 import IPRoute
+from pyroute2.netlink.exceptions import NetlinkError
+
+from toolkit.lab.mounts import MNT_DETACH, MS_BIND, mount, umount
+from toolkit.netns.setns import CLONE_NEWNET, netns_of_fd, unshare
+
+NETNS_DIR = "/run/docker/netns"
+NUD_PERMANENT = 0x80
+NTF_SELF = 0x02
+AF_BRIDGE = 7
+
+
+@dataclass(frozen=True)
+class Remote:
+    """What one remote endpoint needs in a network's namespace."""
+
+    ip: str
+    mac: str
+    vtep: str
+
+
+@contextlib.contextmanager
+def ipr_at(path: str | None) -> Iterator[IPRoute]:
+    """IPRoute bound to the namespace at ``path`` (None: the caller's)."""
+    if path is None:
+        ipr = IPRoute()
+    else:
+        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+        try:
+            with netns_of_fd(fd):
+                ipr = IPRoute()
+        finally:
+            os.close(fd)
+    try:
+        yield ipr
+    finally:
+        ipr.close()
+
+
+def ns_path(name: str) -> str:
+    """Where a network's namespace is pinned on this host."""
+    return f"{NETNS_DIR}/{name}"
+
+
+def list_namespaces() -> list[str]:
+    """Overlay namespaces pinned on this host (``1-…``)."""
+    try:
+        return sorted(n for n in os.listdir(NETNS_DIR) if n.startswith("1-"))
+    except FileNotFoundError:
+        return []
+
+
+def create_netns(name: str) -> str:
+    """Create and pin a new network namespace (in a throwaway thread: setns is per thread)."""
+    os.makedirs(NETNS_DIR, exist_ok=True)
+    path = ns_path(name)
+    errors: list[BaseException] = []
+
+    def work() -> None:
+        try:
+            unshare(CLONE_NEWNET)
+            with open(path, "a"):
+                pass
+            mount(f"/proc/self/task/{threading.get_native_id()}/ns/net", path, None, MS_BIND)
+        except BaseException as exc:  # noqa: BLE001 - handed to the caller below
+            errors.append(exc)
+
+    t = threading.Thread(target=work, name=f"netns-{name}")
+    t.start()
+    t.join()
+    if errors:
+        with contextlib.suppress(OSError):
+            os.unlink(path)
+        raise errors[0]
+    with ipr_at(path) as ipr:
+        ipr.link("set", index=ipr.link_lookup(ifname="lo")[0], state="up")
+    return path
+
+
+def remove_netns(name: str) -> None:
+    """Unpin and remove a network's namespace (its devices go with it)."""
+    path = ns_path(name)
+    with contextlib.suppress(OSError):
+        umount(path, MNT_DETACH)
+    with contextlib.suppress(FileNotFoundError):
+        os.unlink(path)
+
+
+def _vxlan_ok(link: object, vni: int, port: int, local: str) -> bool:
+    info = link.get(("IFLA_LINKINFO", "IFLA_INFO_DATA"))  # type: ignore[attr-defined]
+    if not info:
+        return False
+    return (
+        info.get("IFLA_VXLAN_ID") == vni
+        and info.get("IFLA_VXLAN_PORT") == port
+        and info.get("IFLA_VXLAN_LOCAL") in (local, None)
+    )
+
+
+def ensure_network(
+    name: str, gateway: str, prefixlen: int, vni: int, port: int, vtep: str, mtu: int
+) -> str:
+    """Make the network's namespace, br0 and vxlan0 exist with the right settings."""
+    path = ns_path(name)
+    if not os.path.exists(path):
+        create_netns(name)
+    with ipr_at(path) as ipr:
+        if not ipr.link_lookup(ifname="br0"):
+            ipr.link("add", ifname="br0", kind="bridge")
+        br = ipr.link_lookup(ifname="br0")[0]
+        ipr.link("set", index=br, mtu=mtu, state="up")
+        addrs = {
+            (a.get("IFA_ADDRESS"), a["prefixlen"])
+            for a in ipr.get_addr(index=br, family=socket.AF_INET)
+        }
+        if (gateway, prefixlen) not in addrs:
+            for a, p in addrs:
+                ipr.addr("del", index=br, address=a, prefixlen=p)
+            ipr.addr("add", index=br, address=gateway, prefixlen=prefixlen)
+        vx = ipr.link_lookup(ifname="vxlan0")
+        if vx and not _vxlan_ok(ipr.link("get", index=vx[0])[0], vni, port, vtep):
+            ipr.link("del", index=vx[0])  # wrong VNI or port: rebuild rather than patch
+            vx = []
+    if not vx:
+        _create_vxlan(path, name, vni, port, vtep, mtu)
+    with ipr_at(path) as ipr:
+        vx_idx = ipr.link_lookup(ifname="vxlan0")[0]
+        br = ipr.link_lookup(ifname="br0")[0]
+        ipr.link("set", index=vx_idx, master=br, mtu=mtu, state="up")
+    return path
+
+
+def _create_vxlan(path: str, name: str, vni: int, port: int, vtep: str, mtu: int) -> None:
+    """Create vxlan0 in this (host) namespace, then move it into the network's."""
+    tmp = f"vx-{name[2:]}"[:15]
+    with ipr_at(None) as ipr:
+        for idx in ipr.link_lookup(ifname=tmp):
+            ipr.link("del", index=idx)  # a leftover of a crash between create and move
+        # learning off + proxy + l2/l3miss + ageing 300, as Docker sets them; local pins the
+        # source address to the VTEP so the kernel can't pick another one.
+        ipr.link(
+            "add",
+            ifname=tmp,
+            kind="vxlan",
+            vxlan_id=vni,
+            vxlan_port=port,
+            vxlan_local=vtep,
+            vxlan_learning=0,
+            vxlan_proxy=1,
+            vxlan_l2miss=1,
+            vxlan_l3miss=1,
+            vxlan_ageing=300,
+            mtu=mtu,
+        )
+        idx = ipr.link_lookup(ifname=tmp)[0]
+        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+        try:
+            ipr.link("set", index=idx, net_ns_fd=fd)
+        finally:
+            os.close(fd)
+    with ipr_at(path) as ipr:
+        idx = ipr.link_lookup(ifname=tmp)[0]
+        ipr.link("set", index=idx, ifname="vxlan0")
+
+
+def stale_vxlan_devices() -> list[str]:
+    """Temporary vxlan devices left in the host namespace by a crash."""
+    with ipr_at(None) as ipr:
+        return [
+            link.get("IFLA_IFNAME")
+            for link in ipr.get_links()
+            if str(link.get("IFLA_IFNAME", "")).startswith("vx-")
+        ]
+
+
+def remove_host_link(ifname: str) -> None:
+    """Delete a link in the host namespace if it exists."""
+    with ipr_at(None) as ipr:
+        for idx in ipr.link_lookup(ifname=ifname):
+            ipr.link("del", index=idx)
+
+
+def attach_container(
+    path: str, veth: str, pid: int, ip: str, mac: str, prefixlen: int, gateway: str, mtu: int
+) -> None:
+    """Wire a container: veth on br0 here, eth0 (MAC, MTU, address, default route) inside."""
+    with ipr_at(path) as ipr:
+        for idx in ipr.link_lookup(ifname=veth):
+            ipr.link("del", index=idx)
+        ipr.link("add", ifname=veth, kind="veth", peer={"ifname": "eth0", "net_ns_pid": pid})
+        idx = ipr.link_lookup(ifname=veth)[0]
+        br = ipr.link_lookup(ifname="br0")[0]
+        ipr.link("set", index=idx, master=br, mtu=mtu, state="up")
+    with ipr_at(f"/proc/{pid}/ns/net") as ipr:
+        ipr.link("set", index=ipr.link_lookup(ifname="lo")[0], state="up")
+        idx = ipr.link_lookup(ifname="eth0")[0]
+        ipr.link("set", index=idx, address=mac, mtu=mtu)
+        ipr.addr("replace", index=idx, address=ip, prefixlen=prefixlen)
+        ipr.link("set", index=idx, state="up")
+        with contextlib.suppress(NetlinkError):
+            ipr.route("replace", dst="0.0.0.0/0", gateway=gateway, oif=idx)
+
+
+def container_wired(pid: int) -> bool:
+    """True when the container's eth0 exists."""
+    try:
+        with ipr_at(f"/proc/{pid}/ns/net") as ipr:
+            return bool(ipr.link_lookup(ifname="eth0"))
+    except OSError:
+        return False
+
+
+def detach_veth(path: str, veth: str) -> None:
+    """Remove a container's veth (both ends go)."""
+    with ipr_at(path) as ipr:
+        for idx in ipr.link_lookup(ifname=veth):
+            ipr.link("del", index=idx)
+
+
+def local_veths(path: str) -> set[str]:
+    """Container veths present on a network's bridge."""
+    with ipr_at(path) as ipr:
+        return {
+            str(link.get("IFLA_IFNAME"))
+            for link in ipr.get_links()
+            if str(link.get("IFLA_IFNAME", "")).startswith("veth")
+        }
+
+
+def remote_state(path: str) -> tuple[dict[str, str], dict[str, str]]:
+    """Actual permanent neighbours (ip→mac) and FDB self entries (mac→dst) on vxlan0."""
+    neigh: dict[str, str] = {}
+    fdb: dict[str, str] = {}
+    with ipr_at(path) as ipr:
+        vx = ipr.link_lookup(ifname="vxlan0")
+        if not vx:
+            return neigh, fdb
+        for n in ipr.get_neighbours(family=socket.AF_INET, ifindex=vx[0]):
+            if n["state"] & NUD_PERMANENT and n.get("NDA_LLADDR"):
+                neigh[n.get("NDA_DST")] = n.get("NDA_LLADDR")
+        for f in ipr.get_neighbours(family=AF_BRIDGE, ifindex=vx[0]):
+            if f["ifindex"] == vx[0] and f["flags"] & NTF_SELF and f.get("NDA_DST"):
+                mac = f.get("NDA_LLADDR")
+                if mac and mac != "00:00:00:00:00:00":
+                    fdb[mac] = f.get("NDA_DST")
+    return neigh, fdb
+
+
+def program_remotes(path: str, want: list[Remote]) -> tuple[int, int]:
+    """Make vxlan0's neighbours and FDB equal ``want``; return (added, removed)."""
+    have_neigh, have_fdb = remote_state(path)
+    want_neigh = {r.ip: r.mac for r in want}
+    want_fdb = {r.mac: r.vtep for r in want}
+    added = removed = 0
+    with ipr_at(path) as ipr:
+        vx = ipr.link_lookup(ifname="vxlan0")[0]
+        # Remove first (FDB before neighbour, as libnetwork does on leave).
+        for mac, dst in have_fdb.items():
+            if want_fdb.get(mac) != dst:
+                with contextlib.suppress(NetlinkError):
+                    ipr.fdb("del", ifindex=vx, lladdr=mac, dst=dst)
+                removed += 1
+        for ip, mac in have_neigh.items():
+            if want_neigh.get(ip) != mac:
+                with contextlib.suppress(NetlinkError):
+                    ipr.neigh("del", dst=ip, lladdr=mac, ifindex=vx)
+                removed += 1
+        for mac, dst in want_fdb.items():
+            if have_fdb.get(mac) != dst:
+                ipr.fdb("append", ifindex=vx, lladdr=mac, dst=dst, state=NUD_PERMANENT)
+                added += 1
+        for ip, mac in want_neigh.items():
+            if have_neigh.get(ip) != mac:
+                ipr.neigh("replace", dst=ip, lladdr=mac, ifindex=vx, state=NUD_PERMANENT)
+                added += 1
+    return added, removed
+
+
+def interface_ipv4(ifname: str) -> tuple[str, int] | None:
+    """First IPv4 address of an interface here, and the interface's MTU."""
+    with ipr_at(None) as ipr:
+        idx = ipr.link_lookup(ifname=ifname)
+        if not idx:
+            return None
+        mtu = int(ipr.link("get", index=idx[0])[0].get("IFLA_MTU"))
+        for a in ipr.get_addr(index=idx[0], family=socket.AF_INET):
+            return str(a.get("IFA_ADDRESS")), mtu
+    return None

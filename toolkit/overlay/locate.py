@@ -1,0 +1,97 @@
+"""Find an overlay agent's socket and a container's init, from a VM or from the host."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+from toolkit.errors import NotFound, UsageError
+from toolkit.lab import registry
+from toolkit.overlay.agent import SOCKET
+from toolkit.suggest import did_you_mean
+
+
+@dataclass(frozen=True)
+class AgentRef:
+    """Where to reach one agent."""
+
+    socket: str
+    node: str
+
+
+def agent_for(node: str | None, lab: str | None = None, need_node: bool = False) -> AgentRef:
+    """The agent of NODE (or LAB/NODE); without a node, this host's or any running lab VM's."""
+    if node:
+        from toolkit.cli.exec_cmd import resolve_vm
+
+        vm = resolve_vm(node, lab)
+        return AgentRef(f"/proc/{vm.pid}/root{SOCKET}", vm.node)
+    if os.path.exists(SOCKET):
+        return AgentRef(SOCKET, os.uname().nodename)
+    if need_node:
+        raise UsageError("say which VM runs it: --node NODE")
+    vms = [v for v in registry.vms(lab) if v.alive]
+    labs = sorted({v.lab for v in vms})
+    if not vms:
+        raise UsageError(
+            "no overlay agent here and no lab is up", hint="run it inside a VM, or use --node"
+        )
+    if len(labs) > 1:
+        raise UsageError(
+            f"several labs are up ({', '.join(labs)})", hint="say --lab LAB or --node NODE"
+        )
+    for vm in vms:
+        path = f"/proc/{vm.pid}/root{SOCKET}"
+        if os.path.exists(path):
+            return AgentRef(path, vm.node)
+    raise UsageError(
+        f"no overlay agent runs in lab {labs[0]}", hint=f"run 'ovlab provision {labs[0]}'"
+    )
+
+
+@dataclass(frozen=True)
+class ContainerRef:
+    """A running container found by the tag in its init's command line."""
+
+    lab: str | None
+    host: str
+    name: str
+    pid: int
+
+
+def containers() -> list[ContainerRef]:
+    """Every container init on this machine (host and VMs share one pid space)."""
+    out = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/cmdline", "rb") as fh:
+                args = fh.read().split(b"\0")
+        except OSError:
+            continue
+        # python -S …/cinit.py FD DIR HOSTNAME TAG [CMD…]
+        if len(args) < 7 or args[1] != b"-S" or not args[2].endswith(b"cinit.py"):
+            continue
+        tag = args[6].decode(errors="replace")
+        lab_part, _, rest = tag.rpartition(":")
+        host, _, name = rest.partition("/")
+        lab = lab_part.split(":", 1)[1] if lab_part.startswith("ovlab:") else None
+        out.append(ContainerRef(lab, host, name, int(entry)))
+    return out
+
+
+def find_container(name: str, lab: str | None = None) -> ContainerRef:
+    """A running container by name (lab-wide unique)."""
+    found = [c for c in containers() if c.name == name and (lab is None or c.lab == lab)]
+    if not found:
+        raise NotFound(
+            f"no VM or container named {name!r}",
+            hint=did_you_mean(
+                name, [c.name for c in containers()] + [v.node for v in registry.vms()]
+            )
+            or "see 'ovlab ps'",
+        )
+    if len(found) > 1:
+        raise UsageError(f"{name!r} exists in several labs", hint="say --lab LAB")
+    return found[0]
