@@ -1,0 +1,250 @@
+"""Ansible connection plugin ``ovlab_vm``: run tasks inside an ovlab lab VM.
+
+A lab VM is a process anchoring net, mount and UTS namespaces (see toolkit.lab.vm).
+Commands are run with ``nsenter`` into those namespaces; files move through
+``/proc/PID/root``, resolved so that nothing is created outside the VM.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import shutil
+import subprocess
+
+from ansible.errors import AnsibleConnectionFailure, AnsibleError, AnsibleFileNotFound
+from ansible.module_utils.common.text.converters import to_bytes, to_text
+from ansible.plugins.connection import ConnectionBase
+from ansible.utils.display import Display
+
+DOCUMENTATION = """
+    name: ovlab_vm
+    short_description: run tasks inside an ovlab lab VM (namespaces on this machine)
+    description:
+        - Runs commands inside a lab VM made by C(ovlab lab up) by entering its net, mount and
+          UTS namespaces (C(nsenter -t PID -n -m -u)), with stdin, so pipelining works.
+        - Copies files to and from the VM through C(/proc/PID/root), resolving symlinks against
+          the VM's own root so that a transfer never lands outside the VM.
+        - The VM's init pid is looked up in the lab's state (C(toolkit.lab.registry)); the plugin
+          must run in the Python environment where ovlab is installed, and as root.
+    author: ovlab
+    version_added: "2.19"
+    options:
+        ovlab_lab:
+            description: Name of the lab the VM belongs to (as given to C(ovlab lab up)).
+            type: str
+            vars:
+                - name: ovlab_lab
+            env:
+                - name: OVLAB_LAB
+        ovlab_node:
+            description:
+                - Node name of the VM inside its lab.
+                - Defaults to the inventory hostname (of the delegated host when delegating).
+            type: str
+            vars:
+                - name: inventory_hostname
+                - name: ovlab_node
+        nsenter:
+            description: The nsenter executable used to enter the VM.
+            type: str
+            default: nsenter
+            vars:
+                - name: ovlab_nsenter
+    extends_documentation_fragment:
+        - connection_pipelining
+    notes:
+        - Become works only without a password prompt; lab VMs are entered as root anyway.
+"""
+
+display = Display()
+
+# A login-like environment: the controller's own (venv PATH, CONSUL_* …) must not leak in.
+VM_ENV = {
+    "PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+    "HOME": "/root",
+    "USER": "root",
+    "LOGNAME": "root",
+    "SHELL": "/bin/sh",
+    "LANG": "C.UTF-8",
+}
+MAX_SYMLINKS = 40
+
+
+def resolve_in_root(root: str, path: str) -> str:
+    """Map ``path`` as seen inside a VM to a host path below ``root`` (``/proc/PID/root``).
+
+    The kernel resolves absolute symlinks met below /proc/PID/root against the
+    *caller's* root, so a link such as /etc/x -> /var/y would escape to the host.
+    Walk the path ourselves and restart absolute links at the VM's root.
+    """
+    if not path.startswith("/"):
+        raise AnsibleError(f"ovlab_vm: remote path {path!r} is not absolute")
+    todo = [p for p in path.split("/") if p not in ("", ".")]
+    done: list[str] = []
+    hops = 0
+    while todo:
+        part = todo.pop(0)
+        if part == "..":
+            if done:
+                done.pop()
+            continue
+        candidate = os.path.join(root, *done, part)
+        try:
+            target = os.readlink(candidate)
+        except OSError as exc:
+            if exc.errno not in (errno.EINVAL, errno.ENOENT, errno.ENOTDIR):
+                raise
+            done.append(part)  # not a link, or not there yet: take it literally
+            continue
+        hops += 1
+        if hops > MAX_SYMLINKS:
+            raise AnsibleError(f"ovlab_vm: too many symlinks in {path!r}")
+        if target.startswith("/"):
+            done = []
+        todo = [p for p in target.split("/") if p not in ("", ".")] + todo
+    return os.path.join(root, *done)
+
+
+class Connection(ConnectionBase):
+    """Enter an ovlab lab VM by its init pid."""
+
+    transport = "ovlab_vm"
+    has_pipelining = True
+    has_tty = False
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._pid = 0
+        self.default_user = "root"
+
+    # -- lookup -------------------------------------------------------------------------------
+
+    def _where(self) -> tuple[str, str]:
+        lab = self.get_option("ovlab_lab")
+        node = self.get_option("ovlab_node") or self._play_context.remote_addr
+        if not lab:
+            raise AnsibleConnectionFailure(
+                f"ovlab_vm: host {node!r} has no ovlab_lab set (use 'ovlab lab inventory LAB')"
+            )
+        return str(lab), str(node)
+
+    def _resolve_pid(self) -> int:
+        lab, node = self._where()
+        try:
+            from toolkit.lab import registry
+        except ImportError as exc:
+            raise AnsibleConnectionFailure(
+                f"ovlab_vm: cannot import toolkit ({exc}); run ansible from ovlab's venv"
+            ) from None
+        try:
+            refs = registry.vms(lab)
+        except Exception as exc:  # the toolkit's one-line errors (unreadable state …)
+            raise AnsibleConnectionFailure(f"ovlab_vm: lab {lab!r}: {exc}") from None
+        hint = f"run 'ovlab lab up' for lab {lab!r} (see 'ovlab lab ls')"
+        if not refs:
+            raise AnsibleConnectionFailure(
+                f"ovlab_vm: no lab {lab!r} is up for VM {node!r}; {hint}"
+            )
+        ref = next((r for r in refs if r.node == node), None)
+        if ref is None:
+            raise AnsibleConnectionFailure(f"ovlab_vm: lab {lab!r} has no VM {node!r}; {hint}")
+        if not ref.alive:
+            raise AnsibleConnectionFailure(
+                f"ovlab_vm: VM {node!r} of lab {lab!r} is not running (pid {ref.pid}); {hint}"
+            )
+        return ref.pid
+
+    def _connect(self):
+        if not self._connected:
+            self._pid = self._resolve_pid()
+            display.vvv(
+                f"OVLAB_VM: {self._where()[1]} is pid {self._pid}",
+                host=self._play_context.remote_addr,
+            )
+            self._connected = True
+        return self
+
+    def _root(self) -> str:
+        # Ansible makes a new connection per task, and _connect() checks the pid's start
+        # time against the lab state each time: a recycled pid is never used.
+        return f"/proc/{self._pid}/root"
+
+    # -- commands -----------------------------------------------------------------------------
+
+    def exec_command(self, cmd, in_data=None, sudoable=True):
+        """Run ``/bin/sh -c CMD`` inside the VM; stdin carries pipelined modules."""
+        super().exec_command(cmd, in_data=in_data, sudoable=sudoable)
+        self._connect()
+        argv = [
+            self.get_option("nsenter"),
+            "-t",
+            str(self._pid),
+            "-n",
+            "-m",
+            "-u",
+            "--wd=/",
+            "--",
+            "/bin/sh",
+            "-c",
+            to_text(cmd),
+        ]
+        display.vvv(f"EXEC {cmd}", host=self._play_context.remote_addr)
+        try:
+            proc = subprocess.Popen(
+                argv,
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                env=VM_ENV,
+                close_fds=True,
+            )
+        except OSError as exc:
+            raise AnsibleConnectionFailure(f"ovlab_vm: cannot run nsenter: {exc}") from None
+        stdout, stderr = proc.communicate(in_data)
+        if proc.returncode != 0 and stderr.startswith(b"nsenter:"):
+            # The VM vanished under us: say so in one line instead of a module error.
+            lab, node = self._where()
+            raise AnsibleConnectionFailure(
+                f"ovlab_vm: cannot enter VM {node!r} of lab {lab!r}: "
+                f"{to_text(stderr).strip()}; run 'ovlab lab up' for lab {lab!r}"
+            )
+        return proc.returncode, stdout, stderr
+
+    # -- files --------------------------------------------------------------------------------
+
+    def put_file(self, in_path, out_path):
+        """Copy a controller file into the VM (through /proc/PID/root, never outside it)."""
+        super().put_file(in_path, out_path)
+        self._connect()
+        display.vvv(f"PUT {in_path} TO {out_path}", host=self._play_context.remote_addr)
+        if not os.path.exists(to_bytes(in_path)):
+            raise AnsibleFileNotFound(f"file or module does not exist: {in_path}")
+        dest = resolve_in_root(self._root(), to_text(out_path))
+        try:
+            # O_NOFOLLOW: the last component was resolved above; a link raced in is refused.
+            fd = os.open(dest, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o600)
+            with open(in_path, "rb") as src, os.fdopen(fd, "wb") as dst:
+                shutil.copyfileobj(src, dst, 1 << 20)
+        except OSError as exc:
+            raise AnsibleError(f"ovlab_vm: failed to transfer file to {out_path}: {exc}") from None
+
+    def fetch_file(self, in_path, out_path):
+        """Copy a VM file to the controller."""
+        super().fetch_file(in_path, out_path)
+        self._connect()
+        display.vvv(f"FETCH {in_path} TO {out_path}", host=self._play_context.remote_addr)
+        src = resolve_in_root(self._root(), to_text(in_path))
+        try:
+            with open(src, "rb") as fh, open(out_path, "wb") as dst:
+                shutil.copyfileobj(fh, dst, 1 << 20)
+        except FileNotFoundError:
+            raise AnsibleFileNotFound(f"file not found in VM: {in_path}") from None
+        except OSError as exc:
+            raise AnsibleError(f"ovlab_vm: failed to fetch {in_path}: {exc}") from None
+
+    def reset(self):
+        self._connected = False
+
+    def close(self):
+        self._connected = False

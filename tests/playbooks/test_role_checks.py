@@ -1,0 +1,217 @@
+"""Fast checks without a lab: the role's asserts, its real-VM templates, the plugin's paths."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+import yaml
+
+from tests.playbooks.conftest import PLAYBOOKS, ansible_playbook, consul_binary
+
+PLUGIN = PLAYBOOKS / "plugins" / "connection" / "ovlab_vm.py"
+
+
+def inventory(tmp_path: Path, servers: list[str], clients: list[str], **all_vars: object) -> Path:
+    """An ovlab_vm inventory for a lab that does not exist: asserts never connect."""
+    doc = {
+        "all": {
+            "vars": {
+                "ansible_connection": "ovlab_vm",
+                "ovlab_lab": "ovt-absent",
+                "consul_service_manager": "supervisord",
+                "consul_install_method": "copy",
+                "consul_copy_src": str(PLUGIN),  # any controller file will do here
+                "consul_secrets_dir": str(tmp_path / "secrets"),
+                **all_vars,
+            },
+            "hosts": {h: {} for h in servers + clients},
+            "children": {
+                "consul_servers": {"hosts": {h: {} for h in servers}},
+                "consul_clients": {"hosts": {h: {} for h in clients}},
+            },
+        }
+    }
+    path = tmp_path / "inv.yml"
+    path.write_text(yaml.safe_dump(doc))
+    return path
+
+
+@pytest.mark.parametrize(
+    ("servers", "extra", "message"),
+    [
+        ([], {}, "no Consul server: inventory group 'consul_servers' is missing or empty"),
+        (["s1"], {"consul_install_method": "curl"}, "consul_install_method must be copy, release"),
+        (["s1"], {"consul_copy_src": ""}, "consul_install_method=copy needs consul_copy_src"),
+        (
+            ["s1"],
+            {"consul_install_method": "release", "consul_release_checksum": ""},
+            "consul_install_method=release needs consul_version and consul_release_checksum",
+        ),
+        (
+            ["s1"],
+            {"consul_bin_path": "/usr/local/bin/consul"},
+            "/usr/local/bin/consul is outside the lab VM's private",
+        ),
+    ],
+    ids=["no-server", "bad-method", "no-copy-src", "no-checksum", "shared-path"],
+)
+def test_role_fails_fast_with_a_clear_message(
+    tmp_path: Path, servers: list[str], extra: dict[str, str], message: str
+) -> None:
+    result = ansible_playbook(inventory(tmp_path, servers, ["c1"], **extra))
+    assert result.rc != 0
+    assert message in " ".join(result.output.split()), result.output[-3000:]
+    # Failed in the checks, before any host was contacted.
+    assert "UNREACHABLE" not in result.output and "Traceback" not in result.output
+
+
+def render(tmp_path: Path, *extra: str) -> Path:
+    """Render the role's templates on the controller with real-VM defaults; return the dir."""
+    role = PLAYBOOKS / "roles" / "consul"
+    play = [
+        {
+            "name": "render",
+            "hosts": "all",
+            "gather_facts": False,
+            "vars_files": [str(role / "defaults" / "main.yml"), str(role / "vars" / "main.yml")],
+            "vars": {
+                "_consul_encrypt_key": "pUqJrVyVRj5jsiYEkM/tFQYfWyJIv4s3XkvDwy7Cu5s=",
+                "_consul_agent_token": "2b778dd9-f5f1-6f29-b4b4-9a5fa948757a",
+                "out": str(tmp_path),
+            },
+            "tasks": [
+                # Stand-in facts of a real VM (192.0.2.0/24 is documentation-only: only a file).
+                {
+                    "name": "facts",
+                    "ansible.builtin.set_fact": {
+                        "architecture": "x86_64",
+                        "eth1": {"ipv4": {"address": "192.0.2.10"}},
+                        "cacheable": True,
+                    },
+                },
+                {
+                    "name": "render",
+                    "ansible.builtin.template": {
+                        "src": str(role / "templates" / "{{ item.src }}"),
+                        "dest": "{{ out }}/{{ item.dest }}",
+                    },
+                    "loop": [
+                        {"src": "consul.json.j2", "dest": "consul.json"},
+                        {"src": "consul.service.j2", "dest": "consul.service"},
+                        {"src": "consul.supervisord.conf.j2", "dest": "consul.conf"},
+                    ],
+                },
+                {
+                    "name": "facts",
+                    "ansible.builtin.copy": {
+                        "dest": "{{ out }}/facts.json",
+                        "content": "{{ {'bin': consul_bin_path, 'url': consul_release_url,"
+                        " 'checksum': consul_release_checksum} | to_json }}",
+                    },
+                },
+            ],
+        }
+    ]
+    (tmp_path / "render.yml").write_text(yaml.safe_dump(play, sort_keys=False))
+    inv = tmp_path / "hosts.yml"
+    inv.write_text(
+        yaml.safe_dump(
+            {
+                "all": {
+                    "hosts": {
+                        "vm1": {
+                            "ansible_connection": "local",
+                            "ansible_python_interpreter": "{{ ansible_playbook_python }}",
+                        }
+                    },
+                    "children": {"consul_servers": {"hosts": {"vm1": {}}}},
+                }
+            }
+        )
+    )
+    result = ansible_playbook(inv, *extra, playbook=str(tmp_path / "render.yml"))
+    assert result.rc == 0, result.output[-4000:]
+    return tmp_path
+
+
+def test_real_vm_templates_render_and_validate(tmp_path: Path) -> None:
+    """The systemd/release branch can't run here; render its files and let consul judge."""
+    render(tmp_path)
+    facts = json.loads((tmp_path / "facts.json").read_text())
+    assert facts["bin"] == "/usr/local/bin/consul"
+    assert facts["url"] == (
+        "https://releases.hashicorp.com/consul/1.8.7/consul_1.8.7_linux_amd64.zip"
+    )
+    assert facts["checksum"] == (
+        "sha256:https://releases.hashicorp.com/consul/1.8.7/consul_1.8.7_SHA256SUMS"
+    )
+    unit = (tmp_path / "consul.service").read_text()
+    assert "ExecStart=/usr/local/bin/consul agent -config-dir=/etc/consul.d" in unit
+    assert "Type=notify" in unit and "User=consul" in unit
+    config = json.loads((tmp_path / "consul.json").read_text())
+    assert config["server"] is True and config["bootstrap_expect"] == 1
+    assert config["bind_addr"] == "192.0.2.10" and config["retry_join"] == ["192.0.2.10"]
+    assert config["acl"]["default_policy"] == "deny"
+    consul = consul_binary()
+    if consul:
+        config["data_dir"] = str(tmp_path / "data")
+        (tmp_path / "consul.json").write_text(json.dumps(config))
+        check = subprocess.run(
+            [consul, "validate", str(tmp_path / "consul.json")], capture_output=True, text=True
+        )
+        assert check.returncode == 0, check.stdout + check.stderr
+
+
+def test_encryption_and_acls_can_be_switched_off(tmp_path: Path) -> None:
+    config = json.loads(
+        (
+            render(tmp_path, "-e", "consul_acl_enable=false", "-e", "consul_encrypt_enable=false")
+            / "consul.json"
+        ).read_text()
+    )
+    assert "acl" not in config and "encrypt" not in config
+    assert config["server"] is True
+
+
+def load_plugin():
+    spec = importlib.util.spec_from_file_location("ovlab_vm_plugin", PLUGIN)
+    assert spec and spec.loader
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def test_plugin_paths_never_leave_the_vm_root(tmp_path: Path) -> None:
+    plugin = load_plugin()
+    root = tmp_path / "vmroot"
+    (root / "etc").mkdir(parents=True)
+    (root / "var" / "lib").mkdir(parents=True)
+    os.symlink("/var/lib", root / "etc" / "abs")  # absolute: must stay inside root
+    os.symlink("../../..", root / "var" / "lib" / "up")  # '..' past the top stays at root
+    os.symlink("loop2", root / "etc" / "loop1")
+    os.symlink("loop1", root / "etc" / "loop2")
+    r = str(root)
+    assert plugin.resolve_in_root(r, "/etc/abs/x") == f"{r}/var/lib/x"
+    assert plugin.resolve_in_root(r, "/var/lib/up/etc/y") == f"{r}/etc/y"
+    assert plugin.resolve_in_root(r, "/../../etc/new") == f"{r}/etc/new"
+    assert plugin.resolve_in_root(r, "/tmp/.ansible-remote/a/b") == f"{r}/tmp/.ansible-remote/a/b"
+    from ansible.errors import AnsibleError
+
+    with pytest.raises(AnsibleError, match="too many symlinks"):
+        plugin.resolve_in_root(r, "/etc/loop1/x")
+    with pytest.raises(AnsibleError, match="not absolute"):
+        plugin.resolve_in_root(r, "relative/path")
+
+
+def test_playbooks_pass_syntax_check() -> None:
+    result = ansible_playbook(
+        PLAYBOOKS.parent / "inventories" / "lab" / "hosts.yml", "--syntax-check"
+    )
+    assert result.rc == 0, result.output
+    assert shutil.which("nsenter")  # the plugin's one external tool
