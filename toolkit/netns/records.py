@@ -5,45 +5,26 @@ without further work. ``None`` means "the kernel did not report it"; ``to_dict``
 leaves such fields out, as iproute2's JSON does. The first field of every view
 record, ``netns``, names the namespace when a query fans out (``--all``,
 ``--lab``) and is None for a single target.
+
+Records are NamedTuples rather than frozen dataclasses: just as immutable, but
+built in ~0.3 µs instead of ~1.9 µs (a frozen dataclass sets every field through
+object.__setattr__), created as classes in ~0.15 ms instead of ~1 ms, and without
+importing dataclasses/inspect (~10 ms) — all of which the fdb/neigh hot path
+pays per process. Being tuples, json.dumps would write them as arrays: serialise
+them with ``to_dict`` or with ``dumps`` below, never directly.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
-from operator import attrgetter
-from typing import Any, ClassVar
+from collections.abc import Callable, Iterable
+from typing import Any, NamedTuple
 
 
-class Record:
-    """Mixin giving dataclass records a fast ``to_dict`` (None-valued fields omitted)."""
-
-    __slots__ = ()
-    _names: ClassVar[tuple[str, ...]] = ()
-    _values: ClassVar[Any] = None
-
-    def __init_subclass__(cls, **kwargs: Any) -> None:
-        super().__init_subclass__(**kwargs)
-        # Fields are only known once @dataclass has run; field_names() fills these lazily.
-        cls._names = ()
-        cls._values = None
-
-    @classmethod
-    def field_names(cls) -> tuple[str, ...]:
-        """Names of the record's fields, in declaration order."""
-        if not cls._names:
-            cls._names = tuple(f.name for f in fields(cls))  # type: ignore[arg-type]
-            cls._values = attrgetter(*cls._names)
-        return cls._names
-
-    def to_dict(self) -> dict[str, Any]:
-        """The record as a JSON-ready dict, fields the kernel did not report left out."""
-        names = self._names or self.field_names()
-        # attrgetter over all fields at once is several times faster than asdict().
-        return {k: v for k, v in zip(names, self._values(self), strict=True) if v is not None}
+def _to_dict(row: Any) -> dict[str, Any]:
+    return {k: v for k, v in zip(row._fields, row, strict=True) if v is not None}
 
 
-@dataclass(frozen=True, slots=True)
-class NsEntry(Record):
+class NsEntry(NamedTuple):
     """One network namespace found by discovery."""
 
     inode: int  # the namespace's identity, as in /proc/<pid>/ns/net -> net:[inode]
@@ -54,9 +35,12 @@ class NsEntry(Record):
     owner: str | None  # "pid (comm)" of its lowest pid, when any process lives in it
     links: int | None  # network devices in it (None when it could not be entered)
 
+    def to_dict(self) -> dict[str, Any]:
+        """The record as a JSON-ready dict, fields the kernel did not report left out."""
+        return _to_dict(self)
 
-@dataclass(frozen=True, slots=True)
-class Link(Record):
+
+class Link(NamedTuple):
     """A network device, like one entry of ``ip -d link show``."""
 
     netns: str | None
@@ -72,9 +56,12 @@ class Link(Record):
     link_index: int | None  # its ifindex when it lives in another namespace
     link_netnsid: int | None
 
+    def to_dict(self) -> dict[str, Any]:
+        """The record as a JSON-ready dict, fields the kernel did not report left out."""
+        return _to_dict(self)
 
-@dataclass(frozen=True, slots=True)
-class Addr(Record):
+
+class Addr(NamedTuple):
     """An interface address, like one ``addr_info`` entry of ``ip addr show``."""
 
     netns: str | None
@@ -88,9 +75,12 @@ class Addr(Record):
     label: str | None
     flags: tuple[str, ...]
 
+    def to_dict(self) -> dict[str, Any]:
+        """The record as a JSON-ready dict, fields the kernel did not report left out."""
+        return _to_dict(self)
 
-@dataclass(frozen=True, slots=True)
-class Neigh(Record):
+
+class Neigh(NamedTuple):
     """A neighbour (ARP/NDP) entry, like one line of ``ip neigh show``."""
 
     netns: str | None
@@ -101,9 +91,12 @@ class Neigh(Record):
     flags: tuple[str, ...]  # router, proxy, extern_learn, offload, managed
     protocol: str | None
 
+    def to_dict(self) -> dict[str, Any]:
+        """The record as a JSON-ready dict, fields the kernel did not report left out."""
+        return _to_dict(self)
 
-@dataclass(frozen=True, slots=True)
-class Fdb(Record):
+
+class Fdb(NamedTuple):
     """A forwarding-database entry, like one line of ``bridge fdb show``."""
 
     netns: str | None
@@ -121,9 +114,12 @@ class Fdb(Record):
     flags: tuple[str, ...]  # self, router, extern_learn, offload, master, sticky, locked
     state: str  # permanent | static | stale | "" (reachable) | hex
 
+    def to_dict(self) -> dict[str, Any]:
+        """The record as a JSON-ready dict, fields the kernel did not report left out."""
+        return _to_dict(self)
 
-@dataclass(frozen=True, slots=True)
-class Route(Record):
+
+class Route(NamedTuple):
     """A route, like one line of ``ip route show``."""
 
     netns: str | None
@@ -139,9 +135,12 @@ class Route(Record):
     flags: tuple[str, ...]
     nexthops: tuple[str, ...] | None  # "GATEWAY dev DEV" per hop of a multipath route
 
+    def to_dict(self) -> dict[str, Any]:
+        """The record as a JSON-ready dict, fields the kernel did not report left out."""
+        return _to_dict(self)
 
-@dataclass(frozen=True, slots=True)
-class Vxlan(Record):
+
+class Vxlan(NamedTuple):
     """A VXLAN device's tunnel settings, like ``ip -d link show type vxlan``."""
 
     netns: str | None
@@ -159,3 +158,71 @@ class Vxlan(Record):
     ageing: int | None
     ttl: int | None
     mtu: int | None
+
+    def to_dict(self) -> dict[str, Any]:
+        """The record as a JSON-ready dict, fields the kernel did not report left out."""
+        return _to_dict(self)
+
+
+# --- compact JSON, fast ---------------------------------------------------------
+#
+# to_dict() + json.dumps costs ~2.5 µs a row; for 10,000 FDB entries that is more
+# than decoding them. dumps() writes the same JSON (compact) from generated
+# per-class code: strings that are always plain (MACs, IP addresses) are quoted
+# as they are, every other string and tuple is escaped once and memoised (device
+# names and flag lists repeat on every row).
+
+# Fields whose strings hold only hex digits, digits, '.', ':' and '/', never
+# anything JSON must escape.
+PLAIN_FIELDS = frozenset({"mac", "dst", "lladdr", "address", "broadcast", "peer", "gateway",
+                          "prefsrc", "local", "remote", "group"})  # fmt: skip
+
+_encoders: dict[type, Callable[..., list[str]]] = {}
+
+
+def _encoder(cls: type) -> Callable[..., list[str]]:
+    """Generate the row encoder of one record class (field kinds from its annotations)."""
+    lines = ["def encode(rows, memo, esc):", "    out = []", "    for r in rows:", "        p = []"]
+    for i, (name, ann) in enumerate(cls.__annotations__.items()):
+        ann = str(getattr(ann, "__forward_arg__", ann))
+        key = f'"{name}":'
+        lines += [f"        v = r[{i}]", "        if v is not None:"]
+        if ann.startswith("bool"):
+            lines.append(f"            p.append('{key}true' if v else '{key}false')")
+        elif ann.startswith("int"):
+            lines.append(f"            p.append('{key}%d' % v)")
+        elif name in PLAIN_FIELDS:
+            lines.append(f"            p.append('{key}\"' + v + '\"')")
+        else:
+            make = "'[' + ','.join(map(esc, v)) + ']'" if ann.startswith("tuple") else "esc(v)"
+            lines += [
+                "            j = memo.get(v)",
+                "            if j is None:",
+                f"                j = memo[v] = {make}",
+                f"            p.append('{key}' + j)",
+            ]
+    lines += ["        out.append('{' + ','.join(p) + '}')", "    return out"]
+    scope: dict[str, Any] = {}
+    exec("\n".join(lines), scope)  # the code is built above from field names only
+    encode: Callable[..., list[str]] = scope["encode"]
+    return encode
+
+
+def dumps(rows: Iterable[Any]) -> str:
+    """Records as a compact JSON list, equal to json.dumps([r.to_dict() for r in rows])."""
+    from json.encoder import encode_basestring
+
+    rows = list(rows)
+    memo: dict[Any, str] = {}
+    out: list[str] = []
+    start = 0
+    # Consecutive rows of one class share an encoder (a list may mix classes).
+    for i in range(1, len(rows) + 1):
+        if i == len(rows) or type(rows[i]) is not type(rows[start]):
+            cls = type(rows[start])
+            encode = _encoders.get(cls)
+            if encode is None:
+                encode = _encoders[cls] = _encoder(cls)
+            out += encode(rows[start:i], memo, encode_basestring)
+            start = i
+    return "[" + ",\n".join(out) + "]"
