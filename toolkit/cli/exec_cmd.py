@@ -15,8 +15,11 @@ from toolkit.suggest import did_you_mean
 
 def resolve_vm(name: str, lab: str | None = None) -> registry.VmRef:
     """Find a running VM by ``NODE`` or ``LAB/NODE``; ambiguity and typos are errors."""
-    if "/" in name and lab is None:
-        lab, name = name.split("/", 1)
+    if "/" in name:
+        prefix, name = name.split("/", 1)
+        if lab not in (None, prefix):
+            raise UsageError(f"{prefix}/{name} is not in lab {lab!r}")
+        lab = prefix
     vms = registry.vms(lab)
     hits = [v for v in vms if v.node == name]
     if not hits:

@@ -14,8 +14,13 @@ JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON instead of a t
 
 
 def call(node: str | None, lab: str | None, op: str, need_node: bool = False, **args: Any) -> Any:
-    """Send one request to the right agent."""
+    """Send one request to the right agent (any live one, when no node is named)."""
     from toolkit.overlay import api, locate
 
-    ref = locate.agent_for(node, lab, need_node)
-    return api.call(ref.socket, op, **args)
+    refs = locate.agents_for(node, lab, need_node)
+    for ref in refs[:-1]:
+        try:
+            return api.call(ref.socket, op, **args)
+        except api.AgentUnreachable:
+            continue  # that VM's agent is down: another one knows the same store
+    return api.call(refs[-1].socket, op, **args)

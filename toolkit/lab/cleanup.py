@@ -153,4 +153,16 @@ def leftovers(prefix: str = "") -> list[str]:
         for arg in raw.split(b"\0"):
             if arg.startswith(b"ovlab:") and arg.count(b":") == 2:
                 names.add(arg.split(b":")[1].decode(errors="replace"))
-    return sorted(n for n in names if n.startswith(prefix))
+    return sorted(n for n in names if n.startswith(prefix) and _valid(n))
+
+
+def _valid(name: str) -> bool:
+    """Only well-formed lab names: a stray command line must not steer teardown."""
+    from toolkit.errors import UsageError
+    from toolkit.lab.names import validate_lab_name
+
+    try:
+        validate_lab_name(name)
+    except UsageError:
+        return False
+    return True

@@ -197,6 +197,8 @@ class Agent:
     def reconcile(self) -> None:
         """Make the kernel match what the store implies for this host."""
         snap = self.snap
+        if snap.index == 0:
+            return  # no word from the store yet: leave the data plane exactly as it is
         with self.lock:
             self._reap_dead_containers(snap)
             mine: dict[str, list[Container]] = {}

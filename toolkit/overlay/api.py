@@ -14,6 +14,10 @@ from toolkit.overlay.model import Network
 MAX_REQUEST = 1 << 20
 
 
+class AgentUnreachable(OvlabError):
+    """No agent answers on that socket."""
+
+
 class _Handler(socketserver.StreamRequestHandler):
     def handle(self) -> None:
         agent = self.server.agent  # type: ignore[attr-defined]
@@ -89,12 +93,12 @@ def call(path: str, op: str, timeout: float = 30.0, **args: Any) -> Any:
                     break
                 buf += chunk
     except FileNotFoundError as exc:
-        raise OvlabError(
+        raise AgentUnreachable(
             "no overlay agent runs there (socket missing)",
             hint="provision the lab ('ovlab provision LAB') to start agents",
         ) from exc
     except ConnectionRefusedError as exc:
-        raise OvlabError(
+        raise AgentUnreachable(
             "the overlay agent is not answering (connection refused)",
             hint="is it running? see 'supervisorctl status' in the VM",
         ) from exc

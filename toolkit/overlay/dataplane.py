@@ -11,9 +11,11 @@ remote VTEP. Every function is safe to repeat.
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import socket
 import threading
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -157,8 +159,7 @@ def _create_vxlan(path: str, name: str, vni: int, port: int, vtep: str, mtu: int
             ipr.link("del", index=idx)  # a leftover of a crash between create and move
         # learning off + proxy + l2/l3miss + ageing 300, as Docker sets them; local pins the
         # source address to the VTEP so the kernel can't pick another one.
-        ipr.link(
-            "add",
+        spec = dict(
             ifname=tmp,
             kind="vxlan",
             vxlan_id=vni,
@@ -171,6 +172,16 @@ def _create_vxlan(path: str, name: str, vni: int, port: int, vtep: str, mtu: int
             vxlan_ageing=300,
             mtu=mtu,
         )
+        for attempt in range(50):
+            try:
+                ipr.link("add", **spec)
+                break
+            except NetlinkError as exc:
+                # "File exists": a just-removed namespace's vxlan still holds (VNI, port) until
+                # the kernel finishes destroying it, which happens asynchronously.
+                if exc.code != errno.EEXIST or attempt == 49:
+                    raise
+                time.sleep(0.05)
         idx = ipr.link_lookup(ifname=tmp)[0]
         fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
         try:

@@ -19,15 +19,15 @@ class AgentRef:
     node: str
 
 
-def agent_for(node: str | None, lab: str | None = None, need_node: bool = False) -> AgentRef:
-    """The agent of NODE (or LAB/NODE); without a node, this host's or any running lab VM's."""
+def agents_for(node: str | None, lab: str | None = None, need_node: bool = False) -> list[AgentRef]:
+    """Agents to ask, best first: NODE's; else this host's; else every running lab VM's."""
     if node:
         from toolkit.cli.exec_cmd import resolve_vm
 
         vm = resolve_vm(node, lab)
-        return AgentRef(f"/proc/{vm.pid}/root{SOCKET}", vm.node)
+        return [AgentRef(f"/proc/{vm.pid}/root{SOCKET}", vm.node)]
     if os.path.exists(SOCKET):
-        return AgentRef(SOCKET, os.uname().nodename)
+        return [AgentRef(SOCKET, os.uname().nodename)]
     if need_node:
         raise UsageError("say which VM runs it: --node NODE")
     vms = [v for v in registry.vms(lab) if v.alive]
@@ -40,13 +40,16 @@ def agent_for(node: str | None, lab: str | None = None, need_node: bool = False)
         raise UsageError(
             f"several labs are up ({', '.join(labs)})", hint="say --lab LAB or --node NODE"
         )
-    for vm in vms:
-        path = f"/proc/{vm.pid}/root{SOCKET}"
-        if os.path.exists(path):
-            return AgentRef(path, vm.node)
-    raise UsageError(
-        f"no overlay agent runs in lab {labs[0]}", hint=f"run 'ovlab provision {labs[0]}'"
-    )
+    found = [
+        AgentRef(f"/proc/{vm.pid}/root{SOCKET}", vm.node)
+        for vm in vms
+        if os.path.exists(f"/proc/{vm.pid}/root{SOCKET}")
+    ]
+    if not found:
+        raise UsageError(
+            f"no overlay agent runs in lab {labs[0]}", hint=f"run 'ovlab provision {labs[0]}'"
+        )
+    return found
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,137 @@
+"""A provisioned 3-VM lab (Consul + overlay agents) shared by the overlay tests of a module."""
+
+from __future__ import annotations
+
+import json
+import secrets
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from tests.lab.conftest import _clean_labs, ovlab  # noqa: F401
+from toolkit.lab import cleanup
+
+TOPOLOGY = """\
+name: {name}
+underlay:
+  subnet: 192.168.100.0/24
+nodes:
+  vm1:
+    eth1: 192.168.100.23
+    groups: [consul_servers]
+  vm2:
+    eth1: 192.168.100.24
+    groups: [consul_clients]
+  vm3:
+    eth1: 192.168.100.25
+    groups: [consul_clients]
+"""
+VTEP = {"vm1": "192.168.100.23", "vm2": "192.168.100.24", "vm3": "192.168.100.25"}
+
+
+@dataclass
+class Lab:
+    """A provisioned lab and helpers to drive and observe it."""
+
+    name: str
+
+    def ovl(self, *args: str, check: bool = True, timeout: float = 60):
+        """Run the CLI."""
+        return ovlab(*args, check=check, timeout=timeout)
+
+    def run(self, node: str, name: str, net: str = "dev", service: str | None = None) -> dict:
+        """`ovlab run -d` a container on a VM; its JSON result."""
+        args = ["run", "-d", "--name", name, "--node", f"{self.name}/{node}", "--json"]
+        args += ["--publish-service", f"{service}.{net}.overlay"] if service else ["--net", net]
+        return json.loads(self.ovl(*args).stdout)
+
+    def rm(self, name: str) -> None:
+        """`ovlab rm` a container wherever it runs."""
+        self.ovl("rm", name, "--lab", self.name)
+
+    def cexec(self, container: str, *cmd: str, check: bool = True):
+        """A command inside a container of this lab."""
+        return self.ovl("exec", "--lab", self.name, container, *cmd, check=check)
+
+    def sh(self, node: str, *cmd: str, check: bool = True):
+        """A command inside a VM."""
+        return self.ovl("exec", f"{self.name}/{node}", "--", *cmd, check=check)
+
+    def snapshot(self) -> dict:
+        """The store as the agents see it."""
+        nets = json.loads(self.ovl("network", "ls", "--lab", self.name, "--json").stdout)
+        ctrs = json.loads(self.ovl("ps", "--lab", self.name, "--json").stdout)
+        return {"networks": nets, "containers": ctrs}
+
+    def overlay_ns(self, node: str, net_id: str) -> str:
+        return f"1-{net_id}"[:12]
+
+    def kernel(self, node: str, net_id: str) -> tuple[dict[str, str], dict[str, str]] | None:
+        """iproute2's view (the oracle) of vxlan0's permanent neighbours and FDB dst entries."""
+        ns = f"/run/docker/netns/{self.overlay_ns(node, net_id)}"
+        if self.sh(node, "test", "-e", ns, check=False).returncode != 0:
+            return None
+        neigh_p = self.sh(
+            node,
+            "nsenter",
+            f"--net={ns}",
+            "ip",
+            "-j",
+            "neigh",
+            "show",
+            "dev",
+            "vxlan0",
+            check=False,
+        )
+        fdb_p = self.sh(
+            node,
+            "nsenter",
+            f"--net={ns}",
+            "bridge",
+            "-j",
+            "fdb",
+            "show",
+            "dev",
+            "vxlan0",
+            check=False,
+        )
+        if neigh_p.returncode or fdb_p.returncode:
+            return None  # caught between the namespace and its vxlan0 being made
+        neigh, fdb = json.loads(neigh_p.stdout), json.loads(fdb_p.stdout)
+        return (
+            {n["dst"]: n["lladdr"] for n in neigh if "PERMANENT" in n.get("state", [])},
+            {f["mac"]: f["dst"] for f in fdb if "dst" in f and f["mac"] != "00:00:00:00:00:00"},
+        )
+
+    def expected(self, node: str, net_id: str) -> tuple[dict[str, str], dict[str, str]]:
+        """What the store implies for node's tables in a network: every remote endpoint."""
+        snap = self.snapshot()
+        name = next(n["name"] for n in snap["networks"] if n["id"] == net_id)
+        remote = [c for c in snap["containers"] if c["network"] == name and c["host"] != node]
+        return ({c["ip"]: c["mac"] for c in remote}, {c["mac"]: VTEP[c["host"]] for c in remote})
+
+
+def wait_for(pred: Callable[[], bool], timeout: float, step: float = 0.05) -> float:
+    """Poll until pred() holds; return the seconds it took (raise on timeout)."""
+    t0 = time.monotonic()
+    while True:
+        if pred():
+            return time.monotonic() - t0
+        if time.monotonic() - t0 > timeout:
+            raise AssertionError(f"condition not met within {timeout}s")
+        time.sleep(step)
+
+
+@pytest.fixture(scope="module")
+def lab(tmp_path_factory: pytest.TempPathFactory, _clean_labs: None) -> Iterator[Lab]:  # noqa: F811
+    name = f"ovt-{secrets.token_hex(3)}"
+    path: Path = tmp_path_factory.mktemp("overlay") / "topology.yml"
+    path.write_text(TOPOLOGY.format(name=name))
+    try:
+        ovlab("lab", "up", str(path), "--provision", timeout=300)
+        yield Lab(name)
+    finally:
+        cleanup.teardown(name)

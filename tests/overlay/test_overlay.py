@@ -1,0 +1,350 @@
+"""The overlay end to end: real agents, real Consul, real kernel VXLAN, checked with iproute2.
+
+One provisioned 3-VM lab serves the whole module; the tests run in file order and
+the last one crashes a whole VM.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import signal
+import socket
+import struct
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+
+from tests.overlay.conftest import VTEP, Lab, wait_for
+from toolkit.lab import registry
+from toolkit.netns.setns import netns_of_fd
+
+pytestmark = pytest.mark.root
+
+
+def net_id(lab: Lab, name: str) -> str:
+    return next(n["id"] for n in lab.snapshot()["networks"] if n["name"] == name)
+
+
+def sniff_vxlan(pid: int, seconds: float, out: list[dict]) -> None:
+    """Capture UDP/4789 on a VM's eth1 with a raw socket opened inside the VM."""
+    fd = os.open(f"/proc/{pid}/ns/net", os.O_RDONLY)
+    try:
+        with netns_of_fd(fd):
+            s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(0x0003))
+    finally:
+        os.close(fd)
+    s.bind(("eth1", 0))
+    s.settimeout(0.2)
+    end = time.monotonic() + seconds
+    with s:
+        while time.monotonic() < end:
+            try:
+                frame = s.recv(65535)
+            except TimeoutError:
+                continue
+            if len(frame) < 14 + 20 + 8 + 8 + 14 or frame[12:14] != b"\x08\x00" or frame[23] != 17:
+                continue
+            ihl = (frame[14] & 0x0F) * 4
+            udp = 14 + ihl
+            dport = struct.unpack("!H", frame[udp + 2 : udp + 4])[0]
+            if dport != 4789:
+                continue
+            vx = udp + 8
+            flags, vni_word = frame[vx], struct.unpack("!I", frame[vx + 4 : vx + 8])[0]
+            inner = vx + 8
+            ethertype = frame[inner + 12 : inner + 14]
+            icmp_type = None
+            if ethertype == b"\x08\x00" and frame[inner + 14 + 9] == 1:
+                icmp_type = frame[inner + 14 + (frame[inner + 14] & 0x0F) * 4]
+            out.append(
+                {
+                    "src": socket.inet_ntoa(frame[26:30]),
+                    "dst": socket.inet_ntoa(frame[30:34]),
+                    "flags": flags,
+                    "vni": vni_word >> 8,
+                    "inner_src_mac": frame[inner + 6 : inner + 12].hex(":"),
+                    "inner_dst_mac": frame[inner : inner + 6].hex(":"),
+                    "icmp": icmp_type,
+                }
+            )
+
+
+def vm_pid(lab: Lab, node: str) -> int:
+    return next(v.pid for v in registry.vms(lab.name) if v.node == node)
+
+
+def test_seed_scenario_end_to_end(lab: Lab):
+    c1 = lab.run("vm1", "container_node1", service="svc1")
+    c2 = lab.run("vm2", "container_node2", service="svc2")
+    assert c1["network"] == c2["network"] == "dev"
+    assert c1["mac"] == "02:42:" + ":".join(f"{int(b):02x}" for b in c1["ip"].split("."))
+    # /etc/hosts of container_node2 names svc1, as the demo's `cat /etc/hosts` shows.
+    hosts = lab.cexec("container_node2", "--", "cat", "/etc/hosts").stdout
+    assert any(
+        line.split()[0] == c1["ip"] and "svc1" in line.split() for line in hosts.splitlines()
+    )
+    captured: list[dict] = []
+    t = threading.Thread(target=sniff_vxlan, args=(vm_pid(lab, "vm1"), 4.0, captured))
+    t.start()
+    time.sleep(0.3)
+    ping = lab.cexec("container_node2", "--", "ping", "-c", "3", "-W", "2", "svc1")
+    t.join()
+    assert " 0% packet loss" in ping.stdout
+    nets = lab.snapshot()["networks"]
+    vni = next(n["vni"] for n in nets if n["name"] == "dev")
+    echo = [p for p in captured if p["icmp"] in (0, 8)]
+    requests = [p for p in echo if p["icmp"] == 8]
+    replies = [p for p in echo if p["icmp"] == 0]
+    assert len(requests) >= 3 and len(replies) >= 3, captured
+    for p in requests:
+        assert (p["src"], p["dst"], p["vni"], p["flags"]) == (VTEP["vm2"], VTEP["vm1"], vni, 0x08)
+        assert (p["inner_src_mac"], p["inner_dst_mac"]) == (c2["mac"], c1["mac"])
+    for p in replies:
+        assert (p["src"], p["dst"], p["vni"]) == (VTEP["vm1"], VTEP["vm2"], vni)
+
+
+def test_data_plane_is_libnetworks(lab: Lab):
+    nid = net_id(lab, "dev")
+    ns = lab.overlay_ns("vm1", nid)
+    assert ns == "1-" + nid[:10]
+    links = json.loads(
+        lab.sh(
+            "vm1", "nsenter", f"--net=/run/docker/netns/{ns}", "ip", "-j", "-d", "link", "show"
+        ).stdout
+    )
+    by = {x["ifname"]: x for x in links}
+    vx = by["vxlan0"]
+    data = vx["linkinfo"]["info_data"]
+    vni = next(n["vni"] for n in lab.snapshot()["networks"] if n["name"] == "dev")
+    assert data["id"] == vni and vni >= 256 and data["port"] == 4789
+    assert (
+        data["learning"] is False
+        and data.get("proxy")
+        and data.get("l2miss")
+        and data.get("l3miss")
+    )
+    assert data["ageing"] == 300 and vx["mtu"] == 1450 and vx["master"] == "br0"
+    assert "remote" not in data and "group" not in data  # unicast, driven by static entries
+    assert any(x["ifname"].startswith("veth") and x.get("master") == "br0" for x in links)
+    addrs = json.loads(
+        lab.sh(
+            "vm1", "nsenter", f"--net=/run/docker/netns/{ns}", "ip", "-j", "addr", "show", "br0"
+        ).stdout
+    )
+    assert [
+        (a["local"], a["prefixlen"]) for a in addrs[0]["addr_info"] if a["family"] == "inet"
+    ] == [("10.0.0.1", 24)]
+    eth0 = json.loads(
+        lab.cexec("container_node1", "--", "ip", "-j", "link", "show", "eth0").stdout
+    )[0]
+    assert eth0["mtu"] == 1450 and eth0["address"].startswith("02:42:0a:00:00:")
+    assert lab.kernel("vm1", nid) == lab.expected("vm1", nid)
+    assert lab.kernel("vm2", nid) == lab.expected("vm2", nid)
+
+
+def test_removal_clears_remote_entries(lab: Lab):
+    nid = net_id(lab, "dev")
+    c3 = lab.run("vm3", "c-removal", net="dev")
+    wait_for(lambda: c3["ip"] in (lab.kernel("vm1", nid) or ({}, {}))[0], 5)
+    lab.rm("c-removal")
+    # How fast is bench/bench_overlay.py's business; here: gone everywhere, nothing else touched.
+    for node in ("vm1", "vm2"):
+        wait_for(
+            lambda n=node: (lab.kernel(n, nid) or ({}, {})) == lab.expected(n, nid), 5, step=0.02
+        )
+        neigh, fdb = lab.kernel(node, nid) or ({}, {})
+        assert c3["ip"] not in neigh and c3["mac"] not in fdb
+
+
+def test_two_networks_are_isolated(lab: Lab):
+    red = lab.run("vm1", "c-red", net="red")
+    blue = lab.run("vm2", "c-blue", net="blue")
+    nets = {n["name"]: n for n in lab.snapshot()["networks"]}
+    assert nets["red"]["vni"] != nets["blue"]["vni"]
+    ping = lab.cexec("c-red", "--", "ping", "-c", "2", "-W", "1", blue["ip"], check=False)
+    assert ping.returncode != 0
+    # Within one network the same VMs do reach each other.
+    lab.run("vm2", "c-red2", net="red")
+    assert lab.cexec("c-red", "--", "ping", "-c", "1", "-W", "2", "c-red2").returncode == 0
+    for name in ("c-red", "c-blue", "c-red2"):
+        lab.rm(name)
+    assert red["ip"] != blue["ip"] or nets["red"]["subnet"] != nets["blue"]["subnet"]
+
+
+def test_concurrent_runs_never_share_an_ip(lab: Lab):
+    names = [f"race-{i}" for i in range(6)]
+    nodes = ["vm1", "vm2", "vm3"] * 2
+    with ThreadPoolExecutor(max_workers=6) as pool:
+        results = list(
+            pool.map(lambda a: lab.run(a[0], a[1], net="race"), zip(nodes, names, strict=True))
+        )
+    ips = [r["ip"] for r in results]
+    assert len(set(ips)) == len(ips), ips
+    for n in names:
+        lab.rm(n)
+
+
+def test_container_names_are_unique_across_the_lab(lab: Lab):
+    proc = lab.ovl(
+        "run",
+        "-d",
+        "--name",
+        "container_node1",
+        "--node",
+        f"{lab.name}/vm3",
+        "--net",
+        "dev",
+        check=False,
+    )
+    assert proc.returncode == 2 and "already in use" in proc.stderr
+
+
+def test_agent_crash_then_store_change_then_restart(lab: Lab):
+    nid = net_id(lab, "dev")
+    ctl = ["/work/main/.venv/bin/supervisorctl", "-c", "/etc/supervisor/supervisord.conf"]
+    pid = int(lab.sh("vm1", *ctl, "pid", "ovlab-agent").stdout.strip())
+    os.kill(pid, signal.SIGKILL)
+    lab.sh("vm1", *ctl, "stop", "ovlab-agent", check=False)  # keep it down while the store changes
+    lab.run("vm3", "c-while-down", net="dev")
+    lab.rm("container_node2")
+    # Stale kernel state a crash could leave: a wrong FDB entry, a wrong neighbour, a dead namespace.
+    ns = f"/run/docker/netns/{lab.overlay_ns('vm1', nid)}"
+    lab.sh(
+        "vm1",
+        "nsenter",
+        f"--net={ns}",
+        "bridge",
+        "fdb",
+        "append",
+        "02:42:0a:00:00:99",
+        "dev",
+        "vxlan0",
+        "dst",
+        "192.168.100.99",
+        "self",
+        "permanent",
+    )
+    lab.sh(
+        "vm1",
+        "nsenter",
+        f"--net={ns}",
+        "ip",
+        "neigh",
+        "replace",
+        "10.0.0.99",
+        "lladdr",
+        "02:42:0a:00:00:99",
+        "dev",
+        "vxlan0",
+        "nud",
+        "permanent",
+    )
+    lab.sh(
+        "vm1",
+        "sh",
+        "-c",
+        "touch /run/docker/netns/1-deadbeef00 && "
+        "mount --bind /proc/self/ns/net /run/docker/netns/1-deadbeef00 || true",
+    )
+    lab.sh("vm1", *ctl, "start", "ovlab-agent")
+    wait_for(lambda: lab.kernel("vm1", nid) == lab.expected("vm1", nid), 10)
+    assert "1-deadbeef00" not in lab.sh("vm1", "ls", "/run/docker/netns").stdout
+    lab.rm("c-while-down")
+    wait_for(lambda: lab.kernel("vm1", nid) == lab.expected("vm1", nid), 5)
+
+
+def test_store_down_keeps_data_plane_and_says_so(lab: Lab):
+    lab.run("vm2", "container_node2", service="svc2")
+    ctl = ["/work/main/.venv/bin/supervisorctl", "-c", "/etc/supervisor/supervisord.conf"]
+    lab.sh("vm1", *ctl, "stop", "consul")  # the only server
+    try:
+        t0 = time.monotonic()
+        proc = lab.ovl(
+            "run",
+            "-d",
+            "--name",
+            "c-no-store",
+            "--node",
+            f"{lab.name}/vm2",
+            "--net",
+            "dev",
+            check=False,
+            timeout=30,
+        )
+        assert proc.returncode != 0 and "store" in proc.stderr and proc.stderr.count("\n") == 1
+        assert time.monotonic() - t0 < 15
+        ping = lab.cexec("container_node2", "--", "ping", "-c", "2", "-W", "2", "svc1")
+        assert " 0% packet loss" in ping.stdout
+    finally:
+        lab.sh("vm1", *ctl, "start", "consul")
+    wait_for(
+        lambda: lab.ovl("network", "ls", "--lab", lab.name, "--json", check=False).returncode == 0,
+        30,
+        step=0.5,
+    )
+
+
+def test_churn_leaves_tables_equal_to_the_store(lab: Lab):
+    rng = random.Random(7)
+    live: dict[str, str] = {}
+    ops = 0
+
+    def step(i: int) -> None:
+        name = f"churn-{i}"
+        lab.run(rng.choice(["vm1", "vm2", "vm3"]), name, net=rng.choice(["dev", "churn"]))
+        live[name] = name
+
+    counter = 0
+    while ops < 200:
+        if live and (len(live) > 8 or rng.random() < 0.45):
+            victim = rng.choice(sorted(live))
+            lab.rm(victim)
+            del live[victim]
+        else:
+            counter += 1
+            step(counter)
+        ops += 1
+    for net in ("dev", "churn"):
+        nid = net_id(lab, net)
+        for node in ("vm1", "vm2", "vm3"):
+            wait_for(
+                lambda n=node, i=nid: (
+                    (lab.kernel(n, i) or ({}, {})) == lab.expected(n, i) or lab.kernel(n, i) is None
+                ),
+                10,
+            )
+    for name in sorted(live):
+        lab.rm(name)
+
+
+def test_whole_vm_crash_reaps_its_endpoints(lab: Lab):
+    nid = net_id(lab, "dev")
+    lab.run("vm3", "c-doomed", net="dev")
+    doomed = next(c for c in lab.snapshot()["containers"] if c["name"] == "c-doomed")
+    wait_for(lambda: doomed["ip"] in (lab.kernel("vm1", nid) or ({}, {}))[0], 5)
+    # SIGKILL every process of vm3: its init, consul, agent and containers.
+    vm = next(v for v in registry.vms(lab.name) if v.node == "vm3")
+    from toolkit.lab import procs
+
+    victims = set(procs.pids_in_ns("net", procs.ns_inode(vm.pid, "net") or 0))
+    victims |= {
+        c.pid
+        for c in __import__("toolkit.overlay.locate", fromlist=["x"]).containers()
+        if c.host == "vm3" and c.lab == lab.name
+    }
+    for pid in victims:
+        os.kill(pid, signal.SIGKILL)
+    took = wait_for(
+        lambda: (
+            doomed["ip"] not in (lab.kernel("vm1", nid) or ({}, {}))[0]
+            and doomed["mac"] not in (lab.kernel("vm1", nid) or ({}, {}))[1]
+        ),
+        40,
+        step=0.5,
+    )
+    # Consul invalidates a TTL session within twice its TTL (10 s here), sooner on serf failure.
+    assert took < 25
