@@ -38,12 +38,7 @@ $(VENV)/.installed: pyproject.toml
 	touch $@
 
 demo: setup
-	$(OVLAB) lab up seed-demo
-	$(OVLAB) lab status seed-demo
-	$(OVLAB) netns links --lab seed-demo
-	$(OVLAB) netns addrs --lab seed-demo
-	$(OVLAB) exec lab-vm-2 -- ping -c 2 -W 2 192.168.100.23
-	$(OVLAB) lab down seed-demo
+	OVLAB=$(OVLAB) labs/seed-demo/demo.sh
 
 test: setup
 	$(PY) -m pytest $(PYTEST_ARGS)

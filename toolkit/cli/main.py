@@ -1,34 +1,55 @@
-"""The ``ovlab`` command: one typer app, one module per command group."""
+"""The ``ovlab`` command: one typer app, one module per command group.
+
+The hot inspection views (``netns fdb|neigh``) are answered before typer is
+even imported: they are benchmarked as whole processes against iproute2.
+"""
 
 from __future__ import annotations
 
-import typer
+import sys
+from typing import TYPE_CHECKING, Any
 
-from toolkit.cli import agent_cmd, consul, containers, exec_cmd, lab, netns, network, provision
 from toolkit.errors import OvlabError
 
-app = typer.Typer(
-    name="ovlab",
-    help="Build, inspect and explain multi-host VXLAN overlay labs"
-    " (after Docker's libnetwork demo).",
-    no_args_is_help=True,
-    pretty_exceptions_enable=False,
-)
-app.add_typer(lab.app, name="lab")
-app.add_typer(netns.app, name="netns")
-app.command("provision")(provision.provision_command)
-app.add_typer(consul.app, name="consul")
-app.add_typer(network.app, name="network")
-app.add_typer(containers.service_app, name="service")
-_extra = {"allow_extra_args": True, "ignore_unknown_options": True}
-app.command("run", context_settings=_extra)(containers.run_command)
-app.command("ps")(containers.ps_command)
-app.command("rm")(containers.rm_command)
-app.command("agent")(agent_cmd.agent_command)
-app.command(
-    "exec",
-    context_settings={"allow_extra_args": True, "ignore_unknown_options": True},
-)(exec_cmd.exec_command)
+if TYPE_CHECKING:
+    import typer
+
+_EXTRA = {"allow_extra_args": True, "ignore_unknown_options": True}
+
+
+def build_app() -> typer.Typer:
+    """Assemble the typer app from the command modules."""
+    import typer
+
+    from toolkit.cli import agent_cmd, consul, containers, exec_cmd, lab, netns, network, provision
+
+    app = typer.Typer(
+        name="ovlab",
+        help="Build, inspect and explain multi-host VXLAN overlay labs"
+        " (after Docker's libnetwork demo).",
+        no_args_is_help=True,
+        pretty_exceptions_enable=False,
+    )
+    app.add_typer(lab.app, name="lab")
+    app.add_typer(netns.app, name="netns")
+    app.command("provision")(provision.provision_command)
+    app.add_typer(consul.app, name="consul")
+    app.add_typer(network.app, name="network")
+    app.add_typer(containers.service_app, name="service")
+    app.command("run", context_settings=_EXTRA)(containers.run_command)
+    app.command("ps")(containers.ps_command)
+    app.command("rm")(containers.rm_command)
+    app.command("exec", context_settings=_EXTRA)(exec_cmd.exec_command)
+    app.command("agent")(agent_cmd.agent_command)
+    return app
+
+
+def __getattr__(name: str) -> Any:
+    # `toolkit.cli.main.app` stays available (tests, typer's completion) without
+    # building it on every import.
+    if name == "app":
+        return build_app()
+    raise AttributeError(name)
 
 
 def run() -> None:
@@ -36,7 +57,13 @@ def run() -> None:
     from toolkit.cli.common import fail
 
     try:
-        app()
+        argv = sys.argv[1:]
+        if argv[:1] == ["netns"]:
+            from toolkit.cli.netns import fast_main
+
+            if fast_main(argv[1:]) is not None:
+                return
+        build_app()()
     except OvlabError as exc:
         fail(exc)
 
