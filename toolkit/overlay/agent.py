@@ -327,6 +327,7 @@ class Agent:
         try:
             ep = self.store.create_endpoint(sid, net, name, self.host, self.vtep, service, cid)
         except BaseException:
+            containers.release(ctr)
             containers.stop_pid(ctr.pid)
             containers.remove_files(name)
             raise
@@ -338,15 +339,19 @@ class Agent:
             snap = self.snap
             snap.endpoints[ep.id] = ep
             snap.networks.setdefault(net.id, net)
-            self._reconcile_network(
-                snap, net, [c for c in self.local.values() if c.network == net.id]
-            )
+            try:
+                self._reconcile_network(
+                    snap, net, [c for c in self.local.values() if c.network == net.id]
+                )
+            finally:
+                containers.release(ctr)
         self.kick.set()
         return {
             "name": name,
             "id": cid,
             "ip": ep.ip,
             "mac": ep.mac,
+            "created": ep.created,
             "network": net.name,
             "service": service,
             "host": self.host,

@@ -2,8 +2,9 @@
 
 Run as ``python -S cinit.py FD DIR HOSTNAME TAG [CMD…]`` by the overlay agent.
 Self-contained on purpose (no toolkit imports, no site): it starts in ~20 ms.
-It reports "ok" on pipe FD once the namespaces exist, runs CMD as a child if
-given (and exits with it), else sleeps until signalled. TAG stays in its
+It reports "ok" on pipe FD once the namespaces exist, waits for its stdin to
+close (the agent's word that eth0 is wired), then runs CMD as a child if given
+(and exits with it), else sleeps until signalled. TAG stays in its
 command line so a lab's teardown finds it.
 """
 
@@ -44,6 +45,11 @@ def main(argv: list[str]) -> int:
     os.write(fd, b"ok\n")
     os.close(fd)
     os.chdir("/")
+    # Like Docker, start CMD only once networking is in place: the agent closes our
+    # stdin when eth0 is wired (or when it gives up on us).
+    sys.stdin.buffer.read()
+    devnull = os.open("/dev/null", os.O_RDONLY)
+    os.dup2(devnull, 0)
     signal.signal(signal.SIGTERM, lambda *_: os._exit(0))
     if not cmd:
         while True:

@@ -67,7 +67,7 @@ def spawn(name: str, cid: str, tagged: str, cmd: list[str]) -> Container:
     rfd, wfd = os.pipe()
     proc = subprocess.Popen(
         [sys.executable, "-S", str(CINIT), str(wfd), str(cdir), hostname, tagged, *cmd],
-        stdin=subprocess.DEVNULL,
+        stdin=subprocess.PIPE,  # closed by release(): the container's CMD may start
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
         pass_fds=(wfd,),
@@ -81,13 +81,27 @@ def spawn(name: str, cid: str, tagged: str, cmd: list[str]) -> Container:
     finally:
         os.close(rfd)
     if msg != "ok":
+        if proc.stdin:
+            proc.stdin.close()
         stop_pid(proc.pid)
         raise OvlabError(f"container {name} failed to start: {msg or 'no answer'}")
     # Reap it in the background when it exits, so it never lingers as a zombie of ours.
     import threading
 
     threading.Thread(target=proc.wait, daemon=True, name=f"reap-{name}").start()
+    _gates[proc.pid] = proc
     return Container(name=name, id=cid, pid=proc.pid, starttime=procs.starttime(proc.pid))
+
+
+# Containers whose CMD waits for their network: pid -> the Popen holding its stdin.
+_gates: dict[int, subprocess.Popen[bytes]] = {}
+
+
+def release(ctr: Container) -> None:
+    """Let a container's CMD start (its network is ready, or never will be)."""
+    proc = _gates.pop(ctr.pid, None)
+    if proc is not None and proc.stdin is not None:
+        proc.stdin.close()
 
 
 def stop_pid(pid: int) -> None:

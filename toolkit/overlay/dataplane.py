@@ -276,12 +276,13 @@ def remote_state(path: str) -> tuple[dict[str, str], dict[str, str]]:
     return neigh, fdb
 
 
-def program_remotes(path: str, want: list[Remote]) -> tuple[int, int]:
-    """Make vxlan0's neighbours and FDB equal ``want``; return (added, removed)."""
+def program_remotes(path: str, want: list[Remote]) -> tuple[list[str], list[str]]:
+    """Make vxlan0's neighbours and FDB equal ``want``; return the MACs added and removed."""
     have_neigh, have_fdb = remote_state(path)
     want_neigh = {r.ip: r.mac for r in want}
     want_fdb = {r.mac: r.vtep for r in want}
-    added = removed = 0
+    added: set[str] = set()
+    removed: set[str] = set()
     with ipr_at(path) as ipr:
         vx = ipr.link_lookup(ifname="vxlan0")[0]
         # Remove first (FDB before neighbour, as libnetwork does on leave).
@@ -289,21 +290,21 @@ def program_remotes(path: str, want: list[Remote]) -> tuple[int, int]:
             if want_fdb.get(mac) != dst:
                 with contextlib.suppress(NetlinkError):
                     ipr.fdb("del", ifindex=vx, lladdr=mac, dst=dst)
-                removed += 1
+                removed.add(mac)
         for ip, mac in have_neigh.items():
             if want_neigh.get(ip) != mac:
                 with contextlib.suppress(NetlinkError):
                     ipr.neigh("del", dst=ip, lladdr=mac, ifindex=vx)
-                removed += 1
+                removed.add(mac)
         for mac, dst in want_fdb.items():
             if have_fdb.get(mac) != dst:
                 ipr.fdb("append", ifindex=vx, lladdr=mac, dst=dst, state=NUD_PERMANENT)
-                added += 1
+                added.add(mac)
         for ip, mac in want_neigh.items():
             if have_neigh.get(ip) != mac:
                 ipr.neigh("replace", dst=ip, lladdr=mac, ifindex=vx, state=NUD_PERMANENT)
-                added += 1
-    return added, removed
+                added.add(mac)
+    return sorted(added), sorted(removed)
 
 
 def interface_ipv4(ifname: str) -> tuple[str, int] | None:
