@@ -30,15 +30,38 @@ def run_to_first_reply() -> tuple[list[float], list[float]]:
     with renamed_topology("seed-demo", "bo") as (lab, topo):
         ovlab("lab", "up", str(topo), "--provision", "--json")
         wait_until(lambda: members_alive(lab, 2), 60)
-        target = json.loads(ovlab("run", "-d", "--name", "bo-target", "--net", "dev", "--node",
-                                  f"{lab}/lab-vm-1", "--json"))["ip"]
+        target = json.loads(
+            ovlab(
+                "run",
+                "-d",
+                "--name",
+                "bo-target",
+                "--net",
+                "dev",
+                "--node",
+                f"{lab}/lab-vm-1",
+                "--json",
+            )
+        )["ip"]
         pid2 = vm_pid(lab, "lab-vm-2")
         totals, rtts = [], []
         for i in range(20):
             out = f"/tmp/bo-{i}.out"
             t0 = time.time()
-            ovlab("run", "-d", "--name", f"bo-{i}", "--net", "dev", "--node", f"{lab}/lab-vm-2", "--",
-                  "sh", "-c", f"ping -n -D -i 0.01 -c 1 -w 5 {target} > {out} 2>&1")
+            ovlab(
+                "run",
+                "-d",
+                "--name",
+                f"bo-{i}",
+                "--net",
+                "dev",
+                "--node",
+                f"{lab}/lab-vm-2",
+                "--",
+                "sh",
+                "-c",
+                f"ping -n -D -i 0.01 -c 1 -w 5 {target} > {out} 2>&1",
+            )
             path = f"/proc/{pid2}/root{out}"
 
             def replied(p: str = path) -> bool:
@@ -49,7 +72,8 @@ def run_to_first_reply() -> tuple[list[float], list[float]]:
                     return False
 
             wait_until(replied, 10, step=0.01)
-            text = open(path).read()
+            with open(path) as fh:
+                text = fh.read()
             m = re.search(r"\[(\d+\.\d+)\] \d+ bytes from .* time=([\d.]+) ms", text)
             assert m, text
             totals.append(float(m.group(1)) - t0)
@@ -66,15 +90,27 @@ def remote_latency_and_rss() -> tuple[list[float], list[float]]:
         created: dict[str, float] = {}
         for i in range(20):
             vm = vms[i % len(vms)]
-            r = json.loads(ovlab("run", "-d", "--name", f"bl-{i}", "--net", "dev", "--node",
-                                f"{lab}/{vm.node}", "--json"))
+            r = json.loads(
+                ovlab(
+                    "run",
+                    "-d",
+                    "--name",
+                    f"bl-{i}",
+                    "--net",
+                    "dev",
+                    "--node",
+                    f"{lab}/{vm.node}",
+                    "--json",
+                )
+            )
             created[r["mac"]] = r
         time.sleep(1.0)
         snap = {e["mac"]: e for e in json.loads(ovlab("ps", "--lab", lab, "--json"))}
         lat = []
         rss = []
         for vm in vms:
-            log = open(f"/proc/{vm.pid}/root/var/log/supervisor/ovlab-agent.log").read().splitlines()
+            with open(f"/proc/{vm.pid}/root/var/log/supervisor/ovlab-agent.log") as fh:
+                log = fh.read().splitlines()
             seen: dict[str, float] = {}
             for line in log:
                 try:
@@ -87,8 +123,18 @@ def remote_latency_and_rss() -> tuple[list[float], list[float]]:
             for mac, ep in snap.items():
                 if mac in created and ep["host"] != vm.node and mac in seen:
                     lat.append((seen[mac] - created[mac]["created"]) * 1000)
-            agent = int(ovlab("exec", f"{lab}/{vm.node}", "--", "/work/main/.venv/bin/supervisorctl",
-                              "-c", "/etc/supervisor/supervisord.conf", "pid", "ovlab-agent").strip())
+            agent = int(
+                ovlab(
+                    "exec",
+                    f"{lab}/{vm.node}",
+                    "--",
+                    "/work/main/.venv/bin/supervisorctl",
+                    "-c",
+                    "/etc/supervisor/supervisord.conf",
+                    "pid",
+                    "ovlab-agent",
+                ).strip()
+            )
             with open(f"/proc/{agent}/status") as fh:
                 rss += [int(x.split()[1]) / 1024 for x in fh if x.startswith("VmRSS")]
         return lat, rss
@@ -97,17 +143,25 @@ def remote_latency_and_rss() -> tuple[list[float], list[float]]:
 def main() -> None:
     totals, rtts = run_to_first_reply()
     med = statistics.median(totals)
-    print(f"run-to-first-reply   median {med * 1000:7.1f} ms  (Docker 20.10 ~700 ms: {0.7 / med:4.1f}x)"
-          f"  target 150 ms {'OK' if med < 0.15 else 'MISSED'}")
-    print(f"first-ping RTT       median {statistics.median(rtts):7.3f} ms  max {max(rtts):.3f} ms"
-          f"  target 5 ms {'OK' if max(rtts) < 5 else 'MISSED'}")
+    print(
+        f"run-to-first-reply   median {med * 1000:7.1f} ms  (Docker 20.10 ~700 ms: {0.7 / med:4.1f}x)"
+        f"  target 150 ms {'OK' if med < 0.15 else 'MISSED'}"
+    )
+    print(
+        f"first-ping RTT       median {statistics.median(rtts):7.3f} ms  max {max(rtts):.3f} ms"
+        f"  target 5 ms {'OK' if max(rtts) < 5 else 'MISSED'}"
+    )
     lat, rss = remote_latency_and_rss()
     if lat:
-        print(f"remote programming   median {statistics.median(lat):7.1f} ms  p90 "
-              f"{sorted(lat)[int(len(lat) * 0.9)]:.1f} ms over {len(lat)} (endpoint, VM) pairs"
-              f"  target 50 ms {'OK' if statistics.median(lat) < 50 else 'MISSED'}")
-    print(f"agent RSS            max {max(rss):7.1f} MB over {len(rss)} agents  target 80 MB "
-          f"{'OK' if max(rss) < 80 else 'MISSED'}")
+        print(
+            f"remote programming   median {statistics.median(lat):7.1f} ms  p90 "
+            f"{sorted(lat)[int(len(lat) * 0.9)]:.1f} ms over {len(lat)} (endpoint, VM) pairs"
+            f"  target 50 ms {'OK' if statistics.median(lat) < 50 else 'MISSED'}"
+        )
+    print(
+        f"agent RSS            max {max(rss):7.1f} MB over {len(rss)} agents  target 80 MB "
+        f"{'OK' if max(rss) < 80 else 'MISSED'}"
+    )
 
 
 if __name__ == "__main__":

@@ -26,9 +26,11 @@ def main() -> None:
     for shipped, nodes, target in (("seed-demo", 2, 45.0), ("ten-vm", 10, 150.0)):
         tuned = provision_time(shipped, nodes, None)
         default = provision_time(shipped, nodes, DEFAULTS)
-        print(f"{shipped:10s} provision: tuned {tuned:6.1f} s  ansible defaults {default:6.1f} s  "
-              f"ratio {default / tuned:4.2f}x  target {target:.0f} s "
-              f"{'OK' if tuned < target else 'MISSED'}")
+        print(
+            f"{shipped:10s} provision: tuned {tuned:6.1f} s  ansible defaults {default:6.1f} s  "
+            f"ratio {default / tuned:4.2f}x  target {target:.0f} s "
+            f"{'OK' if tuned < target else 'MISSED'}"
+        )
 
 
 if __name__ == "__main__":

@@ -20,8 +20,9 @@ def ovlab(*args: str, env: dict[str, str] | None = None, check: bool = True) -> 
     """Run the CLI; its stdout."""
     import os
 
-    proc = subprocess.run([*OVLAB, *args], capture_output=True, text=True, cwd=ROOT,
-                          env={**os.environ, **(env or {})})
+    proc = subprocess.run(
+        [*OVLAB, *args], capture_output=True, text=True, cwd=ROOT, env={**os.environ, **(env or {})}
+    )
     if check and proc.returncode:
         raise SystemExit(f"ovlab {' '.join(args)} failed: {proc.stderr.strip()}")
     return proc.stdout
