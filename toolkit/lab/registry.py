@@ -6,14 +6,13 @@ it never reads the state file format itself.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from toolkit.lab import state
 from toolkit.lab.procs import pid_alive
 
 
-@dataclass(frozen=True)
-class VmRef:
+class VmRef(NamedTuple):
     """One lab VM as inspection sees it."""
 
     lab: str
