@@ -10,7 +10,11 @@ from toolkit.cli.common import emit_json, require_privileges
 
 
 def provision_lab(
-    lab: str, playbook: str = "site", limit: str | None = None, quiet: bool = False
+    lab: str,
+    playbook: str = "site",
+    limit: str | None = None,
+    quiet: bool = False,
+    check: bool = True,
 ) -> Any:
     """Run a playbook on a lab (drawing progress and recap unless quiet); raise on failure."""
     from toolkit.lab.lifecycle import require_up
@@ -25,7 +29,7 @@ def provision_lab(
         with live_progress(f"provision {lab}") as on_event:
             result = runner.run(lab, playbook, limit, on_event)
         print_recap(result)
-    if not result.ok:
+    if check and not result.ok:
         raise runner.failure_error(result)
     return result
 
@@ -42,6 +46,10 @@ def provision_command(
 ) -> None:
     """Run the project's playbooks (Consul, overlay) against a running lab."""
     require_privileges()
-    result = provision_lab(lab, playbook, limit, quiet=json_out)
+    from toolkit.provision.runner import failure_error
+
+    result = provision_lab(lab, playbook, limit, quiet=json_out, check=not json_out)
     if json_out:
-        emit_json(result)
+        emit_json(result)  # the whole record, failures included, then the exit code says it
+        if not result.ok:
+            raise failure_error(result)
