@@ -28,7 +28,6 @@ from toolkit.overlay.store import Store
 
 log = logging.getLogger("ovlab.agent")
 STATE_FILE = Path("/var/lib/ovlab/agent/state.json")
-SOCKET = "/run/ovlab/agent.sock"
 GRACE = 5.0  # an endpoint of ours younger than this may still be in the middle of `run`
 
 
@@ -246,7 +245,11 @@ class Agent:
         )
         present = dataplane.local_veths(path)
         for ctr in ctrs:
-            if ctr.veth not in present or not dataplane.container_wired(ctr.pid):
+            # A veth pair lives and dies as one: our end present means eth0 is too; only the
+            # first pass after a start also checks eth0 itself (a crash mid-attach).
+            if ctr.veth not in present or (
+                self.generation == 0 and not dataplane.container_wired(ctr.pid)
+            ):
                 ep = snap.endpoints[ctr.endpoint]
                 dataplane.attach_container(
                     path, ctr.veth, ctr.pid, ep.ip, ep.mac, net.prefixlen, net.gateway, self.mtu
@@ -323,7 +326,9 @@ class Agent:
                 if net is None:
                     raise
         cid = secrets.token_hex(32)
+        t0 = time.monotonic()
         ctr = containers.spawn(name, cid, containers.tag(self.lab, self.host, name), cmd)
+        t1 = time.monotonic()
         try:
             ep = self.store.create_endpoint(sid, net, name, self.host, self.vtep, service, cid)
         except BaseException:
@@ -332,6 +337,7 @@ class Agent:
             containers.remove_files(name)
             raise
         ctr.network, ctr.endpoint, ctr.service, ctr.ip = net.id, ep.id, service, ep.ip
+        t2 = time.monotonic()
         with self.lock:
             self.local[name] = ctr
             self._save_state()
@@ -340,11 +346,38 @@ class Agent:
             snap.endpoints[ep.id] = ep
             snap.networks.setdefault(net.id, net)
             try:
-                self._reconcile_network(
-                    snap, net, [c for c in self.local.values() if c.network == net.id]
-                )
+                if os.path.exists(dataplane.ns_path(net.ns)):
+                    # The network is already built here: wire just this container; the
+                    # reconciler refreshes the other containers' /etc/hosts right after.
+                    dataplane.attach_container(
+                        dataplane.ns_path(net.ns),
+                        ctr.veth,
+                        ctr.pid,
+                        ep.ip,
+                        ep.mac,
+                        net.prefixlen,
+                        net.gateway,
+                        self.mtu,
+                    )
+                    peers = snap.endpoints_of(net.id)
+                    containers.write_hosts(ctr, containers.hosts_text(ctr, peers, net.name))
+                else:
+                    self._reconcile_network(
+                        snap, net, [c for c in self.local.values() if c.network == net.id]
+                    )
             finally:
                 containers.release(ctr)
+        t3 = time.monotonic()
+        log.info(
+            "container started",
+            extra={
+                "container": name,
+                "ip": ep.ip,
+                "spawn_ms": round((t1 - t0) * 1000, 1),
+                "store_ms": round((t2 - t1) * 1000, 1),
+                "wire_ms": round((t3 - t2) * 1000, 1),
+            },
+        )
         self.kick.set()
         return {
             "name": name,

@@ -12,6 +12,7 @@ from toolkit.errors import EXIT_RUNTIME, OvlabError, UsageError
 from toolkit.overlay.model import Network
 
 MAX_REQUEST = 1 << 20
+SOCKET = "/run/ovlab/agent.sock"  # the agent's local API, under the host's (VM's) /run
 
 
 class AgentUnreachable(OvlabError):

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from toolkit.errors import NotFound, UsageError
 from toolkit.lab import registry
-from toolkit.overlay.agent import SOCKET
+from toolkit.overlay.api import SOCKET
 from toolkit.suggest import did_you_mean
 
 
