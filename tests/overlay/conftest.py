@@ -24,10 +24,10 @@ nodes:
     groups: [consul_servers]
   vm2:
     eth1: 192.168.100.24
-    groups: [consul_clients]
+    groups: [consul_servers]
   vm3:
     eth1: 192.168.100.25
-    groups: [consul_clients]
+    groups: [consul_servers]
 """
 VTEP = {"vm1": "192.168.100.23", "vm2": "192.168.100.24", "vm3": "192.168.100.25"}
 
