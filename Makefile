@@ -5,7 +5,8 @@ VENV := .venv
 PY := $(VENV)/bin/python
 OVLAB := $(VENV)/bin/ovlab
 # Debian packages the lab and the tests use.
-DEB_PKGS := iproute2 iputils-ping procps util-linux openssh-server openssh-client dpkg-dev
+DEB_PKGS := iproute2 iputils-ping procps util-linux openssh-server openssh-client dpkg-dev \
+	tshark graphviz nftables
 PYTEST_ARGS ?=
 
 .PHONY: setup deb venv consul demo test bench lint clean
@@ -24,6 +25,7 @@ deb:
 	  echo "installing Debian packages:$$missing"; \
 	  guard=""; if [ ! -e /usr/sbin/policy-rc.d ]; then \
 	    printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d; chmod +x /usr/sbin/policy-rc.d; guard=1; fi; \
+	  echo "wireshark-common wireshark-common/install-setuid boolean false" | debconf-set-selections; \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
 	  rc=$$?; [ -n "$$guard" ] && rm -f /usr/sbin/policy-rc.d; exit $$rc; \
 	fi
