@@ -97,10 +97,10 @@ def _uts_hostname(pid: int) -> str | None:
 
 
 def _eth1_state(pid: int) -> str | None:
-    from toolkit.lab.underlay import iproute_in
+    from toolkit.netns.iproute import iproute_at
 
     try:
-        with iproute_in(f"/proc/{pid}/ns/net") as ipr:
+        with iproute_at(f"/proc/{pid}/ns/net") as ipr:
             links = ipr.link("get", ifname="eth1")
     except Exception:  # noqa: BLE001 - a dead or half-made VM simply has no eth1 state
         return None

@@ -9,35 +9,17 @@ from __future__ import annotations
 import contextlib
 import errno
 import os
-from collections.abc import Iterator
 from ipaddress import IPv4Interface
 from typing import TYPE_CHECKING
 
 from toolkit.errors import EnvError, OvlabError
 from toolkit.lab.topology import Impairment
-from toolkit.netns.setns import netns_of_fd
+from toolkit.netns.iproute import iproute_at
 
 if TYPE_CHECKING:
-    from pyroute2 import IPRoute
+    pass
 
 NETNS_DIR = "/run/netns"
-
-
-@contextlib.contextmanager
-def iproute_in(path: str) -> Iterator[IPRoute]:
-    """A pyroute2 IPRoute whose socket lives in the namespace at ``path``."""
-    from pyroute2 import IPRoute
-
-    fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
-    try:
-        with netns_of_fd(fd):
-            ipr = IPRoute()
-    finally:
-        os.close(fd)
-    try:
-        yield ipr
-    finally:
-        ipr.close()
 
 
 def vm_mac(addr: IPv4Interface) -> str:
@@ -68,7 +50,7 @@ def remove_netns(name: str) -> bool:
 
 def create_bridge(ns_path: str, bridge: str, mtu: int) -> None:
     """Create (or reuse) the underlay bridge, up, with lo up too."""
-    with iproute_in(ns_path) as ipr:
+    with iproute_at(ns_path) as ipr:
         ipr.link("set", index=ipr.link_lookup(ifname="lo")[0], state="up")
         if not ipr.link_lookup(ifname=bridge):
             ipr.link("add", ifname=bridge, kind="bridge")
@@ -80,14 +62,14 @@ def attach_vm(
     ns_path: str, bridge: str, vm_pid: int, host_if: str, addr: IPv4Interface, mtu: int
 ) -> None:
     """Wire a VM to the bridge: veth ``host_if`` here, ``eth1`` (addressed, up) in the VM."""
-    with iproute_in(ns_path) as ipr:
+    with iproute_at(ns_path) as ipr:
         for idx in ipr.link_lookup(ifname=host_if):
             ipr.link("del", index=idx)  # a leftover from a half-made up
         ipr.link("add", ifname=host_if, kind="veth", peer={"ifname": "eth1", "net_ns_pid": vm_pid})
         idx = ipr.link_lookup(ifname=host_if)[0]
         br = ipr.link_lookup(ifname=bridge)[0]
         ipr.link("set", index=idx, master=br, mtu=mtu, state="up")
-    with iproute_in(f"/proc/{vm_pid}/ns/net") as ipr:
+    with iproute_at(f"/proc/{vm_pid}/ns/net") as ipr:
         idx = ipr.link_lookup(ifname="eth1")[0]
         ipr.link("set", index=idx, address=vm_mac(addr), mtu=mtu)
         ipr.addr("replace", index=idx, address=str(addr.ip), prefixlen=addr.network.prefixlen)
@@ -98,7 +80,7 @@ def set_impairment(ns_path: str, ifname: str, imp: Impairment) -> None:
     """Replace the root qdisc of ``ifname``: netem for delay/jitter/loss, tbf for rate alone."""
     from pyroute2.netlink.exceptions import NetlinkError
 
-    with iproute_in(ns_path) as ipr:
+    with iproute_at(ns_path) as ipr:
         found = ipr.link_lookup(ifname=ifname)
         if not found:
             raise OvlabError(f"interface {ifname} is missing in {ns_path}", hint="is the lab up?")
@@ -149,7 +131,7 @@ def netem_supported() -> bool:
     name = f"ovlab-probe-{os.getpid()}"
     path = create_netns(name)
     try:
-        with iproute_in(path) as ipr:
+        with iproute_at(path) as ipr:
             ipr.link("add", ifname="probe0", kind="veth", peer="probe1")
             idx = ipr.link_lookup(ifname="probe0")[0]
             try:

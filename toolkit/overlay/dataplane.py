@@ -16,14 +16,13 @@ import os
 import socket
 import threading
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass
 
-from pyroute2 import IPRoute
 from pyroute2.netlink.exceptions import NetlinkError
 
 from toolkit.lab.mounts import MNT_DETACH, MS_BIND, mount, umount
-from toolkit.netns.setns import CLONE_NEWNET, netns_of_fd, unshare
+from toolkit.netns.iproute import iproute_at
+from toolkit.netns.setns import CLONE_NEWNET, unshare
 
 NETNS_DIR = "/run/docker/netns"
 NUD_PERMANENT = 0x80
@@ -38,24 +37,6 @@ class Remote:
     ip: str
     mac: str
     vtep: str
-
-
-@contextlib.contextmanager
-def ipr_at(path: str | None) -> Iterator[IPRoute]:
-    """IPRoute bound to the namespace at ``path`` (None: the caller's)."""
-    if path is None:
-        ipr = IPRoute()
-    else:
-        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
-        try:
-            with netns_of_fd(fd):
-                ipr = IPRoute()
-        finally:
-            os.close(fd)
-    try:
-        yield ipr
-    finally:
-        ipr.close()
 
 
 def ns_path(name: str) -> str:
@@ -93,7 +74,7 @@ def create_netns(name: str) -> str:
         with contextlib.suppress(OSError):
             os.unlink(path)
         raise errors[0]
-    with ipr_at(path) as ipr:
+    with iproute_at(path) as ipr:
         ipr.link("set", index=ipr.link_lookup(ifname="lo")[0], state="up")
     return path
 
@@ -125,7 +106,7 @@ def ensure_network(
     path = ns_path(name)
     if not os.path.exists(path):
         create_netns(name)
-    with ipr_at(path) as ipr:
+    with iproute_at(path) as ipr:
         if not ipr.link_lookup(ifname="br0"):
             ipr.link("add", ifname="br0", kind="bridge")
         br = ipr.link_lookup(ifname="br0")[0]
@@ -144,7 +125,7 @@ def ensure_network(
             vx = []
     if not vx:
         _create_vxlan(path, name, vni, port, vtep, mtu)
-    with ipr_at(path) as ipr:
+    with iproute_at(path) as ipr:
         vx_idx = ipr.link_lookup(ifname="vxlan0")[0]
         br = ipr.link_lookup(ifname="br0")[0]
         ipr.link("set", index=vx_idx, master=br, mtu=mtu, state="up")
@@ -154,7 +135,7 @@ def ensure_network(
 def _create_vxlan(path: str, name: str, vni: int, port: int, vtep: str, mtu: int) -> None:
     """Create vxlan0 in this (host) namespace, then move it into the network's."""
     tmp = f"vx-{name[2:]}"[:15]
-    with ipr_at(None) as ipr:
+    with iproute_at(None) as ipr:
         for idx in ipr.link_lookup(ifname=tmp):
             ipr.link("del", index=idx)  # a leftover of a crash between create and move
         # learning off + proxy + l2/l3miss + ageing 300, as Docker sets them; local pins the
@@ -188,14 +169,14 @@ def _create_vxlan(path: str, name: str, vni: int, port: int, vtep: str, mtu: int
             ipr.link("set", index=idx, net_ns_fd=fd)
         finally:
             os.close(fd)
-    with ipr_at(path) as ipr:
+    with iproute_at(path) as ipr:
         idx = ipr.link_lookup(ifname=tmp)[0]
         ipr.link("set", index=idx, ifname="vxlan0")
 
 
 def stale_vxlan_devices() -> list[str]:
     """Temporary vxlan devices left in the host namespace by a crash."""
-    with ipr_at(None) as ipr:
+    with iproute_at(None) as ipr:
         return [
             link.get("IFLA_IFNAME")
             for link in ipr.get_links()
@@ -205,7 +186,7 @@ def stale_vxlan_devices() -> list[str]:
 
 def remove_host_link(ifname: str) -> None:
     """Delete a link in the host namespace if it exists."""
-    with ipr_at(None) as ipr:
+    with iproute_at(None) as ipr:
         for idx in ipr.link_lookup(ifname=ifname):
             ipr.link("del", index=idx)
 
@@ -214,14 +195,14 @@ def attach_container(
     path: str, veth: str, pid: int, ip: str, mac: str, prefixlen: int, gateway: str, mtu: int
 ) -> None:
     """Wire a container: veth on br0 here, eth0 (MAC, MTU, address, default route) inside."""
-    with ipr_at(path) as ipr:
+    with iproute_at(path) as ipr:
         for idx in ipr.link_lookup(ifname=veth):
             ipr.link("del", index=idx)
         ipr.link("add", ifname=veth, kind="veth", peer={"ifname": "eth0", "net_ns_pid": pid})
         idx = ipr.link_lookup(ifname=veth)[0]
         br = ipr.link_lookup(ifname="br0")[0]
         ipr.link("set", index=idx, master=br, mtu=mtu, state="up")
-    with ipr_at(f"/proc/{pid}/ns/net") as ipr:
+    with iproute_at(f"/proc/{pid}/ns/net") as ipr:
         ipr.link("set", index=ipr.link_lookup(ifname="lo")[0], state="up")
         idx = ipr.link_lookup(ifname="eth0")[0]
         ipr.link("set", index=idx, address=mac, mtu=mtu)
@@ -234,7 +215,7 @@ def attach_container(
 def container_wired(pid: int) -> bool:
     """True when the container's eth0 exists."""
     try:
-        with ipr_at(f"/proc/{pid}/ns/net") as ipr:
+        with iproute_at(f"/proc/{pid}/ns/net") as ipr:
             return bool(ipr.link_lookup(ifname="eth0"))
     except OSError:
         return False
@@ -242,14 +223,14 @@ def container_wired(pid: int) -> bool:
 
 def detach_veth(path: str, veth: str) -> None:
     """Remove a container's veth (both ends go)."""
-    with ipr_at(path) as ipr:
+    with iproute_at(path) as ipr:
         for idx in ipr.link_lookup(ifname=veth):
             ipr.link("del", index=idx)
 
 
 def local_veths(path: str) -> set[str]:
     """Container veths present on a network's bridge."""
-    with ipr_at(path) as ipr:
+    with iproute_at(path) as ipr:
         return {
             str(link.get("IFLA_IFNAME"))
             for link in ipr.get_links()
@@ -261,7 +242,7 @@ def remote_state(path: str) -> tuple[dict[str, str], dict[str, str]]:
     """Actual permanent neighbours (ip→mac) and FDB self entries (mac→dst) on vxlan0."""
     neigh: dict[str, str] = {}
     fdb: dict[str, str] = {}
-    with ipr_at(path) as ipr:
+    with iproute_at(path) as ipr:
         vx = ipr.link_lookup(ifname="vxlan0")
         if not vx:
             return neigh, fdb
@@ -283,7 +264,7 @@ def program_remotes(path: str, want: list[Remote]) -> tuple[list[str], list[str]
     want_fdb = {r.mac: r.vtep for r in want}
     added: set[str] = set()
     removed: set[str] = set()
-    with ipr_at(path) as ipr:
+    with iproute_at(path) as ipr:
         vx = ipr.link_lookup(ifname="vxlan0")[0]
         # Remove first (FDB before neighbour, as libnetwork does on leave).
         for mac, dst in have_fdb.items():
@@ -309,7 +290,7 @@ def program_remotes(path: str, want: list[Remote]) -> tuple[list[str], list[str]
 
 def interface_ipv4(ifname: str) -> tuple[str, int] | None:
     """First IPv4 address of an interface here, and the interface's MTU."""
-    with ipr_at(None) as ipr:
+    with iproute_at(None) as ipr:
         idx = ipr.link_lookup(ifname=ifname)
         if not idx:
             return None
