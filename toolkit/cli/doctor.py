@@ -1,0 +1,43 @@
+"""``ovlab doctor LAB``: check a lab end to end and say what to fix."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from toolkit.cli.common import emit_json, require_privileges
+
+
+def doctor_command(
+    lab: Annotated[str, typer.Argument(help="The lab to check.")],
+    json_out: Annotated[bool, typer.Option("--json", help="Print JSON instead of text.")] = False,
+    no_probe: Annotated[
+        bool, typer.Option("--no-probe", help="Skip the traffic probes (kernel and store only).")
+    ] = False,
+) -> None:
+    """Check every VM and container of a lab and report findings, worst first.
+
+    Looks at Consul (members, leader, ACLs, gossip), the overlay agents, vxlan0's
+    VNI and its neighbour/FDB entries against the store, stale entries, the MTU
+    chain (eth1 - 50 = vxlan0 = br0 = veth = eth0), duplicate IPs and MACs, and
+    sends real traffic: VXLAN-shaped UDP between VTEPs and pings across each
+    overlay, located with sniffers on eth1 when they fail.
+
+    Each finding says where (lab/VM · namespace · device), what was expected, what
+    was found, and a command that fixes it.
+
+    Exit codes: 0 no findings (or info only), 1 warnings, 4 errors, 5 critical;
+    2 usage (unknown lab), 3 environment (not root).
+    """
+    from toolkit.doctor.run import diagnose
+
+    require_privileges()
+    report = diagnose(lab, probes=not no_probe)
+    if json_out:
+        emit_json(report)
+    else:
+        from toolkit.render.doctor import print_report
+
+        print_report(report)
+    raise typer.Exit(report.exit_code)

@@ -1,0 +1,251 @@
+"""Collect what the checks read, once: VMs, agents, the store, kernel tables, containers.
+
+Everything is read from the host: VM files through /proc/<pid>/root, namespaces
+by fd. A part that cannot be read is recorded as an error string, never raised,
+so one broken VM still leaves the rest of the lab checked.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import socket
+import struct
+from dataclasses import dataclass, field
+from typing import Any
+
+from toolkit.errors import OvlabError
+from toolkit.lab import registry, state
+from toolkit.lab.lifecycle import require_up
+from toolkit.netns.records import Fdb, Link, Neigh, Vxlan
+from toolkit.netns.setns import netns_of_fd
+from toolkit.netns.target import NsTarget
+
+AGENT_SOCKET = "/run/ovlab/agent.sock"
+NETNS_DIR = "/run/docker/netns"
+SIOCGIFADDR, SIOCGIFMTU, SIOCGIFHWADDR = 0x8915, 0x8921, 0x8927
+
+
+@dataclass(frozen=True)
+class IfInfo:
+    """One interface as ioctl sees it: enough to check MTU, MAC and address."""
+
+    name: str
+    mtu: int
+    mac: str
+    ipv4: str | None
+
+
+@dataclass(frozen=True)
+class OverlayNs:
+    """One overlay namespace pinned inside a VM, with the tables the checks compare."""
+
+    name: str  # 1-<nid[:10]>
+    path: str  # openable from the host
+    links: tuple[Link, ...]
+    vxlan: tuple[Vxlan, ...]
+    neigh: tuple[Neigh, ...]
+    fdb: tuple[Fdb, ...]
+    error: str | None = None
+
+
+@dataclass
+class VmView:
+    """One lab VM: its init, underlay address, agent and overlay namespaces."""
+
+    node: str
+    pid: int
+    alive: bool
+    eth1_cidr: str  # as the topology gave it, e.g. 192.168.100.23/24
+    groups: tuple[str, ...]
+    eth1: IfInfo | None = None
+    agent: dict[str, Any] | None = None
+    agent_error: str | None = None
+    overlay: dict[str, OverlayNs] = field(default_factory=dict)
+
+    @property
+    def ip(self) -> str:
+        """The VM's underlay address (its VTEP)."""
+        return self.eth1_cidr.split("/")[0]
+
+    @property
+    def netns_path(self) -> str:
+        """The VM's own network namespace."""
+        return f"/proc/{self.pid}/ns/net"
+
+
+@dataclass(frozen=True)
+class ContainerView:
+    """A running container and what its eth0 really is."""
+
+    name: str
+    host: str
+    pid: int
+    eth0: IfInfo | None
+
+
+@dataclass
+class LabView:
+    """Everything the checks look at."""
+
+    lab: str
+    underlay_mtu: int | None
+    vms: list[VmView]
+    snapshot: dict[str, Any] | None
+    snapshot_error: str | None
+    containers: list[ContainerView]
+    topology: str | None = None  # the file the lab was brought up from
+
+    @property
+    def rebuild(self) -> str:
+        """The command that rebuilds a lab whose VM died (up clears and rebuilds it)."""
+        return f"ovlab lab up {self.topology or '<topology file>'} --provision"
+
+    def vm(self, node: str) -> VmView | None:
+        """A VM by node name."""
+        return next((v for v in self.vms if v.node == node), None)
+
+    @property
+    def live_vms(self) -> list[VmView]:
+        """VMs whose init runs."""
+        return [v for v in self.vms if v.alive]
+
+    @property
+    def networks(self) -> list[dict[str, Any]]:
+        """The store's networks (empty when the store could not be read)."""
+        return list((self.snapshot or {}).get("networks", []))
+
+    @property
+    def endpoints(self) -> list[dict[str, Any]]:
+        """The store's endpoints."""
+        return list((self.snapshot or {}).get("endpoints", []))
+
+    def vtep_of(self, host: str, fallback: str = "") -> str:
+        """The VTEP a host published in the store (else its VM's eth1, else fallback)."""
+        for h in (self.snapshot or {}).get("hosts", []):
+            if h["host"] == host:
+                return str(h["vtep"])
+        vm = self.vm(host)
+        return vm.ip if vm else fallback
+
+    def container(self, host: str, name: str) -> ContainerView | None:
+        """A running container by host and name."""
+        return next((c for c in self.containers if c.host == host and c.name == name), None)
+
+
+def ifinfo(ns_path: str, name: str) -> IfInfo | None:
+    """MTU, MAC and first IPv4 of one interface in a namespace (ioctl: microseconds)."""
+    try:
+        fd = os.open(ns_path, os.O_RDONLY | os.O_CLOEXEC)
+    except OSError:
+        return None
+    try:
+        with netns_of_fd(fd):
+            s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    finally:
+        os.close(fd)
+    req = struct.pack("16s24x", name.encode()[:15])
+    with s:
+        try:
+            mtu = struct.unpack_from("i", fcntl.ioctl(s, SIOCGIFMTU, req), 16)[0]
+            hw = fcntl.ioctl(s, SIOCGIFHWADDR, req)[18:24]
+        except OSError:
+            return None
+        try:
+            ip: str | None = socket.inet_ntoa(fcntl.ioctl(s, SIOCGIFADDR, req)[20:24])
+        except OSError:
+            ip = None  # no IPv4 address
+    return IfInfo(name, mtu, hw.hex(":"), ip)
+
+
+def _overlay_ns(vm: VmView, name: str) -> OverlayNs:
+    from toolkit.netns.collect import collect
+
+    path = f"/proc/{vm.pid}/root{NETNS_DIR}/{name}"
+    target = NsTarget(f"{vm.node}:{name}", path)
+    try:
+        return OverlayNs(
+            name,
+            path,
+            tuple(collect("links", [target])),
+            tuple(collect("vxlan", [target])),
+            tuple(collect("neigh", [target])),
+            tuple(collect("fdb", [target])),
+        )
+    except OvlabError as exc:
+        return OverlayNs(name, path, (), (), (), (), error=exc.message)
+
+
+def _agent(vm: VmView) -> None:
+    from toolkit.overlay import api
+
+    try:
+        vm.agent = api.call(f"/proc/{vm.pid}/root{AGENT_SOCKET}", "info", timeout=3.0)
+    except OvlabError as exc:
+        vm.agent_error = exc.message
+
+
+def _snapshot(vms: list[VmView]) -> tuple[dict[str, Any] | None, str | None]:
+    from toolkit.overlay import api
+
+    error = "no overlay agent answers"
+    for vm in vms:
+        if vm.agent is None:
+            continue
+        try:
+            snap = api.call(f"/proc/{vm.pid}/root{AGENT_SOCKET}", "snapshot", timeout=5.0)
+            return snap, None
+        except OvlabError as exc:
+            error = exc.message
+    return None, error
+
+
+def _containers(lab: str) -> list[ContainerView]:
+    from toolkit.overlay.locate import containers
+
+    return [
+        ContainerView(c.name, c.host, c.pid, ifinfo(f"/proc/{c.pid}/ns/net", "eth0"))
+        for c in containers()
+        if c.lab == lab
+    ]
+
+
+def collect(lab: str) -> LabView:
+    """Read the whole lab (raises only when the lab itself is not up)."""
+    data = state.load(lab) or require_up(lab)
+    if data.get("phase") != "up":
+        require_up(lab)  # one line: not healthy / half made
+    nodes = data.get("nodes", {})
+    vms = [
+        VmView(
+            v.node,
+            v.pid,
+            v.alive,
+            str(nodes.get(v.node, {}).get("eth1", "")),
+            tuple(nodes.get(v.node, {}).get("groups", [])),
+        )
+        for v in registry.vms(lab)
+    ]
+    for vm in vms:
+        if not vm.alive:
+            continue
+        vm.eth1 = ifinfo(vm.netns_path, "eth1")
+        _agent(vm)
+        try:
+            names = sorted(n for n in os.listdir(f"/proc/{vm.pid}/root{NETNS_DIR}"))
+        except OSError:
+            names = []
+        for name in names:
+            if name.startswith("1-"):
+                vm.overlay[name] = _overlay_ns(vm, name)
+    snap, snap_error = _snapshot([v for v in vms if v.alive])
+    mtu = (data.get("underlay") or {}).get("mtu")
+    return LabView(
+        lab,
+        int(mtu) if mtu else None,
+        vms,
+        snap,
+        snap_error,
+        _containers(lab),
+        data.get("topology"),
+    )

@@ -1,0 +1,36 @@
+"""How a walkthrough looks on the terminal: a panel per step, each command and its checks."""
+
+from __future__ import annotations
+
+from rich.console import Console
+from rich.markdown import Markdown
+from rich.panel import Panel
+
+from toolkit.walk.model import Step
+from toolkit.walk.runner import StepResult
+
+console = Console()
+
+
+def step_intro(step: Step, total: int) -> None:
+    """The step's title and explanation, before it runs."""
+    console.print()
+    console.print(
+        Panel(
+            Markdown(step.explain),
+            title=f"[bold]Step {step.number}/{total}: {step.title}",
+            title_align="left",
+            border_style="cyan",
+        )
+    )
+
+
+def step_outcome(result: StepResult) -> None:
+    """Each command with its output, then a verdict line per failed check."""
+    for c in result.commands:
+        console.print(f"[bold green]$[/] [bold]{c.cmd}[/]")
+        console.print(c.output.rstrip(), markup=False, highlight=False)
+        for msg in c.failed:
+            console.print(f"[bold red]✗ {msg}[/]")
+    verdict = "[green]✓ step passed[/]" if result.ok else "[red]✗ step failed[/]"
+    console.print(f"{verdict} [dim]({result.step.title})[/]")
