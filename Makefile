@@ -39,8 +39,9 @@ $(VENV)/.installed: pyproject.toml
 	$(PY) -m pip install -q --config-settings editable_mode=compat -e '.[dev]'
 	touch $@
 
+# The libnetwork demo as a walkthrough: brings seed-demo up, provisions it, checks every step.
 demo: setup
-	OVLAB=$(OVLAB) labs/seed-demo/demo.sh
+	$(OVLAB) walk labs/libnetwork-overlay --auto
 
 test: setup
 	$(PY) -m pytest $(PYTEST_ARGS)

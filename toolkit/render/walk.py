@@ -33,4 +33,4 @@ def step_outcome(result: StepResult) -> None:
         for msg in c.failed:
             console.print(f"[bold red]✗ {msg}[/]")
     verdict = "[green]✓ step passed[/]" if result.ok else "[red]✗ step failed[/]"
-    console.print(f"{verdict} [dim]({result.step.title})[/]")
+    console.print(f"{verdict} [dim]({result.step.title}, {result.seconds:.1f}s)[/]")

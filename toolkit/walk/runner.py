@@ -7,6 +7,7 @@ import re
 import shlex
 import subprocess
 import sys
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -32,6 +33,7 @@ class StepResult:
 
     step: Step
     commands: list[CommandResult] = field(default_factory=list)
+    seconds: float = 0.0
 
     @property
     def ok(self) -> bool:
@@ -74,6 +76,7 @@ def check(c: Check, rc: int, output: str) -> str | None:
 
 def run_step(step: Step, variables: dict[str, str]) -> StepResult:
     """Run every command of a step (background ones beside the rest), checking each."""
+    t0 = time.monotonic()
     result = StepResult(step)
     env = {**os.environ, "COLUMNS": os.environ.get("COLUMNS", "110"), "NO_COLOR": "1"}
     pending: list[tuple[Command, str, subprocess.Popen[str]]] = []
@@ -103,6 +106,7 @@ def run_step(step: Step, variables: dict[str, str]) -> StepResult:
             proc.kill()
             out, rc = proc.communicate()[0] + "(timed out)", 124
         result.commands.append(_judge(command, line, rc, out, variables))
+    result.seconds = time.monotonic() - t0
     return result
 
 
