@@ -21,7 +21,19 @@ def build_app() -> typer.Typer:
     """Assemble the typer app from the command modules."""
     import typer
 
-    from toolkit.cli import agent_cmd, consul, containers, exec_cmd, lab, netns, network, provision
+    from toolkit.cli import (
+        agent_cmd,
+        capture,
+        consul,
+        containers,
+        doctor,
+        exec_cmd,
+        graph,
+        lab,
+        netns,
+        network,
+        provision,
+    )
 
     app = typer.Typer(
         name="ovlab",
@@ -31,6 +43,7 @@ def build_app() -> typer.Typer:
         pretty_exceptions_enable=False,
     )
     app.add_typer(lab.app, name="lab")
+    lab.app.command("graph")(graph.graph_command)
     app.add_typer(netns.app, name="netns")
     app.command("provision")(provision.provision_command)
     app.add_typer(consul.app, name="consul")
@@ -41,6 +54,13 @@ def build_app() -> typer.Typer:
     app.command("rm")(containers.rm_command)
     app.command("exec", context_settings=_EXTRA)(exec_cmd.exec_command)
     app.command("agent")(agent_cmd.agent_command)
+    from toolkit.cli import walk
+
+    app.command("walk")(walk.walk_command)
+    app.command("doctor")(doctor.doctor_command)
+    app.command("capture")(capture.capture_command)
+    app.command("decode")(capture.decode_command)
+    app.command("verify")(capture.verify_command)
     return app
 
 

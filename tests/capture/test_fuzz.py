@@ -1,0 +1,128 @@
+"""Mutated real captures through the reader, the fast and general decoders and the
+renderers: whatever the bytes, a CaptureError or records — never anything else."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import tempfile
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from tests.capture.samples import edge_packets, write
+from toolkit.capture import pcapio, vxlan
+from toolkit.capture.stats import aggregate
+from toolkit.render.capture import LineFormatter, json_lines
+
+PORTS = frozenset({4789, 8472})
+
+
+def _seeds() -> list[bytes]:
+    with tempfile.TemporaryDirectory() as tmp:
+        pcap = write(Path(tmp) / "edge.pcap", [p for _n, p in edge_packets()])
+        seeds = [pcap.read_bytes()]
+        ng = Path(tmp) / "edge.pcapng"
+        if (
+            subprocess.run(["editcap", "-F", "pcapng", str(pcap), str(ng)], check=False).returncode
+            == 0
+        ):
+            seeds.append(ng.read_bytes())
+    return seeds
+
+
+SEEDS = _seeds()
+
+mutation = st.one_of(
+    st.tuples(st.just("flip"), st.integers(0, 1 << 20), st.integers(1, 255)),
+    st.tuples(st.just("cut"), st.integers(0, 1 << 20), st.just(0)),
+    st.tuples(st.just("insert"), st.integers(0, 1 << 20), st.binary(min_size=1, max_size=40)),
+    st.tuples(st.just("delete"), st.integers(0, 1 << 20), st.integers(1, 64)),
+    st.tuples(st.just("word"), st.integers(0, 1 << 20), st.sampled_from([0, 0xFF, 0x7F, 0x80])),
+)
+
+
+def mutate(data: bytes, ops: list[tuple]) -> bytes:
+    buf = bytearray(data)
+    for op, pos, arg in ops:
+        if not buf:
+            break
+        pos %= len(buf)
+        if op == "flip":
+            buf[pos] ^= arg
+        elif op == "cut":
+            del buf[pos:]
+        elif op == "insert":
+            buf[pos:pos] = arg
+        elif op == "delete":
+            del buf[pos : pos + arg]
+        else:
+            buf[pos : pos + 4] = bytes([arg]) * 4
+    return bytes(buf)
+
+
+def check_file(path: str) -> None:
+    try:
+        reader = pcapio.CaptureReader(path)
+    except pcapio.CaptureError:
+        return
+    with reader:
+        try:
+            frames = list(reader)
+        except pcapio.CaptureError:
+            return
+    rows = list(vxlan.rows(frames, PORTS))
+    fast = [vxlan.expand(r) for r in rows]
+    assert len(fast) == len(frames)
+    for p, (ts, lt, w, data, note) in zip(fast, frames, strict=True):
+        if note and not data:
+            assert p.kind == "error"
+            continue
+        slow = vxlan.decode_frame(p.n, ts, w, data, lt, PORTS)
+        if note:
+            slow = slow._replace(note=f"{note}; {slow.note}" if slow.note else note)
+        assert p == slow
+    lines = list(json_lines(rows))
+    assert [json.loads(line) for line in lines] == [p.to_dict() for p in fast]
+    assert [json.loads(line)["n"] for line in lines] == [p.n for p in fast]
+    fmt = LineFormatter()
+    assert all(isinstance(fmt(p), str) for p in fast)
+    stats = aggregate(rows)
+    assert stats.packets == len(fast)
+    assert stats.vxlan == sum(p.kind == "vxlan" for p in fast)
+    assert sum(t.packets for t in stats.tunnels) == sum(
+        p.kind in ("vxlan", "malformed") for p in fast
+    )
+
+
+@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(seed=st.sampled_from(range(len(SEEDS))), ops=st.lists(mutation, min_size=1, max_size=6))
+def test_mutated_captures(seed: int, ops: list[tuple]) -> None:
+    fd, path = tempfile.mkstemp(suffix=".pcap")
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(mutate(SEEDS[seed], ops))
+        check_file(path)
+    finally:
+        os.unlink(path)
+
+
+@settings(max_examples=200, deadline=None)
+@given(frame=st.binary(max_size=200), lt=st.sampled_from([1, 101, 113, 228, 229, 276, 105]))
+def test_any_bytes_as_a_frame(frame: bytes, lt: int) -> None:
+    """Random bytes behind a valid VXLAN prefix and on their own: the decoders agree."""
+    prefix = bytes(edge_packets()[0][1])[:50]
+    for data in (frame, prefix + frame):
+        (p,) = vxlan.packets([(0, lt, len(data), data, None)], PORTS)
+        assert p == vxlan.decode_frame(1, 0, len(data), data, lt, PORTS)
+        assert json.loads(next(json_lines([vxlan.row_of(p)]))) == p.to_dict()
+
+
+@pytest.mark.parametrize("seed", range(len(SEEDS)))
+def test_seeds_themselves(seed: int, tmp_path: Path) -> None:
+    path = tmp_path / "seed"
+    path.write_bytes(SEEDS[seed])
+    check_file(str(path))

@@ -1,0 +1,1 @@
+"""Wire capture: live capture inside a namespace, pcap/pcapng I/O, VXLAN decoding, verify."""

@@ -1,0 +1,252 @@
+"""``ovlab capture``, ``ovlab decode`` and ``ovlab verify``: the overlay on the wire.
+
+Thin commands: parse, call toolkit.capture, hand records to toolkit.render.capture.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+from itertools import islice
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+
+from toolkit.cli.common import emit_json, require_privileges
+from toolkit.errors import EXIT_CHECK, OvlabError, UsageError
+
+if TYPE_CHECKING:
+    from toolkit.capture.annotate import LabNames
+
+PortsOpt = Annotated[
+    list[int] | None,
+    typer.Option(
+        "--vxlan-port",
+        help="Also decode UDP to this port as VXLAN (repeatable; 4789 always is; "
+        "8472 is Linux's default, used by flannel and Cilium).",
+    ),
+]
+LabOpt = Annotated[str | None, typer.Option("--lab", help="Lab whose names to show.")]
+
+
+def _ports(extra: list[int] | None) -> frozenset[int]:
+    from toolkit.capture.vxlan import IANA_PORT
+
+    for p in extra or []:
+        if not 0 < p < 65536:
+            raise UsageError(f"--vxlan-port {p}: not a UDP port")
+    return frozenset({IANA_PORT, *(extra or [])})
+
+
+def _quiet_pipe() -> None:
+    """After the reader of our stdout went away: exit quietly, as head(1) expects."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    raise typer.Exit(0)
+
+
+def capture_command(
+    target: Annotated[
+        str,
+        typer.Argument(
+            help="Where to capture: a lab VM (NODE, LAB/NODE), a container, a netns name or "
+            "path, pid:N, or NODE:NETNS."
+        ),
+    ],
+    iface: Annotated[str, typer.Option("-i", "--interface", help="Interface in the target.")],
+    write: Annotated[
+        str | None, typer.Option("-w", "--write", help="Write packets to this pcap file.")
+    ] = None,
+    count: Annotated[
+        int | None, typer.Option("-c", "--count", min=1, help="Stop after N packets.")
+    ] = None,
+    duration: Annotated[
+        float | None, typer.Option("--duration", min=0.1, help="Stop after S seconds.")
+    ] = None,
+    vxlan_port: PortsOpt = None,
+    lab: Annotated[
+        str | None, typer.Option("--lab", help="Lab of the TARGET, when names clash.")
+    ] = None,
+    vxlan_only: Annotated[
+        bool, typer.Option("--vxlan-only", help="Keep only packets sent to a VXLAN port.")
+    ] = False,
+    json_out: Annotated[bool, typer.Option("--json", help="One JSON object per packet.")] = False,
+    quiet: Annotated[bool, typer.Option("-q", "--quiet", help="No per-packet lines.")] = False,
+) -> None:
+    """Capture inside a namespace, showing each packet decoded; Ctrl-C stops cleanly."""
+    from toolkit.capture import annotate, live, pcapio
+    from toolkit.capture.vxlan import row_of
+    from toolkit.render.capture import LineFormatter, colour_for, json_lines
+
+    require_privileges()
+    ports = _ports(vxlan_port)
+    where = live.resolve(target, lab)
+    src = live.open_source(where, iface)
+    names: LabNames | None = None
+    if where.lab:
+        try:
+            names = annotate.from_lab(where.lab)
+        except OvlabError:
+            names = None  # a lab without agents: show addresses only
+    writer = None
+    stopping = False
+
+    def stop(_sig: int, _frame: Any) -> None:
+        nonlocal stopping
+        stopping = True
+
+    old = {s: signal.signal(s, stop) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        if write:
+            writer = pcapio.PcapWriter(write, src.linktype)
+            if names:
+                annotate.save(names, write)
+        into = f" → {write}" if write else ""
+        typer.echo(f"capturing on {iface} in {where.label}{into} (Ctrl-C to stop)", err=True)
+        fmt = LineFormatter(names, colour_for(sys.stdout))
+        packets = live.capture(src, ports, lambda: stopping, writer, count, duration, vxlan_only)
+        if json_out:
+            lines = json_lines((row_of(p) for p in packets), names)
+        else:
+            lines = (fmt(p) + "\n" for p in packets)
+        seen = 0
+        try:
+            for line in lines:
+                seen += 1
+                if not quiet:
+                    sys.stdout.write(line)
+                    sys.stdout.flush()
+        except BrokenPipeError:
+            stopping = True
+        drops = src.drops()
+    finally:
+        for s, h in old.items():
+            signal.signal(s, h)
+        if writer:
+            writer.close()
+        src.close()
+    dropped = f", {drops} dropped by the kernel" if drops else ""
+    typer.echo(f"{seen} packets" + (f" written to {write}" if write else "") + dropped, err=True)
+
+
+def _names(file: str, lab: str | None) -> LabNames | None:
+    from toolkit.capture import annotate
+
+    if lab:
+        require_privileges()
+        return annotate.from_lab(lab)
+    return annotate.load(file)
+
+
+def decode_command(
+    file: Annotated[str, typer.Argument(help="A pcap or pcapng file.")],
+    json_out: Annotated[
+        bool, typer.Option("--json", help="JSON: one object per packet (JSON Lines).")
+    ] = False,
+    stats: Annotated[
+        bool, typer.Option("--stats", help="Totals per tunnel (VTEP pair, VNI) and inner flow.")
+    ] = False,
+    detail: Annotated[
+        int | None,
+        typer.Option("--detail", min=1, help="Show scapy's full dissection of packet N."),
+    ] = None,
+    vxlan_port: PortsOpt = None,
+    lab: LabOpt = None,
+    count: Annotated[
+        int | None, typer.Option("-c", "--count", min=1, help="Only the first N packets.")
+    ] = None,
+) -> None:
+    """Decode VXLAN in a capture: outer VTEPs and ports, VNI, flags, the inner frame.
+
+    Lab names (VMs, networks, containers) come from --lab, or from the names
+    'ovlab capture' saved beside the file.
+    """
+    from toolkit.capture import pcapio, vxlan
+    from toolkit.render import capture as render
+
+    ports = _ports(vxlan_port)
+    with pcapio.CaptureReader(file) as reader:
+        if reader.format == "pcap" and reader.linktype not in vxlan.SUPPORTED_LINKTYPES:
+            raise pcapio.CaptureError(
+                f"{file}: link type {pcapio.linktype_name(reader.linktype or 0)} is not decoded",
+                hint="ovlab decodes Ethernet, Linux cooked (SLL/SLL2) and raw IP captures",
+            )
+        names = _names(file, lab)
+        if detail is not None:
+            _detail(reader, detail, ports, names, json_out)
+            return
+        rows = vxlan.rows(reader, ports)
+        if count:
+            rows = islice(rows, count)
+        try:
+            if stats:
+                from toolkit.capture.stats import aggregate
+
+                result = aggregate(rows)
+                if json_out:
+                    emit_json(render.stats_dict(result, names))
+                else:
+                    render.print_stats(result, names)
+            elif json_out:
+                render.write_lines(render.json_lines(rows, names), newline=False)
+            else:
+                fmt = render.LineFormatter(names, render.colour_for(sys.stdout))
+                render.write_lines(fmt(vxlan.expand(r)) for r in rows)
+            sys.stdout.flush()
+        except BrokenPipeError:
+            _quiet_pipe()
+        for btype, n in sorted(reader.skipped_blocks.items()):
+            typer.echo(f"note: skipped {n} pcapng block(s) of unknown type {btype:#x}", err=True)
+
+
+def _detail(reader: Any, n: int, ports: frozenset[int], names: Any, json_out: bool) -> None:
+    from toolkit.capture import vxlan
+    from toolkit.render.capture import LineFormatter, dissection
+
+    found, seen = None, 0
+    for seen, frame in enumerate(reader, 1):
+        if seen == n:
+            found = frame
+            break
+    if found is None:
+        raise UsageError(f"--detail {n}: the file has {seen} packet(s)")
+    ts, lt, wirelen, data, note = found
+    p = vxlan.decode_frame(n, ts, wirelen, data, lt, ports)
+    if note:
+        p = p._replace(note=note)
+    text = dissection(data, lt, p.kind != "other")
+    if json_out:
+        emit_json({**p.to_dict(), "dissection": text})
+        return
+    typer.echo(LineFormatter(names)(p))
+    typer.echo(text)
+
+
+def verify_command(
+    lab: Annotated[str, typer.Argument(help="Lab name.")],
+    src: Annotated[
+        str | None, typer.Option("--from", help="Container to ping from (default: one).")
+    ] = None,
+    dst: Annotated[
+        str | None,
+        typer.Option("--to", help="Service or container to ping (default: one on another VM)."),
+    ] = None,
+    count: Annotated[int, typer.Option("-c", "--count", min=1, max=100, help="Pings.")] = 3,
+    json_out: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Ping across the overlay while capturing both VMs' eth1; check what crossed the wire.
+
+    Exits 0 when every check passes, 1 when one fails (the first is named).
+    """
+    from toolkit.capture.verify import verify
+    from toolkit.render.capture import print_verdict
+
+    require_privileges()
+    verdict = verify(lab, src, dst, count)
+    if json_out:
+        emit_json(verdict)
+    else:
+        print_verdict(verdict)
+    if not verdict.ok:
+        raise typer.Exit(EXIT_CHECK)
