@@ -314,6 +314,8 @@ def test_leader_loss_keeps_traffic_and_agents_resume(lab: Lab):
 
     from tests.lab.conftest import OVLAB
 
+    # The previous test restarted a server: let the cluster settle on a leader first.
+    wait_for(lambda: leader(lab, "vm1") in VTEP, 30, step=0.5)
     old = leader(lab, "vm1")
     assert old in VTEP
     pinger = subprocess.Popen(
