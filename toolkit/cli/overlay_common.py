@@ -21,6 +21,6 @@ def call(node: str | None, lab: str | None, op: str, need_node: bool = False, **
     for ref in refs[:-1]:
         try:
             return api.call(ref.socket, op, **args)
-        except api.AgentUnreachable:
-            continue  # that VM's agent is down: another one knows the same store
+        except (api.AgentUnreachable, api.StoreUnreachable):
+            continue  # that VM's agent or its Consul is down: another one knows the same store
     return api.call(refs[-1].socket, op, **args)

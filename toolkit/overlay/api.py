@@ -20,6 +20,10 @@ class AgentUnreachable(OvlabError):
     """No agent answers on that socket."""
 
 
+class StoreUnreachable(OvlabError):
+    """The agent answers, but its store (the local Consul agent) does not."""
+
+
 class _Handler(socketserver.StreamRequestHandler):
     def handle(self) -> None:
         agent = self.server.agent  # type: ignore[attr-defined]
@@ -114,6 +118,8 @@ def call(path: str, op: str, timeout: float = 30.0, **args: Any) -> Any:
     if answer.get("ok"):
         return answer["result"]
     err = UsageError if answer.get("code") == 2 else OvlabError
+    if answer.get("kind") == "StoreDown":
+        err = StoreUnreachable
     exc2 = err(answer.get("error", "agent error"), hint=answer.get("hint"))
     if answer.get("code") not in (None, 2):
         exc2.exit_code = int(answer.get("code") or EXIT_RUNTIME)
