@@ -1,4 +1,4 @@
-"""`ovlab provision` and `ovlab consul`: failures named in one line, state checked against Consul's CLI."""
+"""`ovlab provision` and `ovlab consul`: one-line failures, state checked against Consul."""
 
 from __future__ import annotations
 

@@ -13,9 +13,11 @@ import re
 import signal
 import socket
 import struct
+import sys
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 import pytest
 
@@ -207,7 +209,11 @@ def test_container_names_are_unique_across_the_lab(lab: Lab):
 
 def test_agent_crash_then_store_change_then_restart(lab: Lab):
     nid = net_id(lab, "dev")
-    ctl = ["/work/main/.venv/bin/supervisorctl", "-c", "/etc/supervisor/supervisord.conf"]
+    ctl = [
+        str(Path(sys.executable).parent / "supervisorctl"),
+        "-c",
+        "/etc/supervisor/supervisord.conf",
+    ]
     pid = int(lab.sh("vm1", *ctl, "pid", "ovlab-agent").stdout.strip())
     os.kill(pid, signal.SIGKILL)
     lab.sh("vm1", *ctl, "stop", "ovlab-agent", check=False)  # keep it down while the store changes
@@ -259,7 +265,7 @@ def test_agent_crash_then_store_change_then_restart(lab: Lab):
     wait_for(lambda: lab.kernel("vm1", nid) == lab.expected("vm1", nid), 5)
 
 
-CTL = ["/work/main/.venv/bin/supervisorctl", "-c", "/etc/supervisor/supervisord.conf"]
+CTL = [str(Path(sys.executable).parent / "supervisorctl"), "-c", "/etc/supervisor/supervisord.conf"]
 
 
 def test_store_down_keeps_data_plane_and_says_so(lab: Lab):
@@ -323,9 +329,26 @@ def test_leader_loss_keeps_traffic_and_agents_resume(lab: Lab):
     lab.run(b, "c-ping-b", net="dev")
     nid = net_id(lab, "dev")
     wait_for(lambda: lab.kernel(a, nid) == lab.expected(a, nid), 10)
-    pinger = subprocess.Popen([*OVLAB, "exec", "--lab", lab.name, "c-ping-a", "--", "ping",
-                               "-c", "40", "-i", "0.1", "-W", "1", "c-ping-b"],
-                              stdout=subprocess.PIPE, text=True)
+    pinger = subprocess.Popen(
+        [
+            *OVLAB,
+            "exec",
+            "--lab",
+            lab.name,
+            "c-ping-a",
+            "--",
+            "ping",
+            "-c",
+            "40",
+            "-i",
+            "0.1",
+            "-W",
+            "1",
+            "c-ping-b",
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     pid = int(lab.sh(old, *CTL, "pid", "consul").stdout.strip())
     os.kill(pid, signal.SIGKILL)
     lab.sh(old, *CTL, "stop", "consul", check=False)  # keep it dead for now
@@ -340,8 +363,16 @@ def test_leader_loss_keeps_traffic_and_agents_resume(lab: Lab):
     finally:
         lab.sh(old, *CTL, "start", "consul")
     # The old leader's agent resumes too: new session, its containers published again.
-    wait_for(lambda: lab.ovl("network", "ls", "--node", f"{lab.name}/{old}", "--json",
-                             check=False).returncode == 0, 45, step=0.5)
+    wait_for(
+        lambda: (
+            lab.ovl(
+                "network", "ls", "--node", f"{lab.name}/{old}", "--json", check=False
+            ).returncode
+            == 0
+        ),
+        45,
+        step=0.5,
+    )
     for node in VTEP:
         wait_for(lambda n=node: lab.kernel(n, nid) in (None, lab.expected(n, nid)), 45, step=0.5)
     for name in ("c-after-election", "c-ping-a", "c-ping-b"):
@@ -391,11 +422,7 @@ def test_whole_vm_crash_reaps_its_endpoints(lab: Lab):
     from toolkit.lab import procs
 
     victims = set(procs.pids_in_ns("net", procs.ns_inode(vm.pid, "net") or 0))
-    victims |= {
-        c.pid
-        for c in locate.containers()
-        if c.host == "vm3" and c.lab == lab.name
-    }
+    victims |= {c.pid for c in locate.containers() if c.host == "vm3" and c.lab == lab.name}
     for pid in victims:
         os.kill(pid, signal.SIGKILL)
     # Reaped within the session's lifetime: Consul invalidates a TTL session (10 s here)

@@ -26,23 +26,51 @@ def test_shipped_walkthrough_covers_the_demo():
     walk = model.load(model.resolve(str(ROOT / "labs" / "libnetwork-overlay")))
     assert walk.lab == "seed-demo" and len(walk.steps) == 8
     text = " ".join(c.cmd for s in walk.steps for c in s.run)
-    for needle in ("consul members", "--publish-service svc1.dev.overlay", "network ls", "service ls",
-                   "cat /etc/hosts", "ping -c 3 svc1", "capture", "netns neigh", "netns fdb", "ip a"):
+    for needle in (
+        "consul members",
+        "--publish-service svc1.dev.overlay",
+        "network ls",
+        "service ls",
+        "cat /etc/hosts",
+        "ping -c 3 svc1",
+        "capture",
+        "netns neigh",
+        "netns fdb",
+        "ip a",
+    ):
         assert needle in text
 
 
-@pytest.mark.parametrize(("mutation", "message"), [
-    (("    explain: why\n", "    explian: why\n"), "step 1: unknown field 'explian'"),
-    (("      - ovlab lab ls\n", "      - cmd: ovlab lab ls\n        expect: [{contians: x}]\n"),
-     "step 1: run[1]: expect[1]: unknown check 'contians'"),
-    (("      - ovlab lab ls\n", "      - cmd: ovlab lab ls\n        expect: [{regex: '('}]\n"),
-     "step 1: run[1]: expect[1]: bad regex"),
-    (("  - title: one\n", "  - title: ''\n"), "step 1: field 'title' must be non-empty text"),
-    (("steps:\n", "stepz:\n"), "top level: unknown field 'stepz'"),
-    (("    run:\n      - ovlab lab ls\n", "    run: []\n"), "step 1: field 'run' must be a non-empty"),
-    (("      - ovlab lab ls\n", "      - cmd: ovlab lab ls\n        timeout: -1\n"),
-     "step 1: run[1]: field 'timeout' must be a positive number"),
-])
+@pytest.mark.parametrize(
+    ("mutation", "message"),
+    [
+        (("    explain: why\n", "    explian: why\n"), "step 1: unknown field 'explian'"),
+        (
+            (
+                "      - ovlab lab ls\n",
+                "      - cmd: ovlab lab ls\n        expect: [{contians: x}]\n",
+            ),
+            "step 1: run[1]: expect[1]: unknown check 'contians'",
+        ),
+        (
+            (
+                "      - ovlab lab ls\n",
+                "      - cmd: ovlab lab ls\n        expect: [{regex: '('}]\n",
+            ),
+            "step 1: run[1]: expect[1]: bad regex",
+        ),
+        (("  - title: one\n", "  - title: ''\n"), "step 1: field 'title' must be non-empty text"),
+        (("steps:\n", "stepz:\n"), "top level: unknown field 'stepz'"),
+        (
+            ("    run:\n      - ovlab lab ls\n", "    run: []\n"),
+            "step 1: field 'run' must be a non-empty",
+        ),
+        (
+            ("      - ovlab lab ls\n", "      - cmd: ovlab lab ls\n        timeout: -1\n"),
+            "step 1: run[1]: field 'timeout' must be a positive number",
+        ),
+    ],
+)
 def test_typos_name_file_step_and_field(tmp_path, mutation, message):
     path = tmp_path / "walk.yml"
     path.write_text(GOOD.replace(*mutation))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -56,7 +57,8 @@ def walk_command(
             raise UsageError(
                 f"could not bring lab {name} up", hint=f"try 'ovlab lab up {name}' by hand"
             )
-    variables = {"lab": name}
+    # {bin}: this installation's scripts (ovlab, supervisorctl), visible inside lab VMs too.
+    variables = {"lab": name, "bin": str(Path(runner.OVLAB).parent)}
     total = len(walk.steps)
     render.console.print(f"\n[bold underline]{walk.title}[/]  [dim]({walk.path}, lab {name})[/]")
     index = step - 1
