@@ -8,22 +8,8 @@ import typer
 
 from toolkit.cli.common import emit_json, require_privileges
 from toolkit.cli.overlay_common import JsonOpt, LabOpt, NodeOpt, call
-from toolkit.errors import UsageError
 
 service_app = typer.Typer(help="Published services: ls.", no_args_is_help=True)
-
-
-def parse_publish(spec: str) -> tuple[str, str]:
-    """``SVC.NET[.DRIVER]`` to (service, network), as Docker 1.9's --publish-service."""
-    parts = spec.split(".")
-    if len(parts) == 3 and parts[2] != "overlay":
-        raise UsageError(
-            f"--publish-service {spec}: driver {parts[2]!r} is not supported",
-            hint="use SVC.NET.overlay",
-        )
-    if len(parts) not in (2, 3) or not all(parts[:2]):
-        raise UsageError(f"--publish-service {spec!r} is not SVC.NET.overlay")
-    return parts[0], parts[1]
 
 
 def run_command(
@@ -44,32 +30,12 @@ def run_command(
     json_out: JsonOpt = False,
 ) -> None:
     """Run a container (its own net, mount and UTS namespaces) on an overlay network."""
-    import re
+    from toolkit.overlay.client import run_container
 
     require_privileges()
-    if not re.fullmatch(r"[a-zA-Z0-9][a-zA-Z0-9_.-]{0,62}", name):
-        raise UsageError(
-            f"container name {name!r} is invalid", hint="use letters, digits, '_', '.', '-'"
-        )
-    service = None
-    if publish_service:
-        service, pnet = parse_publish(publish_service)
-        if net and net != pnet:
-            raise UsageError(
-                f"--net {net} and --publish-service {publish_service} name different networks"
-            )
-        net = pnet
-    cmd = [a for a in ctx.args if a != "--"] if ctx.args else []
-    result = call(
-        node,
-        lab,
-        "run",
-        need_node=True,
-        name=name,
-        network=net or "default",
-        service=service,
-        cmd=cmd,
-    )
+    args = list(ctx.args)
+    cmd = args[1:] if args[:1] == ["--"] else args
+    result = run_container(node, lab, name, net, publish_service, cmd)
     if json_out:
         emit_json(result)
     else:

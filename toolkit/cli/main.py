@@ -1,7 +1,7 @@
 """The ``ovlab`` command: one typer app, one module per command group.
 
-The hot inspection views (``netns fdb|neigh``) are answered before typer is
-even imported: they are benchmarked as whole processes against iproute2.
+The hot inspection views (``netns fdb|neigh``) and ``run`` are answered before
+typer is even imported: they are benchmarked as whole processes.
 """
 
 from __future__ import annotations
@@ -82,6 +82,11 @@ def run() -> None:
             from toolkit.cli.netns import fast_main
 
             if fast_main(argv[1:]) is not None:
+                return
+        elif argv[:1] == ["run"]:
+            from toolkit.cli.fast import fast_run
+
+            if fast_run(argv[1:]) is not None:
                 return
         build_app()()
     except OvlabError as exc:

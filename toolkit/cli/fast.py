@@ -1,0 +1,49 @@
+"""Typer-free paths for the commands whose start-up time is benchmarked (``ovlab run``).
+
+Each returns None, having done nothing, for anything it does not fully understand
+(help, unknown options, bad shapes): the typer app then handles it, errors included.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+
+_RUN_VALUE = {"--name", "--net", "--publish-service", "--node", "--lab"}
+_RUN_FLAG = {"-d", "--detach", "--json"}
+
+
+def fast_run(argv: list[str]) -> int | None:
+    """``run -d --name N [--net|--publish-service|--node|--lab X] [--json] [-- CMD]``."""
+    opts: dict[str, str] = {}
+    flags: set[str] = set()
+    i = 0
+    while i < len(argv):
+        arg = argv[i]
+        if arg == "--":
+            break
+        if arg in _RUN_FLAG:
+            flags.add(arg)
+        elif arg in _RUN_VALUE and i + 1 < len(argv) and not argv[i + 1].startswith("-"):
+            opts[arg] = argv[i + 1]
+            i += 1
+        else:
+            return None
+        i += 1
+    cmd = argv[i + 1 :] if i < len(argv) else []
+    if "--name" not in opts:
+        return None
+    from toolkit.cli.common import require_privileges
+    from toolkit.overlay.client import run_container
+
+    require_privileges()
+    result = run_container(
+        opts.get("--node"),
+        opts.get("--lab"),
+        opts["--name"],
+        opts.get("--net"),
+        opts.get("--publish-service"),
+        cmd,
+    )
+    sys.stdout.write((json.dumps(result) if "--json" in flags else result["id"]) + "\n")
+    return 0
