@@ -20,24 +20,12 @@ from typing import Any
 import pytest
 
 from tests.capture.oracle import compare, decode, need_tshark, tshark_count
-from tests.lab.conftest import OVLAB, ovlab
+from tests.lab.conftest import OVLAB, UNDERLAY_IPS, consul_topology, ovlab
 from toolkit.lab import cleanup
 
 pytestmark = pytest.mark.root
 
-TOPOLOGY = """\
-name: {name}
-underlay:
-  subnet: 192.168.100.0/24
-nodes:
-  vm1:
-    eth1: 192.168.100.23
-    groups: [consul_servers]
-  vm2:
-    eth1: 192.168.100.24
-    groups: [consul_clients]
-"""
-VTEP = {"vm1": "192.168.100.23", "vm2": "192.168.100.24"}
+VTEP = {k: UNDERLAY_IPS[k] for k in ("vm1", "vm2")}
 CONTAINERS = {"container_node1": ("vm1", "svc1"), "container_node2": ("vm2", "svc2")}
 
 
@@ -60,7 +48,7 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         pytest.skip("lab tests need root")
     name = f"ovt-{secrets.token_hex(3)}"
     path: Path = tmp_path_factory.mktemp("caplab") / "topology.yml"
-    path.write_text(TOPOLOGY.format(name=name))
+    path.write_text(consul_topology(name, 1, 1))
     try:
         up = ovlab("lab", "up", str(path), "--provision", timeout=300, check=False)
         if up.returncode != 0:  # provisioning under a loaded machine can flake: once more

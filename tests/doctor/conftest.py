@@ -15,25 +15,10 @@ from typing import Any
 
 import pytest
 
-from tests.lab.conftest import _clean_labs, ovlab  # noqa: F401
+from tests.lab.conftest import UNDERLAY_IPS, _clean_labs, consul_topology, ovlab  # noqa: F401
 from toolkit.lab import cleanup
 
-TOPOLOGY = """\
-name: {name}
-underlay:
-  subnet: 192.168.100.0/24
-nodes:
-  vm1:
-    eth1: 192.168.100.23
-    groups: [consul_servers]
-  vm2:
-    eth1: 192.168.100.24
-    groups: [consul_clients]
-  vm3:
-    eth1: 192.168.100.25
-    groups: [consul_clients]
-"""
-VTEP = {"vm1": "192.168.100.23", "vm2": "192.168.100.24", "vm3": "192.168.100.25"}
+VTEP = {k: UNDERLAY_IPS[k] for k in ("vm1", "vm2", "vm3")}
 # The fix commands start with `ovlab`: the one of this interpreter's venv.
 FIX_ENV = {**os.environ, "PATH": f"{Path(sys.executable).parent}:{os.environ.get('PATH', '')}"}
 
@@ -120,7 +105,7 @@ class Lab:
 def lab(tmp_path_factory: pytest.TempPathFactory, _clean_labs: None) -> Iterator[Lab]:  # noqa: F811
     name = f"ovt-{secrets.token_hex(3)}"
     path: Path = tmp_path_factory.mktemp("doctor") / "topology.yml"
-    path.write_text(TOPOLOGY.format(name=name))
+    path.write_text(consul_topology(name, 1, 2))
     try:
         ovlab("lab", "up", str(path), "--provision", timeout=300)
         lab = Lab(name)

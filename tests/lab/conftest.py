@@ -103,3 +103,15 @@ def host_snapshot() -> dict[str, object]:
         "tagged": cleanup.leftovers(TEST_PREFIX),
         "state": sorted(os.listdir("/run/ovlab/labs")) if os.path.isdir("/run/ovlab/labs") else [],
     }
+
+
+UNDERLAY_IPS = {"vm1": "192.168.100.23", "vm2": "192.168.100.24", "vm3": "192.168.100.25"}
+
+
+def consul_topology(name: str, servers: int, clients: int) -> str:
+    """A lab of vm1…vmN on the demo's underlay: the first `servers` VMs run Consul servers."""
+    lines = [f"name: {name}", "underlay:", "  subnet: 192.168.100.0/24", "nodes:"]
+    for i in range(1, servers + clients + 1):
+        group = "consul_servers" if i <= servers else "consul_clients"
+        lines += [f"  vm{i}:", f"    eth1: {UNDERLAY_IPS[f'vm{i}']}", f"    groups: [{group}]"]
+    return "\n".join(lines) + "\n"

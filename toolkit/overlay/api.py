@@ -10,7 +10,6 @@ import socketserver
 from typing import Any
 
 from toolkit.errors import EXIT_RUNTIME, OvlabError, UsageError
-from toolkit.overlay.model import Network
 
 MAX_REQUEST = 1 << 20
 SOCKET = "/run/ovlab/agent.sock"  # the agent's local API, under the host's (VM's) /run
@@ -124,8 +123,3 @@ def call(path: str, op: str, timeout: float = 30.0, **args: Any) -> Any:
     if answer.get("code") not in (None, 2):
         exc2.exit_code = int(answer.get("code") or EXIT_RUNTIME)
     raise exc2
-
-
-def network_from(d: dict[str, Any]) -> Network:
-    """Rebuild a Network record from its JSON twin."""
-    return Network(**d)
