@@ -163,15 +163,7 @@ def _compare(
                 f"FDB also floods {ep['name']}'s MAC to {extra}",
                 entry,
                 f"{mac} dst {extra}",
-                "bridge",
-                "fdb",
-                "del",
-                mac,
-                "dev",
-                "vxlan0",
-                "dst",
-                extra,
-                "self",
+                *_fdb_del(mac, extra),
             )
     for mac, dsts in sorted(have_fdb.items()):
         if mac in want_fdb:
@@ -183,15 +175,7 @@ def _compare(
                 f"stale FDB entry: no endpoint of {net['name']} on another VM has MAC {mac}",
                 "no entry",
                 f"{mac} dst {dst} self",
-                "bridge",
-                "fdb",
-                "del",
-                mac,
-                "dev",
-                "vxlan0",
-                "dst",
-                dst,
-                "self",
+                *_fdb_del(mac, dst),
             )
     for ip, ep in sorted(want_neigh.items()):
         entry = f"{ip} lladdr {ep['mac']} PERMANENT"
@@ -234,3 +218,8 @@ def _compare(
             "vxlan0",
         )
     return out
+
+
+def _fdb_del(mac: str, dst: str) -> tuple[str, ...]:
+    """The fix for an FDB entry that must go: `bridge fdb del MAC dev vxlan0 dst VTEP self`."""
+    return ("bridge", "fdb", "del", mac, "dev", "vxlan0", "dst", dst, "self")
