@@ -11,6 +11,14 @@ from collections.abc import Callable, Iterator
 import pytest
 
 NETNS_DIR = "/run/netns"
+# Labs made by tests are named TEST_PREFIX-<hex>; a second test session on the same
+# machine (another checkout) sets OVLAB_TEST_PREFIX so the two never sweep each other.
+TEST_PREFIX = os.environ.get("OVLAB_TEST_PREFIX", "ovt")
+
+
+def lab_name() -> str:
+    """A fresh lab name for a test: ``TEST_PREFIX-<6 hex>``."""
+    return f"{TEST_PREFIX}-{secrets.token_hex(3)}"
 # ovt-* are test namespaces, ovb-* the benchmark's; both are disposable by contract.
 DISPOSABLE_PREFIXES = ("ovt-", "ovb-")
 

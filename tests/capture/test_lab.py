@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import os
-import secrets
 import signal
 import subprocess
 import time
@@ -20,6 +19,7 @@ from typing import Any
 import pytest
 
 from tests.capture.oracle import compare, decode, need_tshark, tshark_count
+from tests.conftest import lab_name
 from tests.lab.conftest import OVLAB, UNDERLAY_IPS, consul_topology, ovlab
 from toolkit.lab import cleanup
 
@@ -46,7 +46,7 @@ def containers(lab: str) -> dict[str, dict]:
 def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     if os.geteuid() != 0:
         pytest.skip("lab tests need root")
-    name = f"ovt-{secrets.token_hex(3)}"
+    name = lab_name()
     path: Path = tmp_path_factory.mktemp("caplab") / "topology.yml"
     path.write_text(consul_topology(name, 1, 1))
     try:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import secrets
 import subprocess
 import sys
 import time
@@ -15,6 +14,7 @@ from typing import Any
 
 import pytest
 
+from tests.conftest import lab_name
 from tests.lab.conftest import UNDERLAY_IPS, _clean_labs, consul_topology, ovlab  # noqa: F401
 from toolkit.lab import cleanup
 
@@ -103,7 +103,7 @@ class Lab:
 
 @pytest.fixture(scope="module")
 def lab(tmp_path_factory: pytest.TempPathFactory, _clean_labs: None) -> Iterator[Lab]:  # noqa: F811
-    name = f"ovt-{secrets.token_hex(3)}"
+    name = lab_name()
     path: Path = tmp_path_factory.mktemp("doctor") / "topology.yml"
     path.write_text(consul_topology(name, 1, 2))
     try:

@@ -8,7 +8,6 @@ against `ovlab ps` and `ovlab network ls`.
 from __future__ import annotations
 
 import json
-import secrets
 import shutil
 import subprocess
 from collections.abc import Iterator
@@ -17,6 +16,7 @@ from typing import Any
 
 import pytest
 
+from tests.conftest import lab_name
 from tests.lab.conftest import _clean_labs, ovlab  # noqa: F401
 from toolkit.graph import dot, mermaid
 from toolkit.graph.model import build
@@ -153,7 +153,7 @@ nodes:
 
 @pytest.fixture(scope="module")
 def seed_lab(tmp_path_factory: pytest.TempPathFactory, _clean_labs: None) -> Iterator[str]:  # noqa: F811
-    name = f"ovt-{secrets.token_hex(3)}"
+    name = lab_name()
     path = tmp_path_factory.mktemp("graph") / "topology.yml"
     path.write_text(TOPOLOGY.format(name=name))
     try:

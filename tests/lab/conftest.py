@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import secrets
 import subprocess
 import sys
 from collections.abc import Callable, Iterator
@@ -12,10 +11,10 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import TEST_PREFIX, lab_name
 from toolkit.lab import cleanup
 
 OVLAB = [sys.executable, "-m", "toolkit.cli.main"]
-TEST_PREFIX = "ovt"
 
 
 def ovlab(
@@ -72,7 +71,7 @@ def make_lab(tmp_path: Path, _clean_labs: None) -> Iterator[Callable[..., tuple[
     made: list[str] = []
 
     def factory(n: int = 2, name: str | None = None, **kw: str) -> tuple[str, Path]:
-        lab = name or f"{TEST_PREFIX}-{secrets.token_hex(3)}"
+        lab = name or lab_name()
         path = tmp_path / f"{lab}-{len(made)}.yml"
         path.write_text(topology_text(lab, n, **kw))
         made.append(lab)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import secrets
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -11,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import lab_name
 from tests.lab.conftest import UNDERLAY_IPS, _clean_labs, consul_topology, ovlab  # noqa: F401
 from toolkit.lab import cleanup
 
@@ -112,7 +112,7 @@ def wait_for(pred: Callable[[], bool], timeout: float, step: float = 0.05) -> fl
 
 @pytest.fixture(scope="module")
 def lab(tmp_path_factory: pytest.TempPathFactory, _clean_labs: None) -> Iterator[Lab]:  # noqa: F811
-    name = f"ovt-{secrets.token_hex(3)}"
+    name = lab_name()
     path: Path = tmp_path_factory.mktemp("overlay") / "topology.yml"
     path.write_text(consul_topology(name, 3, 0))
     try:

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import os
 import re
-import secrets
 import subprocess
 import sys
 import time
@@ -19,6 +18,8 @@ from typing import Any
 
 import pytest
 import yaml
+
+from tests.conftest import lab_name
 
 ROOT = Path(__file__).resolve().parents[2]
 PLAYBOOKS = ROOT / "playbooks"
@@ -209,7 +210,7 @@ def make_lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Callable[...,
     made: list[str] = []
 
     def factory(nodes: dict[str, list[str]], subnet: str = "192.168.100") -> Lab:
-        name = f"ovt-{secrets.token_hex(3)}"
+        name = lab_name()
         workdir = tmp_path_factory.mktemp(name)
         table = write_topology(workdir / "topology.yml", name, subnet, nodes)
         made.append(name)  # before 'up': a half-made lab is torn down too

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import secrets
 import sys
 from pathlib import Path
 
 import pytest
 
+from tests.conftest import lab_name
 from tests.lab.conftest import _clean_labs, ovlab  # noqa: F401
 from toolkit.lab import cleanup
 
@@ -16,7 +16,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_walkthrough_runs_straight_through_and_fails_loudly(tmp_path, _clean_labs):  # noqa: F811
-    lab = f"ovt-{secrets.token_hex(3)}"
+    lab = lab_name()
     topo = tmp_path / "topology.yml"
     topo.write_text(
         (ROOT / "labs/seed-demo/topology.yml")
