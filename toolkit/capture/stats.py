@@ -3,6 +3,12 @@
 Memory grows with the number of distinct tunnels and flows, not packets; past
 MAX_FLOWS distinct inner flows the rest are counted together, so even a scan
 of random addresses stays bounded.
+
+A datagram that came as IP fragments counts once, at the frame that completed it,
+with that frame's length (as tshark shows it); its other fragments count under
+``fragments``. Truncated VXLAN packets (cut by the capture, or a UDP/IP length
+longer than the bytes there) count in their tunnel and, when the inner headers
+survived, in their flow.
 """
 
 from __future__ import annotations
@@ -11,6 +17,7 @@ from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from toolkit.capture.reassembly import Reassembler
 from toolkit.capture.vxlan import Row
 
 MAX_FLOWS = 100_000  # distinct headers, and distinct flows, itemised
@@ -26,6 +33,7 @@ class TunnelStat:
     packets: int
     bytes: int
     malformed: int
+    truncated: int
     first: float
     last: float
 
@@ -62,8 +70,14 @@ class Stats:
     bytes: int = 0
     vxlan: int = 0
     malformed: int = 0
+    truncated: int = 0  # VXLAN packets not all there
+    fragments: int = 0  # outer IP fragments that did not complete a datagram themselves
     other: int = 0
     errors: int = 0
+    reassembled: int = 0  # datagrams put together from fragments
+    incomplete: int = 0  # datagrams whose fragments never all came
+    incomplete_fragments: int = 0  # fragments of those
+    incomplete_samples: list[dict[str, Any]] = field(default_factory=list)  # packets, reason
     first: float | None = None
     last: float | None = None
     tunnels: list[TunnelStat] = field(default_factory=list)
@@ -80,8 +94,11 @@ def _s(ns: int) -> float:
     return round(ns / 1e9, 9)
 
 
-def aggregate(rows: Iterable[Row], max_flows: int = MAX_FLOWS) -> Stats:
-    """Consume decoded rows (see vxlan.rows) and return their statistics."""
+def aggregate(
+    rows: Iterable[Row], max_flows: int = MAX_FLOWS, frags: Reassembler | None = None
+) -> Stats:
+    """Consume decoded rows (see vxlan.rows) and return their statistics; ``frags`` is
+    the Reassembler the rows were decoded with, for the fragment counts."""
     # Per interned header: [header, [packets, bytes, first, last], {(sport, dport): [...]}];
     # folded into tunnels and flows at the end. Headers are shared objects, so they are
     # looked up by identity (and checked, as ids of freed objects get reused).
@@ -115,7 +132,7 @@ def aggregate(rows: Iterable[Row], max_flows: int = MAX_FLOWS) -> Stats:
             t[2] = ts
         elif ts > t[3]:
             t[3] = ts
-        if h.kind != "vxlan":
+        if h.kind != "vxlan" and (h.kind != "truncated" or h.inner_src_mac is None):
             continue
         flows = ent[2]
         f = flows.get((sp, dp))
@@ -132,7 +149,16 @@ def aggregate(rows: Iterable[Row], max_flows: int = MAX_FLOWS) -> Stats:
                 f[2] = ts
             elif ts > f[3]:
                 f[3] = ts
-    return _fold(by_header.values(), total, size, first, last, overflow, notes)
+    stats = _fold(by_header.values(), total, size, first, last, overflow, notes)
+    if frags is not None:
+        frags.finish()
+        stats.reassembled = frags.reassembled
+        stats.incomplete = frags.incomplete
+        stats.incomplete_fragments = frags.incomplete_fragments
+        stats.incomplete_samples = [
+            {"packets": list(s.packets), "reason": s.reason} for s in frags.samples
+        ]
+    return stats
 
 
 def _merge(into: dict[tuple[Any, ...], list[int]], key: tuple[Any, ...], v: list[int]) -> None:
@@ -140,8 +166,8 @@ def _merge(into: dict[tuple[Any, ...], list[int]], key: tuple[Any, ...], v: list
     if got is None:
         into[key] = list(v)
     else:
-        got[0] += v[0]
-        got[1] += v[1]
+        for i in range(len(v) - 2):
+            got[i] += v[i]
         got[-2] = min(got[-2], v[-2])
         got[-1] = max(got[-1], v[-1])
 
@@ -156,15 +182,16 @@ def _fold(
     notes: dict[str, int],
 ) -> Stats:
     """Sum per-header counters into tunnels (VTEP pair, VNI) and flows."""
-    kinds = {"vxlan": 0, "malformed": 0, "other": 0, "error": 0}
+    kinds = {"vxlan": 0, "malformed": 0, "truncated": 0, "fragment": 0, "other": 0, "error": 0}
     tunnels: dict[tuple[Any, ...], list[int]] = {}
     flows: dict[tuple[Any, ...], list[int]] = {}
     for h, t, fl in entries:
         kinds[h.kind] = kinds.get(h.kind, 0) + t[0]
-        if h.kind in ("other", "error"):
+        if h.kind in ("other", "error", "fragment"):
             continue
         bad = t[0] if h.kind == "malformed" else 0
-        _merge(tunnels, (h.outer_src, h.outer_dst, h.vni), [t[0], t[1], bad, t[2], t[3]])
+        cut = t[0] if h.kind == "truncated" else 0
+        _merge(tunnels, (h.outer_src, h.outer_dst, h.vni), [t[0], t[1], bad, cut, t[2], t[3]])
         for (sp, dp), f in fl.items():
             _merge(flows, (h.vni, h.proto, h.inner_src, sp, h.inner_dst, dp), f)
     return Stats(
@@ -172,13 +199,15 @@ def _fold(
         bytes=size,
         vxlan=kinds["vxlan"],
         malformed=kinds["malformed"],
+        truncated=kinds["truncated"],
+        fragments=kinds["fragment"],
         other=kinds["other"],
         errors=kinds["error"],
         first=_s(first) if first is not None else None,
         last=_s(last) if last is not None else None,
         tunnels=sorted(
             (
-                TunnelStat(k[0], k[1], k[2], v[0], v[1], v[2], _s(v[3]), _s(v[4]))
+                TunnelStat(k[0], k[1], k[2], v[0], v[1], v[2], v[3], _s(v[4]), _s(v[5]))
                 for k, v in tunnels.items()
             ),
             key=lambda t: (-t.packets, str(t.outer_src), str(t.outer_dst), t.vni or 0),

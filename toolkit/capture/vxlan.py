@@ -21,6 +21,7 @@ from collections.abc import Iterable, Iterator
 from typing import Any, NamedTuple
 
 from toolkit.capture import pcapio
+from toolkit.capture.reassembly import Fragment, Reassembler
 
 IANA_PORT = 4789
 LINUX_PORT = 8472  # the kernel's default, used by flannel and Cilium
@@ -166,8 +167,11 @@ def l4(data: bytes, proto: int, off: int, end: int) -> tuple[str, int | None, in
         sp, dp = _u16(data, off)[0], _u16(data, off + 2)[0]
         return "TCP", sp, dp, f"TCP {sp} > {dp} [{tcp_flags(data[off + 13])}]"
     if proto == 17:
-        if have < 8:
+        if have < 4:
             return "UDP", None, None, "UDP (truncated)"
+        if have < 8:  # the ports are there, the length and checksum are not
+            sp, dp = _u16(data, off)[0], _u16(data, off + 2)[0]
+            return "UDP", sp, dp, f"UDP {sp} > {dp} (truncated)"
         sp, dp = _u16(data, off)[0], _u16(data, off + 2)[0]
         return "UDP", sp, dp, f"UDP {sp} > {dp}"
     if proto == 1 or proto == 58:
@@ -221,7 +225,8 @@ class L3(NamedTuple):
     note: str | None
     l4proto: int  # -1 when there is no transport header to look at
     l4off: int
-    l4end: int
+    l4end: int  # end of the IP payload, bounded by the bytes present
+    missing: int = 0  # bytes the IP length claims beyond those present
 
 
 def l3(data: bytes, off: int, etype: int) -> L3:
@@ -239,12 +244,11 @@ def l3(data: bytes, off: int, etype: int) -> L3:
         end = min(n, off + total) if total >= ihl else n
         if ihl < 20 or n - off < ihl:
             return L3(src, dst, "IPv4", None, None, "IPv4 (bad header length)", "bad IHL", -1, 0, 0)
-        frag = _u16(data, off + 6)[0] & 0x1FFF
-        if frag:
+        if _u16(data, off + 6)[0] & 0x3FFF:  # MF set or an offset: one piece of a datagram
             name = IP_PROTOS.get(proto, f"proto-{proto}")
             return L3(src, dst, name, None, None, f"IPv4 fragment of {name}", None, -1, 0, 0)
         name, sp, dp, summ = l4(data, proto, off + ihl, end)
-        return L3(src, dst, name, sp, dp, summ, None, proto, off + ihl, end)
+        return L3(src, dst, name, sp, dp, summ, None, proto, off + ihl, end, off + total - end)
     if etype == 0x86DD:
         if n - off < 40 or data[off] >> 4 != 6:
             return L3(
@@ -252,31 +256,34 @@ def l3(data: bytes, off: int, etype: int) -> L3:
             )
         src, dst = ip6(data[off + 8 : off + 24]), ip6(data[off + 24 : off + 40])
         nxt, pos = data[off + 6], off + 40
-        end = min(n, pos + _u16(data, off + 4)[0])
+        claimed = pos + _u16(data, off + 4)[0]
+        end = min(n, claimed)
         while nxt in _V6_EXT or nxt == 44:
             if end - pos < 8:
                 return L3(src, dst, "IPv6", None, None, "IPv6 (truncated)", None, -1, 0, 0)
             if nxt == 44:
-                if _u16(data, pos + 2)[0] & 0xFFF8:
+                if _u16(data, pos + 2)[0] & 0xFFF9:  # an offset or M set (RFC 8200 4.5)
                     return L3(src, dst, "IPv6", None, None, "IPv6 fragment", None, -1, 0, 0)
-                nxt, pos = data[pos], pos + 8
+                nxt, pos = data[pos], pos + 8  # an atomic fragment (RFC 6946): the whole packet
             else:
                 size = (data[pos + 1] + 2) * 4 if nxt == 51 else (data[pos + 1] + 1) * 8
                 nxt, pos = data[pos], pos + size
         name, sp, dp, summ = l4(data, nxt, pos, end)
-        return L3(src, dst, name, sp, dp, summ, None, nxt, pos, end)
+        return L3(src, dst, name, sp, dp, summ, None, nxt, pos, end, claimed - end)
     if etype == 0x0806:
         s, d, summ, note = arp(data, off)
         return L3(s, d, "ARP", None, None, summ, note, -1, 0, 0)
     return L3(None, None, f"0x{etype:04x}", None, None, f"ethertype 0x{etype:04x}", None, -1, 0, 0)
 
 
-def _ether(data: bytes, off: int) -> tuple[int, int, int | None]:
-    """Ethertype, offset of the payload and the innermost VLAN id (-1 type when truncated)."""
-    if len(data) - off < 14:
-        return -1, off, None
-    etype, off, vlan = _u16(data, off + 12)[0], off + 14, None
-    while etype in (0x8100, 0x88A8, 0x9100):
+_TAGS = (0x8100, 0x88A8, 0x9100)  # 802.1Q, 802.1ad (QinQ) and the pre-standard QinQ TPID
+
+
+def _tags(data: bytes, etype: int, off: int) -> tuple[int, int, int | None]:
+    """Skip VLAN tags whose TPID is ``etype`` and which start at data[off] with their TCI:
+    the real ethertype, the offset after the tags and the innermost VLAN id."""
+    vlan = None
+    while etype in _TAGS:
         if len(data) - off < 4:
             return -1, off, vlan
         vlan = _u16(data, off)[0] & 0x0FFF
@@ -284,56 +291,219 @@ def _ether(data: bytes, off: int) -> tuple[int, int, int | None]:
     return etype, off, vlan
 
 
+def _ether(data: bytes, off: int) -> tuple[int, int, int | None]:
+    """Ethertype, offset of the payload and the innermost VLAN id (-1 type when truncated)."""
+    if len(data) - off < 14:
+        return -1, off, None
+    return _tags(data, _u16(data, off + 12)[0], off + 14)
+
+
 def _link(data: bytes, linktype: int) -> tuple[int, int, str | None]:
-    """Ethertype and offset of the network layer for a link type, or a note."""
+    """Ethertype and offset of the network layer for a link type, or a note.
+
+    VLAN tags are skipped wherever libpcap leaves them: inside an Ethernet frame
+    (libpcap puts back the tag the kernel stripped, pcap-linux.c vlan_offset), and in
+    Linux cooked captures as a protocol field of 0x8100/0x88a8 with the TCI and the
+    next ethertype opening the payload (SLL gets stripped tags put back there; SLL2
+    only carries tags the kernel left in the frame).
+    """
     if linktype == pcapio.LINKTYPE_ETHERNET:
         etype, off, _vlan = _ether(data, 0)
         return etype, off, "truncated Ethernet header" if etype < 0 else None
     if linktype == pcapio.LINKTYPE_LINUX_SLL:
         if len(data) < 16:
             return -1, 0, "truncated Linux cooked header"
-        return _u16(data, 14)[0], 16, None
+        etype, off, _vlan = _tags(data, _u16(data, 14)[0], 16)
+        return etype, off, "truncated VLAN tag" if etype < 0 else None
     if linktype == pcapio.LINKTYPE_LINUX_SLL2:
         if len(data) < 20:
             return -1, 0, "truncated Linux cooked v2 header"
-        return _u16(data, 0)[0], 20, None
+        etype, off, _vlan = _tags(data, _u16(data, 0)[0], 20)
+        return etype, off, "truncated VLAN tag" if etype < 0 else None
     if linktype in (pcapio.LINKTYPE_RAW, pcapio.LINKTYPE_IPV4, pcapio.LINKTYPE_IPV6):
         if not data:
             return -1, 0, "empty packet"
-        return (0x0800 if data[0] >> 4 == 4 else 0x86DD), 0, None
+        version = data[0] >> 4
+        if linktype == pcapio.LINKTYPE_IPV4 and version != 4:
+            return -1, 0, f"IP version {version} in a raw IPv4 capture"
+        if linktype == pcapio.LINKTYPE_IPV6 and version != 6:
+            return -1, 0, f"IP version {version} in a raw IPv6 capture"
+        return (0x0800 if version == 4 else 0x86DD), 0, None
     return -1, 0, f"link type {pcapio.linktype_name(linktype)} is not decoded"
 
 
 SUPPORTED_LINKTYPES = frozenset({1, 101, 113, 228, 229, 276})  # see _link
 
 
+def fragment(data: bytes, off: int, etype: int) -> Fragment | None:
+    """The IP fragment at data[off:], or None when the packet is whole (or its header is
+    too broken to say: l3 reports that). An IPv6 atomic fragment (offset 0, M clear) is
+    whole (RFC 6946)."""
+    n = len(data)
+    if etype == 0x0800:
+        if n - off < 20 or data[off] >> 4 != 4:
+            return None
+        word = _u16(data, off + 6)[0]
+        if not word & 0x3FFF:
+            return None
+        ihl, total = (data[off] & 15) * 4, _u16(data, off + 2)[0]
+        if ihl < 20 or total < ihl or n - off < ihl:
+            return None
+        end = off + total
+        head = bytearray(data[off : off + ihl])
+        head[6:8] = b"\0\0"  # the whole datagram: no offset, no MF
+        ident, proto = _u16(data, off + 4)[0], data[off + 9]
+        key = (4, data[off + 12 : off + 16], data[off + 16 : off + 20], ident, proto)
+        return Fragment(4, key, ident, proto, (word & 0x1FFF) * 8, bool(word & 0x2000),
+                        data[off + ihl : min(n, end)], bytes(head), max(end - n, 0))  # fmt: skip
+    if etype != 0x86DD or n - off < 40 or data[off] >> 4 != 6:
+        return None
+    nxt, pos, link = data[off + 6], off + 40, off + 6  # link: the byte naming the next header
+    end = pos + _u16(data, off + 4)[0]
+    while nxt in _V6_EXT:
+        if n - pos < 8:
+            return None
+        size = (data[pos + 1] + 2) * 4 if nxt == 51 else (data[pos + 1] + 1) * 8
+        nxt, link, pos = data[pos], pos, pos + size
+    if nxt != 44 or n - pos < 8:
+        return None
+    word = _u16(data, pos + 2)[0]
+    if not word & 0xFFF9:
+        return None
+    ident = _u32(data, pos + 4)[0]
+    head = bytearray(data[off:pos])  # the unfragmentable part, naming what the fragments carry
+    head[link - off] = data[pos]
+    key6: tuple[Any, ...] = (6, data[off + 8 : off + 24], data[off + 24 : off + 40], ident)
+    return Fragment(6, key6, ident, data[pos], word & 0xFFF8, bool(word & 1),
+                    data[pos + 8 : min(n, end)], bytes(head), max(end - n, 0))  # fmt: skip
+
+
 _NONE8 = (None,) * 8
 _NONE15 = (None,) * 15
 
 
-def decode_fields(data: bytes, linktype: int, ports: frozenset[int]) -> Fields:
-    """The decoded fields (kind … note) of one frame."""
+def _fragment_fields(fr: Fragment, note: str | None) -> Fields:
+    """A fragment that is not decoded on its own (its datagram is, where it completes)."""
+    addr = ip4 if fr.version == 4 else ip6
+    name = IP_PROTOS.get(fr.proto, f"proto-{fr.proto}")
+    sp = dp = None
+    what = name
+    if fr.offset == 0 and fr.proto in (6, 17) and len(fr.payload) >= 4:
+        sp, dp = _PORTS.unpack_from(fr.payload)
+        what = f"{name} {sp} > {dp}"
+    more = "more follow" if fr.more else "last"
+    summ = (f"IPv{fr.version} fragment of {what} (id {fr.ident:#x}, offset {fr.offset}, "
+            f"{len(fr.payload)} bytes, {more})")  # fmt: skip
+    return ("fragment", addr(fr.key[1]), addr(fr.key[2]), sp, dp, *_NONE8, name, None, None,  # type: ignore[arg-type]
+            summ, note)  # fmt: skip
+
+
+def _whole(fr: Fragment, head: bytes, payload: bytes) -> bytes | None:
+    """The reassembled datagram's bytes (header lengths set), or None when too long."""
+    h = bytearray(head)
+    if fr.version == 4:
+        size = len(h) + len(payload)
+        if size > 0xFFFF:
+            return None
+        h[2:4] = size.to_bytes(2, "big")
+    else:
+        size = len(h) - 40 + len(payload)
+        if size > 0xFFFF:
+            return None
+        h[4:6] = size.to_bytes(2, "big")
+    return bytes(h) + payload
+
+
+def _packets_text(numbers: tuple[int, ...]) -> str:
+    if len(numbers) <= 6:
+        return ", ".join(map(str, numbers))
+    return f"{numbers[0]}, {numbers[1]}, … {numbers[-1]}"
+
+
+def decode_fields(
+    data: bytes,
+    linktype: int,
+    ports: frozenset[int],
+    wirelen: int = 0,
+    frags: Reassembler | None = None,
+    n: int = 0,
+    ts: int = 0,
+) -> Fields:
+    """The decoded fields (kind … note) of one frame.
+
+    Outer IP fragments go to ``frags``: a fragment that does not complete its datagram
+    is kind "fragment"; the one that does carries the reassembled datagram's decode (as
+    tshark shows it). Without ``frags`` every fragment stays a fragment. ``wirelen``
+    (bytes on the wire) only words the note of a packet the capture cut short.
+    """
+    caplen = len(data)
     etype, off, note = _link(data, linktype)
     if etype < 0:
         return ("other", *_NONE15, "undecoded", note)
+    joined = None
+    if etype == 0x0800 or etype == 0x86DD:
+        fr = fragment(data, off, etype)
+        if fr is not None:
+            if fr.missing:
+                lost = f"fragment cut by the capture ({fr.missing} bytes missing): not reassembled"
+                return _fragment_fields(fr, lost)
+            if frags is None:
+                return _fragment_fields(fr, "not reassembled (decoded on its own)")
+            got = frags.add(fr, n, ts)
+            if isinstance(got, str):
+                return _fragment_fields(fr, None if got == "held" else got)
+            whole = _whole(fr, got[0], got[1])
+            if whole is None:
+                return _fragment_fields(fr, "reassembled datagram longer than 65535 bytes")
+            data, off = whole, 0
+            joined = f"reassembled from {len(got[2])} IPv{fr.version} fragments (packets {_packets_text(got[2])})"  # noqa: E501
     o = l3(data, off, etype)
     if o.l4proto != 17 or o.sport is None:
         return ("other", o.src, o.dst, o.sport, o.dport, *_NONE8, o.proto, None, None,
-                o.summary, o.note)  # fmt: skip
+                o.summary, _join(joined, o.note))  # fmt: skip
     osp, odp = o.sport, o.dport
     if odp not in ports:
-        why = None
+        why: str | None = None
         if osp in ports:
             why = f"from VXLAN port {osp} to {odp}: not VXLAN (the destination port decides)"
-        return ("other", o.src, o.dst, osp, odp, *_NONE8, "UDP", None, None, o.summary, why)
+        return ("other", o.src, o.dst, osp, odp, *_NONE8, "UDP", None, None, o.summary,
+                _join(joined, why))  # fmt: skip
+    # A VXLAN port. The UDP length bounds the VXLAN payload (Linux trims to it); a UDP or
+    # IP length longer than the bytes present means the datagram is not all here.
+    avail = o.l4end - o.l4off
+    ulen = _u16(data, o.l4off + 4)[0] if avail >= 6 else 8
+    if ulen < 8:
+        note = f"UDP length {ulen} is shorter than the UDP header"
+        return ("malformed", o.src, o.dst, osp, odp, *_NONE8, "UDP", None, None, o.summary,
+                _join(joined, note))  # fmt: skip
+    cut: str | None = None
+    if ulen > avail or o.missing > 0:
+        if wirelen > caplen:
+            cut = f"cut by the capture (captured {caplen} of {wirelen} bytes)"
+        elif o.missing > 0:
+            cut = f"IP length longer than the frame ({o.missing} bytes missing)"
+        else:
+            cut = (f"UDP length longer than its IP payload (UDP length {ulen}, "
+                   f"{avail} bytes carried)")  # fmt: skip
+    else:
+        avail = ulen
+    uend = o.l4off + avail
+    if uend < len(data):
+        data = data[:uend]  # link padding or bytes past the UDP length are not VXLAN's
     vx = o.l4off + 8
-    if o.l4end - vx < 8:
-        note = f"UDP to port {odp} but no room for a VXLAN header ({max(o.l4end - vx, 0)} bytes)"
-        return ("malformed", o.src, o.dst, osp, odp, *_NONE8, "UDP", None, None, o.summary, note)
+    if uend - vx < 8:
+        if cut:
+            return ("truncated", o.src, o.dst, osp, odp, *_NONE8, "UDP", None, None,
+                    f"UDP {osp} > {odp} (VXLAN header cut off)", _join(joined, cut))  # fmt: skip
+        note = f"UDP to port {odp} but no room for a VXLAN header ({max(uend - vx, 0)} bytes)"
+        return ("malformed", o.src, o.dst, osp, odp, *_NONE8, "UDP", None, None, o.summary,
+                _join(joined, note))  # fmt: skip
     flags = _u16(data, vx)[0]
     vni = _u32(data, vx + 4)[0] >> 8
-    notes = []
-    kind = "vxlan"
+    notes = [joined] if joined else []
+    if cut:
+        notes.append(cut)
+    kind = "truncated" if cut else "vxlan"
     gbp = None
     if not flags & I_FLAG:
         kind = "malformed"
@@ -347,28 +517,49 @@ def decode_fields(data: bytes, linktype: int, ports: frozenset[int]) -> Fields:
         notes.append(f"reserved bits set (flags 0x{flags:04x}; Linux drops it)")
     ietype, ioff, vlan = _ether(data, vx + 8)
     if ietype < 0:
-        notes.append("truncated inner Ethernet header")
-        summ = "VXLAN (inner frame truncated)"
-        return ("malformed", o.src, o.dst, osp, odp, vni, flags, gbp, None, None, vlan, None,
+        if cut:
+            summ = "VXLAN (inner frame cut off)"
+        else:
+            kind = "malformed"
+            notes.append("truncated inner Ethernet header")
+            summ = "VXLAN (inner frame truncated)"
+        return (kind, o.src, o.dst, osp, odp, vni, flags, gbp, None, None, vlan, None,
                 None, None, None, None, summ, "; ".join(notes))  # fmt: skip
     i = l3(data, ioff, ietype)
-    if i.note:
+    if i.note and not cut:
         notes.append(f"inner {i.note}")
+    if i.missing > 0 and not cut:
+        kind = "malformed"
+        notes.append(f"inner IP length longer than the VXLAN payload ({i.missing} bytes missing)")
     return (kind, o.src, o.dst, osp, odp, vni, flags, gbp, mac(data[vx + 14 : vx + 20]),
             mac(data[vx + 8 : vx + 14]), vlan, i.src, i.dst, i.proto, i.sport, i.dport,
             i.summary, "; ".join(notes) or None)  # fmt: skip
 
 
+def _join(a: str | None, b: str | None) -> str | None:
+    if a and b:
+        return f"{a}; {b}"
+    return a or b
+
+
 def decode_frame(
-    n: int, ts: int, wirelen: int, data: bytes, linktype: int, ports: frozenset[int]
+    n: int,
+    ts: int,
+    wirelen: int,
+    data: bytes,
+    linktype: int,
+    ports: frozenset[int],
+    frags: Reassembler | None = None,
 ) -> Packet:
-    """One frame as a Packet."""
-    return Packet(n, ts, wirelen or len(data), *decode_fields(data, linktype, ports))
+    """One frame as a Packet (outer fragments reassembled in ``frags`` when given)."""
+    fields = decode_fields(data, linktype, ports, wirelen, frags, n, ts)
+    return Packet(n, ts, wirelen or len(data), *fields)
 
 
-# The common shape, decoded with two struct calls: Ethernet, IPv4 without options, UDP to a
-# VXLAN port, a clean VXLAN header, inner Ethernet without a tag, then IPv4 or ARP.
-_HEAD = struct.Struct("!12xHBxH2xHxB2x4s4sHH4xHHI6s6sH")  # the first 64 bytes
+# The common shape, decoded with two struct calls: Ethernet, IPv4 without options and not
+# a fragment, UDP to a VXLAN port whose length agrees with the IP length and the bytes
+# captured, a clean VXLAN header, inner Ethernet without a tag, then IPv4 or ARP.
+_HEAD = struct.Struct("!12xHBxH2xHxB2x4s4sHHH2xHHI6s6sH")  # the first 64 bytes
 _IN4 = struct.Struct("!BxH2xHxB2x4s4s")  # inner IPv4 header at offset 64
 _ECHO = struct.Struct("!B3xHH")  # ICMP type, id, seq at offset 84
 _PORTS = struct.Struct("!HH")
@@ -401,10 +592,19 @@ def expand(r: Row) -> Packet:
     return tuple.__new__(Packet, (*r[:3], *h[:3], r[4], *h[3:], *r[5:]))
 
 
-def rows(frames: Iterable[pcapio.Frame], ports: frozenset[int]) -> Iterator[Row]:
+def rows(
+    frames: Iterable[pcapio.Frame], ports: frozenset[int], frags: Reassembler | None = None
+) -> Iterator[Row]:
     """Decode a stream of frames into compact rows; the common shape (Ethernet, IPv4
     without options, UDP to a VXLAN port, a clean header, untagged inner IPv4 or ARP)
-    takes two struct calls and a cache lookup, anything else the general path."""
+    takes two struct calls and a cache lookup, anything else the general path.
+
+    Outer IP fragments are reassembled in ``frags`` (a new Reassembler when None; pass
+    one to read its counts afterwards). When the frames run out, datagrams still
+    waiting for fragments are counted as incomplete.
+    """
+    if frags is None:
+        frags = Reassembler()
     head, in4 = _HEAD.unpack_from, _IN4.unpack_from
     echo, pair = _ECHO.unpack_from, _PORTS.unpack_from
     echo_fmt = _ECHO_FMT
@@ -418,12 +618,16 @@ def rows(frames: Iterable[pcapio.Frame], ports: frozenset[int]) -> Iterator[Row]
         n += 1
         size = len(data)
         if note is None and lt == 1 and size >= 92:
-            et, vihl, _tot, frag, proto, s, d, sp, dp, vxf, vxr, vniw, imd, ims, iet = head(data)
+            et, vihl, tot, frag, proto, s, d, sp, dp, ulen, vxf, vxr, vniw, imd, ims, iet = head(
+                data
+            )
             if (
                 et == 0x0800
                 and vihl == 0x45
                 and proto == 17
-                and not frag & 0x1FFF
+                and not frag & 0x3FFF
+                and ulen == tot - 20
+                and tot + 14 <= size
                 and vxf == I_FLAG
                 and not vxr
                 and not vniw & 0xFF
@@ -431,7 +635,9 @@ def rows(frames: Iterable[pcapio.Frame], ports: frozenset[int]) -> Iterator[Row]
             ):
                 if iet == 0x0800:
                     ivihl, itot, ifrag, iproto, isrc, idst = in4(data, 64)
-                    if ivihl == 0x45 and not ifrag & 0x1FFF and itot >= 20:
+                    # The inner length must fit in the UDP payload, else the general
+                    # path calls it malformed.
+                    if ivihl == 0x45 and not ifrag & 0x3FFF and 20 <= itot <= tot - 50:
                         key = (s, d, dp, vniw, imd, ims, isrc, idst, iproto)
                         h = seen.get(key)
                         if h is None:
@@ -442,8 +648,6 @@ def rows(frames: Iterable[pcapio.Frame], ports: frozenset[int]) -> Iterator[Row]
                                 "vxlan", ip4(s), ip4(d), dp, vniw >> 8, I_FLAG, None, mac(ims),
                                 mac(imd), None, ip4(isrc), ip4(idst), name))  # fmt: skip
                         end = 64 + itot  # as the general path: the inner length bounds
-                        if end > size:
-                            end = size
                         if iproto == 1 and end >= 92 and data[84] in echo_fmt:
                             t, ident, seq = echo(data, 84)
                             summ = echo_fmt[t] % (ident, seq)
@@ -456,7 +660,7 @@ def rows(frames: Iterable[pcapio.Frame], ports: frozenset[int]) -> Iterator[Row]
                             _name, isp, idp, summ = l4(data, iproto, 84, end)
                             yield (n, ts, wirelen or size, h, sp, isp, idp, summ, None)
                         continue
-                elif iet == 0x0806:
+                elif iet == 0x0806 and tot >= 78:  # the ARP body fits in the UDP payload
                     # ARP repeats byte for byte: cache header and summary on the raw body.
                     akey = (s, d, dp, vniw, imd, ims, data[64:92])
                     hs = arps.get(akey)
@@ -475,11 +679,12 @@ def rows(frames: Iterable[pcapio.Frame], ports: frozenset[int]) -> Iterator[Row]
         if note and not data:
             yield (n, ts, wirelen, _ERROR, None, None, None, "(unreadable)", note)
             continue
-        f = decode_fields(data, lt, ports)
+        f = decode_fields(data, lt, ports, wirelen, frags, n, ts)
         if not note or f[17]:
             note = f"{note}; {f[17]}" if note else f[17]
         h = intern(Header(f[0], f[1], f[2], *f[4:14]))
         yield (n, ts, wirelen or size, h, f[3], f[14], f[15], f[16], note)
+    frags.finish()
 
 
 _ERROR = Header("error", *(None,) * 12)

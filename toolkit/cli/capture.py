@@ -163,6 +163,7 @@ def decode_command(
     'ovlab capture' saved beside the file.
     """
     from toolkit.capture import pcapio, vxlan
+    from toolkit.capture.reassembly import Reassembler
     from toolkit.render import capture as render
 
     ports = _ports(vxlan_port)
@@ -176,14 +177,15 @@ def decode_command(
         if detail is not None:
             _detail(reader, detail, ports, names, json_out)
             return
-        rows = vxlan.rows(reader, ports)
+        frags = Reassembler()
+        rows = vxlan.rows(reader, ports, frags)
         if count:
             rows = islice(rows, count)
         try:
             if stats:
                 from toolkit.capture.stats import aggregate
 
-                result = aggregate(rows)
+                result = aggregate(rows, frags=frags)
                 if json_out:
                     emit_json(render.stats_dict(result, names))
                 else:
@@ -198,24 +200,35 @@ def decode_command(
             _quiet_pipe()
         for btype, n in sorted(reader.skipped_blocks.items()):
             typer.echo(f"note: skipped {n} pcapng block(s) of unknown type {btype:#x}", err=True)
+        if not stats and not count:  # with -c the rest of the file was never read
+            frags.finish()
+            for line in render.incomplete_lines(frags):
+                typer.echo(f"note: {line}", err=True)
 
 
 def _detail(reader: Any, n: int, ports: frozenset[int], names: Any, json_out: bool) -> None:
     from toolkit.capture import vxlan
     from toolkit.render.capture import LineFormatter, dissection
 
-    found, seen = None, 0
-    for seen, frame in enumerate(reader, 1):
-        if seen == n:
-            found = frame
-            break
-    if found is None:
-        raise UsageError(f"--detail {n}: the file has {seen} packet(s)")
-    ts, lt, wirelen, data, note = found
-    p = vxlan.decode_frame(n, ts, wirelen, data, lt, ports)
-    if note:
-        p = p._replace(note=note)
-    text = dissection(data, lt, p.kind != "other")
+    # The packets before N are decoded too, so that a fragment completing a datagram shows
+    # the reassembled decode; scapy dissects the frame's own bytes.
+    found: list[Any] = []
+
+    def upto() -> Any:
+        for seen, frame in enumerate(reader, 1):
+            found[:] = [seen, frame]
+            yield frame
+            if seen == n:
+                return
+
+    last = None
+    for row in vxlan.rows(upto(), ports):
+        last = row
+    if last is None or found[0] != n:
+        raise UsageError(f"--detail {n}: the file has {found[0] if found else 0} packet(s)")
+    _ts, lt, _wirelen, data, _note = found[1]
+    p = vxlan.expand(last)
+    text = dissection(data, lt, p.kind not in ("other", "fragment"))
     if json_out:
         emit_json({**p.to_dict(), "dissection": text})
         return

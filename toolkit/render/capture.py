@@ -21,6 +21,7 @@ from typing import IO, TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from toolkit.capture.annotate import LabNames
+    from toolkit.capture.reassembly import Reassembler
     from toolkit.capture.stats import Stats
     from toolkit.capture.verify import Verdict
     from toolkit.capture.vxlan import Header, Packet, Row
@@ -104,7 +105,14 @@ class Clock:
         return f"{self._text}.{ns // 1000:06d}"
 
 
-_COLOURS = {"vxlan": "\x1b[32m", "malformed": "\x1b[1;31m", "other": "\x1b[2m", "error": "\x1b[31m"}
+_COLOURS = {
+    "vxlan": "\x1b[32m",
+    "malformed": "\x1b[1;31m",
+    "truncated": "\x1b[33m",
+    "fragment": "\x1b[36m",
+    "other": "\x1b[2m",
+    "error": "\x1b[31m",
+}
 
 
 class LineFormatter:
@@ -231,6 +239,26 @@ def stats_dict(stats: Stats, names: LabNames | None = None) -> dict[str, Any]:
     return d
 
 
+def _numbers(packets: list[int] | tuple[int, ...]) -> str:
+    if len(packets) <= 6:
+        return ", ".join(map(str, packets))
+    return f"{packets[0]}, {packets[1]}, … {packets[-1]} ({len(packets)})"
+
+
+def incomplete_lines(frags: Reassembler) -> list[str]:
+    """Lines about fragmented datagrams that never completed (after a decode)."""
+    if not frags.incomplete:
+        return []
+    lines = [
+        f"{frags.incomplete} fragmented datagram(s) never completed "
+        f"({frags.incomplete_fragments} fragment(s)); --stats counts them"
+    ]
+    lines += [f"  packets {_numbers(s.packets)}: {s.reason}" for s in frags.samples[:5]]
+    if frags.incomplete > 5:
+        lines.append(f"  … {frags.incomplete - 5} more")
+    return lines
+
+
 def _clock_s(clock: Clock, secs: float | None) -> str:
     # Stats carry float seconds: round to the microsecond the clock shows.
     return "" if secs is None else clock(round(secs * 1e6) * 1000)
@@ -256,10 +284,19 @@ def print_stats(
         span = f", {day} {_clock_s(clock, stats.first)} – {_clock_s(clock, stats.last)}"
     out.write(
         f"{stats.packets} packets, {stats.bytes} bytes{span}: {stats.vxlan} VXLAN, "
-        f"{stats.malformed} malformed, {stats.other} other"
+        f"{stats.malformed} malformed, {stats.truncated} truncated, {stats.fragments} "
+        f"fragments, {stats.other} other"
         + (f", {stats.errors} unreadable" if stats.errors else "")
-        + "\n\n"
+        + "\n"
     )
+    if stats.reassembled or stats.incomplete:
+        out.write(
+            f"IP fragments: {stats.reassembled} datagram(s) reassembled, {stats.incomplete} "
+            f"never completed ({stats.incomplete_fragments} fragment(s))\n"
+        )
+        for s in stats.incomplete_samples:
+            out.write(f"  incomplete: packets {_numbers(s['packets'])}: {s['reason']}\n")
+    out.write("\n")
     n = names
     tunnels = [
         {
@@ -269,6 +306,7 @@ def print_stats(
             "packets": t.packets,
             "bytes": t.bytes,
             "malformed": t.malformed or "",
+            "truncated": t.truncated or "",
             "first": _clock_s(clock, t.first),
             "last": _clock_s(clock, t.last),
         }
