@@ -7,7 +7,14 @@ import struct
 from pathlib import Path
 
 from scapy.layers.inet import ICMP, IP, TCP, UDP, IPOption_RR
-from scapy.layers.inet6 import ICMPv6EchoRequest, ICMPv6ND_NS, IPv6
+from scapy.layers.inet6 import (
+    ICMPv6EchoRequest,
+    ICMPv6ND_NS,
+    IPv6,
+    IPv6ExtHdrFragment,
+    IPv6ExtHdrHopByHop,
+    fragment6,
+)
 from scapy.layers.l2 import ARP, Dot1AD, Dot1Q, Ether
 from scapy.layers.vxlan import VXLAN
 from scapy.packet import Packet, Raw
@@ -167,3 +174,140 @@ def ng_epb(data: bytes, units: int, iface: int = 0, endian: str = "<") -> bytes:
         endian + "IIIII", iface, units >> 32, units & 0xFFFFFFFF, len(data), len(data)
     )
     return ng_block(6, head + data, endian)
+
+
+# -- outer shapes: link types, VLAN tags, fragments, truncation ----------------------------
+
+ETHERNET, RAW, SLL, RAW4, RAW6, SLL2 = 1, 101, 113, 228, 229, 276
+TAG_SETS: list[tuple[tuple[int, int], ...]] = [
+    (),
+    ((0x8100, 100),),  # 802.1Q
+    ((0x88A8, 200), (0x8100, 7)),  # 802.1ad QinQ
+    ((0x9100, 300), (0x8100, 8)),  # pre-standard QinQ TPID
+]
+
+
+def vxlan_datagram(vni: int, v6: bool = False, ident: int = 1, pad: int = 0) -> Packet:
+    """Outer IP (VTEP1 to VTEP2, or their IPv6 twins) / UDP 4789 / VXLAN / inner ICMP echo."""
+    ip: Packet = IPv6(src="fd01::23", dst="fd01::24") if v6 else IP(src=VTEP1, dst=VTEP2, id=ident)
+    body = inner(ip4(ICMP(id=vni % 65536, seq=1) / Raw(b"\xab" * pad)))
+    return ip / UDP(sport=49152 + vni % 1000, dport=4789) / VXLAN(flags=0x08, vni=vni) / body
+
+
+def wrap(linktype: int, ip: bytes, tags: tuple[tuple[int, int], ...] = ()) -> bytes:
+    """An IP packet framed as the link type puts it in a capture, VLAN tags where libpcap
+    leaves them: in the Ethernet header, or after a cooked header's protocol field."""
+    etype = 0x86DD if ip[0] >> 4 == 6 else 0x0800
+    types = [t for t, _v in tags] + [etype]
+    chain = b"".join(struct.pack("!HH", vid, types[i + 1]) for i, (_t, vid) in enumerate(tags))
+    if linktype == ETHERNET:
+        head = bytes.fromhex("02fc0000000202fc00000001")
+        return head + struct.pack("!H", types[0]) + chain + ip
+    if linktype == SLL:
+        return struct.pack("!HHH8sH", 0, 1, 6, bytes.fromhex("02fc00000001") + b"\0\0",
+                           types[0]) + chain + ip  # fmt: skip
+    if linktype == SLL2:
+        return struct.pack("!HHIHBB8s", types[0], 0, 2, 1, 0, 6,
+                           bytes.fromhex("02fc00000001") + b"\0\0") + chain + ip  # fmt: skip
+    assert not tags, "raw IP has no link header to tag"
+    return ip
+
+
+def _fragments(pkt: Packet, size: int, ident: int = 77) -> list[bytes]:
+    if IPv6 in pkt:
+        ip6 = pkt[IPv6]
+        frag = IPv6(src=ip6.src, dst=ip6.dst) / IPv6ExtHdrFragment(id=ident) / ip6.payload
+        return [bytes(f) for f in fragment6(frag, size)]
+    from scapy.layers.inet import fragment
+
+    return [bytes(f) for f in fragment(pkt, fragsize=size)]
+
+
+def link_frames(linktype: int) -> list[tuple[str, bytes]]:
+    """(case, frame) for one link type: whole VXLAN datagrams over IPv4 and IPv6 and
+    fragmented ones, under every tag arrangement the link type can carry."""
+    v4 = linktype != RAW6
+    v6 = linktype != RAW4
+    tag_sets = TAG_SETS if linktype in (ETHERNET, SLL, SLL2) else [()]
+    out: list[tuple[str, bytes]] = []
+    for k, tags in enumerate(tag_sets):
+        label = "+".join(f"{t:#06x}" for t, _v in tags) or "untagged"
+        vni = 1000 + 10 * k
+        if v4:
+            out.append((f"{label} ipv4", wrap(linktype, bytes(vxlan_datagram(vni)), tags)))
+            frags = _fragments(vxlan_datagram(vni + 1, ident=0x100 + k, pad=900), 600)
+            out += [(f"{label} ipv4 fragment {i}", wrap(linktype, f, tags))
+                    for i, f in enumerate(frags)]  # fmt: skip
+        if v6:
+            out.append(
+                (f"{label} ipv6", wrap(linktype, bytes(vxlan_datagram(vni + 2, True)), tags))
+            )
+            dg = vxlan_datagram(vni + 3, True, pad=900)
+            out += [(f"{label} ipv6 fragment {i}", wrap(linktype, f, tags))
+                    for i, f in enumerate(_fragments(dg, 600, 0x200 + k))]  # fmt: skip
+    return out
+
+
+def fragment_frames() -> list[tuple[str, bytes]]:
+    """(case, Ethernet frame): fragment orders and mixes tshark and ovlab must agree on."""
+    frags = {
+        name: _fragments(vxlan_datagram(vni, ident=vni, pad=pad), size)
+        for name, vni, pad, size in (
+            ("a", 2001, 1400, 600), ("b", 2002, 1400, 600), ("c", 2003, 900, 400),
+            ("d", 2004, 900, 400), ("e", 2005, 2000, 1000), ("g", 2007, 1400, 600),
+        )
+    }  # fmt: skip
+    big_dns = IP(src=VTEP1, dst=VTEP2, id=2006) / UDP(sport=53, dport=40000) / Raw(b"d" * 1800)
+    frags["f"] = _fragments(big_dns, 800)
+    hbh = IPv6(src="fd01::23", dst="fd01::24") / IPv6ExtHdrHopByHop()
+    hbh = hbh / IPv6ExtHdrFragment(id=2008) / UDP(sport=50008, dport=4789)
+    hbh = hbh / VXLAN(flags=0x08, vni=2008) / inner(ip4(ICMP(id=8) / Raw(b"h" * 1300)))
+    frags["h"] = [bytes(f) for f in fragment6(hbh, 600)]
+    order = [
+        ("a", 0), ("a", 1), ("a", 2),  # in order: reassembled at the last
+        ("b", 2), ("b", 1), ("b", 0),  # reversed: reassembled at the first one sent
+        ("c", 0), ("d", 0), ("c", 1), ("d", 1), ("c", 2), ("d", 2),  # interleaved
+        ("e", 0), ("e", 2),  # the middle one never comes
+        ("f", 0), ("f", 1), ("f", 2),  # a fragmented datagram that is not VXLAN
+        ("g", 0), ("g", 0), ("g", 1), ("g", 2),  # a duplicate first fragment
+        ("h", 0), ("h", 1), ("h", 2),  # IPv6 with a hop-by-hop header before the fragment one
+    ]  # fmt: skip
+    return [(f"{n}{i}", wrap(ETHERNET, frags[n][i])) for n, i in order]
+
+
+def truncated_frames() -> list[tuple[str, bytes, int]]:
+    """(case, captured bytes, bytes on the wire): datagrams cut by a snaplen or carrying a
+    UDP or IP length longer than the bytes there."""
+    whole = wrap(ETHERNET, bytes(vxlan_datagram(3000, pad=1200)))
+    v6 = wrap(ETHERNET, bytes(vxlan_datagram(3001, True, pad=1200)))
+    small = bytearray(wrap(ETHERNET, bytes(vxlan_datagram(3002))))
+    out = [(f"snaplen {k}", whole[:k], len(whole)) for k in (128, 96, 60, 50, 45, 40, 36)]
+    out += [("ipv6 snaplen 128", v6[:128], len(v6)), ("ipv6 snaplen 70", v6[:70], len(v6))]
+    first = _fragments(vxlan_datagram(3003, ident=3003, pad=1400), 600)
+    out.append(("cut first fragment", wrap(ETHERNET, first[0])[:100], len(first[0]) + 14))
+    out += [("rest of cut datagram", wrap(ETHERNET, f), len(f) + 14) for f in first[1:]]
+
+    def patched(pos: int, value: int) -> bytes:
+        b = bytearray(small)
+        struct.pack_into("!H", b, pos, value)
+        return bytes(b)
+
+    out.append(("udp length lies", patched(38, 400), len(small)))
+    out.append(("ip length lies", patched(16, 400), len(small)))
+    out.append(("udp length below 8", patched(38, 4), len(small)))
+    out.append(("udp length short of payload", patched(38, 40), len(small)))
+    v6small = bytearray(wrap(ETHERNET, bytes(vxlan_datagram(3004, True))))
+    struct.pack_into("!H", v6small, 18, 500)  # IPv6 payload length
+    out.append(("ipv6 payload length lies", bytes(v6small), len(v6small)))
+    return out
+
+
+def write_frames(
+    path: Path, linktype: int, frames: list[bytes], wire: list[int] | None = None
+) -> Path:
+    """A classic pcap of raw frames of one link type, one millisecond apart."""
+    body = pcap_header(linktype)
+    for i, f in enumerate(frames):
+        body += pcap_record(f, 1_700_000_000.0 + i / 1000, wire[i] if wire else None)
+    path.write_bytes(body)
+    return path

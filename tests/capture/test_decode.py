@@ -11,11 +11,13 @@ from scapy.layers.inet import UDP
 from scapy.layers.l2 import Ether
 from scapy.layers.vxlan import VXLAN
 
+from tests.capture import samples
 from tests.capture.oracle import compare, decode, need_tshark, tshark
 from tests.capture.samples import edge_packets, write
 from tests.lab.conftest import ovlab
 from toolkit.capture import pcapio, vxlan
 from toolkit.capture.annotate import LabNames, save
+from toolkit.capture.reassembly import Reassembler
 
 
 @pytest.fixture(scope="module")
@@ -158,3 +160,162 @@ def test_stats_match_tshark(edge):
     assert flows[(256, "ICMPv6", "fd00::2", "fd00::3")] == 2
     text = ovlab("decode", str(edge[0]), "--stats").stdout
     assert "tunnels (VTEP pair, VNI)" in text and "inner flows" in text
+
+
+# -- outer shapes: link types and tags, fragments, truncation ------------------------------
+
+FIELD_REPORT = Path("/work/shared/cases/field-reports/dec-frag.pcap")
+
+
+def test_field_report_first_fragment_is_not_a_clean_packet():
+    """dec-frag.pcap: a UDP→4789 datagram in two IPv4 fragments. tshark shows no VXLAN on
+    the first fragment and VNI 256 on frame 2, where it reassembles; so do we."""
+    need_tshark()
+    if not FIELD_REPORT.exists():
+        pytest.skip("field-report case not on this machine")
+    ours = compare(FIELD_REPORT)
+    proc = subprocess.run(
+        ["tshark", "-r", str(FIELD_REPORT), "-T", "fields", "-e", "frame.number", "-e",
+         "ip.flags.mf", "-e", "ip.frag_offset", "-e", "vxlan.vni"],
+        capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    theirs = [line.split("\t") for line in proc.stdout.splitlines()]
+    assert [t[0] for t in theirs] == ["1", "2"]
+    assert (theirs[0][1], theirs[0][2], theirs[0][3]) == ("1", "0", "")  # MF, offset 0, no VNI
+    assert theirs[1][2].split(",")[0] == "185" and theirs[1][3] == "256"
+    first, second = ours
+    assert first["kind"] == "fragment" and first["vni"] is None
+    assert "offset 0" in first["summary"] and "more follow" in first["summary"]
+    assert (second["kind"], second["vni"]) == ("vxlan", 256)
+    assert second["note"] == "reassembled from 2 IPv4 fragments (packets 1, 2)"
+    stats = json.loads(ovlab("decode", str(FIELD_REPORT), "--stats", "--json").stdout)
+    assert (stats["fragments"], stats["reassembled"], stats["incomplete"]) == (1, 1, 0)
+    assert [(t["vni"], t["packets"]) for t in stats["tunnels"]] == [(256, 1)]
+
+
+@pytest.mark.parametrize("linktype", [1, 101, 113, 228, 229, 276])
+def test_link_types_and_vlan_tags_match_tshark(tmp_path, linktype):
+    """Every link type a Linux capture writes, with 802.1Q / 802.1ad / QinQ tags wherever
+    libpcap leaves them, whole and fragmented datagrams over IPv4 and IPv6."""
+    need_tshark()
+    cases = samples.link_frames(linktype)
+    path = samples.write_frames(tmp_path / f"lt{linktype}.pcap", linktype, [f for _n, f in cases])
+    got = dict(zip([n for n, _f in cases], compare(path), strict=True))
+    last: dict[str, str] = {}
+    for name in got:
+        if " fragment " in name:
+            last[name.rsplit(" ", 1)[0]] = name
+    for name, o in got.items():
+        if " fragment " not in name:
+            assert (o["kind"], o["note"]) == ("vxlan", None), name
+            assert o["inner_src"] == "10.0.0.2" and o["proto"] == "ICMP", name
+        elif name in last.values():
+            assert o["kind"] == "vxlan" and o["note"].startswith("reassembled from"), name
+        else:
+            assert o["kind"] == "fragment" and o["vni"] is None, name
+    assert len(last) == len([n for n in got if " fragment " not in n])  # each shape fragmented
+
+
+def test_mixed_link_types_in_one_pcapng(tmp_path):
+    """pcapng gives each interface its own link type: all of them in one file."""
+    need_tshark()
+    parts = []
+    for lt in (1, 113, 276, 101):
+        frames = [f for _n, f in samples.link_frames(lt)]
+        parts.append(str(samples.write_frames(tmp_path / f"{lt}.pcap", lt, frames)))
+    merged = tmp_path / "all.pcapng"
+    subprocess.run(["mergecap", "-F", "pcapng", "-a", "-w", str(merged), *parts], check=True)
+    ours = compare(merged)
+    assert sum(o["kind"] == "vxlan" for o in ours) > 0
+    assert {o["kind"] for o in ours} == {"vxlan", "fragment"}
+
+
+def test_fragment_orders_and_mixes_match_tshark(tmp_path):
+    need_tshark()
+    cases = samples.fragment_frames()
+    path = samples.write_frames(tmp_path / "frags.pcap", 1, [f for _n, f in cases])
+    ours = compare(path)
+    kinds = [o["kind"] for o in ours]
+    done = {o["n"]: o["note"] for o in ours if (o["note"] or "").startswith("reassembled")}
+    assert done == {
+        3: "reassembled from 3 IPv4 fragments (packets 1, 2, 3)",
+        6: "reassembled from 3 IPv4 fragments (packets 4, 5, 6)",  # reversed order
+        11: "reassembled from 3 IPv4 fragments (packets 7, 9, 11)",  # interleaved
+        12: "reassembled from 3 IPv4 fragments (packets 8, 10, 12)",
+        17: "reassembled from 3 IPv4 fragments (packets 15, 16, 17)",
+        21: "reassembled from 4 IPv4 fragments (packets 18, 19, 20, 21)",  # a duplicate
+        24: "reassembled from 3 IPv6 fragments (packets 22, 23, 24)",  # hop-by-hop first
+    }
+    assert kinds[12:14] == ["fragment", "fragment"]  # e: the middle fragment never came
+    assert (ours[16]["kind"], ours[16]["outer_dport"]) == ("other", 40000)  # not VXLAN
+    assert ours[23]["vni"] == 2008 and ours[23]["outer_src"] == "fd01::23"
+    assert ours[0]["outer_dport"] == 4789 and ours[1]["outer_dport"] is None
+
+    stats = json.loads(ovlab("decode", str(path), "--stats", "--json").stdout)
+    assert (stats["reassembled"], stats["incomplete"], stats["incomplete_fragments"]) == (7, 1, 2)
+    assert stats["incomplete_samples"] == [
+        {"packets": [13, 14], "reason": "capture ended before its other fragments"}
+    ]
+    assert stats["fragments"] == kinds.count("fragment") == 17
+    assert stats["vxlan"] == 6 and stats["other"] == 1
+    proc = ovlab("decode", str(path), "--json")
+    assert "1 fragmented datagram(s) never completed (2 fragment(s))" in proc.stderr
+    assert "packets 13, 14: capture ended" in proc.stderr
+    text = ovlab("decode", str(path), "--stats").stdout
+    assert "IP fragments: 7 datagram(s) reassembled, 1 never completed (2 fragment(s))" in text
+    detail = json.loads(ovlab("decode", str(path), "--detail", "24", "--json").stdout)
+    assert (
+        detail["vni"] == 2008
+        and "###[ IPv6 Extension Header - Fragmentation header ]###" in (detail["dissection"])
+    )
+
+
+def test_truncated_datagrams_match_tshark(tmp_path):
+    need_tshark()
+    cases = samples.truncated_frames()
+    path = samples.write_frames(
+        tmp_path / "cut.pcap", 1, [f for _n, f, _w in cases], [w for _n, _f, w in cases]
+    )
+    got = dict(zip([n for n, _f, _w in cases], compare(path), strict=True))
+    for k in (128, 96, 60, 50, 45, 40):
+        o = got[f"snaplen {k}"]
+        assert o["kind"] == "truncated", k
+        assert o["note"] == f"cut by the capture (captured {k} of 1292 bytes)", k
+        assert (o["vni"] == 3000) == (k >= 50), k
+        assert (o["inner_src"] == "10.0.0.2") == (k >= 96), k
+    assert got["snaplen 36"]["kind"] == "other"  # not even the UDP ports survived
+    assert got["ipv6 snaplen 128"]["kind"] == "truncated"
+    cut_first = got["cut first fragment"]
+    assert (cut_first["kind"], cut_first["vni"]) == ("truncated", 3003)
+    assert cut_first["note"].startswith("first fragment, cut by the capture: not reassembled")
+    assert got["rest of cut datagram"]["kind"] == "fragment"
+    lie = got["udp length lies"]
+    assert lie["kind"] == "truncated" and lie["note"] == (
+        "UDP length longer than its IP payload (UDP length 400, 58 bytes carried)"
+    )
+    assert got["ip length lies"]["kind"] == "truncated"
+    assert got["ip length lies"]["note"].startswith("IP length longer than the frame")
+    assert got["ipv6 payload length lies"]["kind"] == "truncated"
+    assert got["udp length below 8"]["kind"] == "malformed"
+    assert got["udp length short of payload"]["kind"] == "malformed"
+
+    stats = json.loads(ovlab("decode", str(path), "--stats", "--json").stdout)
+    assert stats["truncated"] == sum(o["kind"] == "truncated" for o in got.values()) == 12
+    (tunnel,) = [t for t in stats["tunnels"] if t["vni"] == 3000]
+    assert tunnel["truncated"] == tunnel["packets"] == 4
+    assert "truncated" in ovlab("decode", str(path), "--stats").stdout
+
+
+def test_fast_path_agrees_with_general_path_on_outer_shapes():
+    """The fast path must leave every fragment and truncated datagram to the general one."""
+    ports = frozenset({4789})
+    frames = [(i * 1000, 1, len(f), f, None) for i, (_n, f) in enumerate(samples.fragment_frames())]
+    frames += [(0, 1, w, f, None) for _n, f, w in samples.truncated_frames()]
+    frames += [(0, 1, len(f), f, None) for _n, f in samples.link_frames(1)]
+    fast = list(vxlan.packets(frames, ports))
+    general = Reassembler()
+    slow = [
+        vxlan.decode_frame(i, ts, w, d, lt, ports, general)
+        for i, (ts, lt, w, d, _n) in enumerate(frames, 1)
+    ]
+    assert fast == slow

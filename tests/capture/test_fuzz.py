@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 
 from tests.capture.samples import edge_packets, write
 from toolkit.capture import pcapio, vxlan
+from toolkit.capture.reassembly import Reassembler
 from toolkit.capture.stats import aggregate
 from toolkit.render.capture import LineFormatter, json_lines
 
@@ -74,14 +75,16 @@ def check_file(path: str) -> None:
             frames = list(reader)
         except pcapio.CaptureError:
             return
-    rows = list(vxlan.rows(frames, PORTS))
+    frags = Reassembler()
+    rows = list(vxlan.rows(frames, PORTS, frags))
     fast = [vxlan.expand(r) for r in rows]
     assert len(fast) == len(frames)
+    slow_frags = Reassembler()  # the general path alone, fed the same fragments in order
     for p, (ts, lt, w, data, note) in zip(fast, frames, strict=True):
         if note and not data:
             assert p.kind == "error"
             continue
-        slow = vxlan.decode_frame(p.n, ts, w, data, lt, PORTS)
+        slow = vxlan.decode_frame(p.n, ts, w, data, lt, PORTS, slow_frags)
         if note:
             slow = slow._replace(note=f"{note}; {slow.note}" if slow.note else note)
         assert p == slow
@@ -90,12 +93,16 @@ def check_file(path: str) -> None:
     assert [json.loads(line)["n"] for line in lines] == [p.n for p in fast]
     fmt = LineFormatter()
     assert all(isinstance(fmt(p), str) for p in fast)
-    stats = aggregate(rows)
+    stats = aggregate(rows, frags=frags)
     assert stats.packets == len(fast)
     assert stats.vxlan == sum(p.kind == "vxlan" for p in fast)
+    assert stats.fragments == sum(p.kind == "fragment" for p in fast)
+    assert stats.truncated == sum(p.kind == "truncated" for p in fast)
     assert sum(t.packets for t in stats.tunnels) == sum(
-        p.kind in ("vxlan", "malformed") for p in fast
+        p.kind in ("vxlan", "malformed", "truncated") for p in fast
     )
+    assert stats.reassembled == sum((p.note or "").startswith("reassembled") for p in fast)
+    assert frags.pending == 0 and frags._bytes == 0
 
 
 @settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -117,7 +124,7 @@ def test_any_bytes_as_a_frame(frame: bytes, lt: int) -> None:
     prefix = bytes(edge_packets()[0][1])[:50]
     for data in (frame, prefix + frame):
         (p,) = vxlan.packets([(0, lt, len(data), data, None)], PORTS)
-        assert p == vxlan.decode_frame(1, 0, len(data), data, lt, PORTS)
+        assert p == vxlan.decode_frame(1, 0, len(data), data, lt, PORTS, Reassembler())
         assert json.loads(next(json_lines([vxlan.row_of(p)]))) == p.to_dict()
 
 

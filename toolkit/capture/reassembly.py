@@ -162,4 +162,3 @@ class Reassembler:
         self.incomplete_fragments += len(p.packets)
         if len(self.samples) < MAX_SAMPLES:
             self.samples.append(Incomplete(tuple(p.packets), reason))
-

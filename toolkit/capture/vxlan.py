@@ -398,16 +398,17 @@ def _fragment_fields(fr: Fragment, note: str | None) -> Fields:
             summ, note)  # fmt: skip
 
 
-def _whole(fr: Fragment, head: bytes, payload: bytes) -> bytes | None:
-    """The reassembled datagram's bytes (header lengths set), or None when too long."""
+def _whole(fr: Fragment, head: bytes, payload: bytes, missing: int = 0) -> bytes | None:
+    """The reassembled datagram's bytes, its length field covering the payload and the
+    ``missing`` bytes the capture cut off; None when that is too long for the field."""
     h = bytearray(head)
     if fr.version == 4:
-        size = len(h) + len(payload)
+        size = len(h) + len(payload) + missing
         if size > 0xFFFF:
             return None
         h[2:4] = size.to_bytes(2, "big")
     else:
-        size = len(h) - 40 + len(payload)
+        size = len(h) - 40 + len(payload) + missing
         if size > 0xFFFF:
             return None
         h[4:6] = size.to_bytes(2, "big")
@@ -444,19 +445,29 @@ def decode_fields(
     if etype == 0x0800 or etype == 0x86DD:
         fr = fragment(data, off, etype)
         if fr is not None:
-            if fr.missing:
+            if fr.missing and fr.offset:
                 lost = f"fragment cut by the capture ({fr.missing} bytes missing): not reassembled"
                 return _fragment_fields(fr, lost)
-            if frags is None:
+            if fr.missing:
+                # A first fragment the capture cut: decode what is there, as truncated
+                # (tshark does the same). Its length field covers this fragment only.
+                whole = _whole(fr, fr.header, fr.payload, fr.missing)
+                if whole is None:
+                    return _fragment_fields(fr, "fragment longer than 65535 bytes")
+                data, off = whole, 0
+                joined = "first fragment, cut by the capture: not reassembled"
+            elif frags is None:
                 return _fragment_fields(fr, "not reassembled (decoded on its own)")
-            got = frags.add(fr, n, ts)
-            if isinstance(got, str):
-                return _fragment_fields(fr, None if got == "held" else got)
-            whole = _whole(fr, got[0], got[1])
-            if whole is None:
-                return _fragment_fields(fr, "reassembled datagram longer than 65535 bytes")
-            data, off = whole, 0
-            joined = f"reassembled from {len(got[2])} IPv{fr.version} fragments (packets {_packets_text(got[2])})"  # noqa: E501
+            else:
+                got = frags.add(fr, n, ts)
+                if isinstance(got, str):
+                    return _fragment_fields(fr, None if got == "held" else got)
+                whole = _whole(fr, got[0], got[1])
+                if whole is None:
+                    return _fragment_fields(fr, "reassembled datagram longer than 65535 bytes")
+                data, off = whole, 0
+                joined = (f"reassembled from {len(got[2])} IPv{fr.version} fragments "
+                          f"(packets {_packets_text(got[2])})")  # fmt: skip
     o = l3(data, off, etype)
     if o.l4proto != 17 or o.sport is None:
         return ("other", o.src, o.dst, o.sport, o.dport, *_NONE8, o.proto, None, None,
@@ -526,7 +537,8 @@ def decode_fields(
         return (kind, o.src, o.dst, osp, odp, vni, flags, gbp, None, None, vlan, None,
                 None, None, None, None, summ, "; ".join(notes))  # fmt: skip
     i = l3(data, ioff, ietype)
-    if i.note and not cut:
+    if i.note and not cut:  # the inner header is broken though the datagram is all here
+        kind = "malformed"
         notes.append(f"inner {i.note}")
     if i.missing > 0 and not cut:
         kind = "malformed"
