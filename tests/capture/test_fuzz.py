@@ -13,6 +13,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from tests.capture import samples
 from tests.capture.samples import edge_packets, write
 from toolkit.capture import pcapio, vxlan
 from toolkit.capture.reassembly import Reassembler
@@ -32,6 +33,12 @@ def _seeds() -> list[bytes]:
             == 0
         ):
             seeds.append(ng.read_bytes())
+        # Outer shapes: fragments (reassembly under mutation), truncation, cooked + tags.
+        frames = [f for _n, f in samples.fragment_frames()]
+        frames += [f for _n, f, _w in samples.truncated_frames()]
+        seeds.append(samples.write_frames(Path(tmp) / "frags.pcap", 1, frames).read_bytes())
+        sll = [f for _n, f in samples.link_frames(samples.SLL)]
+        seeds.append(samples.write_frames(Path(tmp) / "sll.pcap", samples.SLL, sll).read_bytes())
     return seeds
 
 

@@ -18,6 +18,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 from toolkit.capture import pcapio
+from toolkit.capture.reassembly import Reassembler
 from toolkit.capture.vxlan import Packet, decode_frame
 from toolkit.errors import EnvError, NotFound, OvlabError, UsageError
 
@@ -207,10 +208,12 @@ def capture(
     duration: float | None = None,
     vxlan_only: bool = False,
 ) -> Iterator[Packet]:
-    """Decoded packets as they arrive, each written to ``writer`` first (when given)."""
+    """Decoded packets as they arrive, each written to ``writer`` first (when given);
+    outer IP fragments are reassembled as in ``ovlab decode``."""
     n = 0
+    frags = Reassembler()
     for ts, data, wirelen in frames(src, stop, duration):
-        p = decode_frame(n + 1, ts, wirelen, data, src.linktype, ports)
+        p = decode_frame(n + 1, ts, wirelen, data, src.linktype, ports, frags)
         if vxlan_only and p.kind == "other":
             continue
         n += 1

@@ -8,9 +8,13 @@ and never looks at the I flag. Here a packet is VXLAN when its UDP
 then the I flag and the reserved bits are checked and reported.
 
 Every frame gives one Packet, whatever it holds: ``kind`` says "vxlan",
-"malformed" (a VXLAN port, but the header or inner frame is broken), "other"
-(not VXLAN; its own addresses and summary are given instead) or "error" (the
-file gave no bytes for it), and ``note`` says why in one line.
+"malformed" (a VXLAN port, but the header or inner frame is broken),
+"truncated" (a VXLAN port, but the capture cut the datagram or its UDP/IP
+length claims more bytes than are there: decoded as far as it goes),
+"fragment" (an outer IP fragment; the datagram is decoded at the fragment that
+completes it, see reassembly.py), "other" (not VXLAN; its own addresses and
+summary are given instead) or "error" (the file gave no bytes for it), and
+``note`` says why in one line.
 """
 
 from __future__ import annotations
@@ -38,7 +42,7 @@ class Packet(NamedTuple):
     n: int  # 1-based position in the file
     ts: int  # nanoseconds since the epoch
     length: int  # bytes on the wire
-    kind: str  # vxlan | malformed | other | error
+    kind: str  # vxlan | malformed | truncated | fragment | other | error
     outer_src: str | None
     outer_dst: str | None
     outer_sport: int | None
@@ -571,7 +575,9 @@ def decode_frame(
 # The common shape, decoded with two struct calls: Ethernet, IPv4 without options and not
 # a fragment, UDP to a VXLAN port whose length agrees with the IP length and the bytes
 # captured, a clean VXLAN header, inner Ethernet without a tag, then IPv4 or ARP.
-_HEAD = struct.Struct("!12xHBxH2xHxB2x4s4sHHH2xHHI6s6sH")  # the first 64 bytes
+# Fragment word and protocol, and VXLAN flags and reserved bits, come as one 32-bit field
+# each: fewer fields to unpack pays for the length checks.
+_HEAD = struct.Struct("!12xHBxH2xI2x4s4sHHH2xII6s6sH")  # the first 64 bytes
 _IN4 = struct.Struct("!BxH2xHxB2x4s4s")  # inner IPv4 header at offset 64
 _ECHO = struct.Struct("!B3xHH")  # ICMP type, id, seq at offset 84
 _PORTS = struct.Struct("!HH")
@@ -630,18 +636,14 @@ def rows(
         n += 1
         size = len(data)
         if note is None and lt == 1 and size >= 92:
-            et, vihl, tot, frag, proto, s, d, sp, dp, ulen, vxf, vxr, vniw, imd, ims, iet = head(
-                data
-            )
+            et, vihl, tot, fw, s, d, sp, dp, ulen, vxw, vniw, imd, ims, iet = head(data)
             if (
                 et == 0x0800
                 and vihl == 0x45
-                and proto == 17
-                and not frag & 0x3FFF
+                and fw & 0x3FFF00FF == 17  # UDP, no MF, no offset (TTL masked out)
                 and ulen == tot - 20
                 and tot + 14 <= size
-                and vxf == I_FLAG
-                and not vxr
+                and vxw == 0x08000000  # flags: I only; reserved 16 bits: zero
                 and not vniw & 0xFF
                 and dp in ports
             ):
@@ -659,17 +661,17 @@ def rows(
                             h = seen[key] = intern(Header(
                                 "vxlan", ip4(s), ip4(d), dp, vniw >> 8, I_FLAG, None, mac(ims),
                                 mac(imd), None, ip4(isrc), ip4(idst), name))  # fmt: skip
-                        end = 64 + itot  # as the general path: the inner length bounds
-                        if iproto == 1 and end >= 92 and data[84] in echo_fmt:
+                        # As the general path: the inner length bounds the inner header.
+                        if iproto == 1 and itot >= 28 and data[84] in echo_fmt:
                             t, ident, seq = echo(data, 84)
                             summ = echo_fmt[t] % (ident, seq)
                             yield (n, ts, wirelen or size, h, sp, None, None, summ, None)
-                        elif iproto == 6 and end >= 98:
+                        elif iproto == 6 and itot >= 34:
                             isp, idp = pair(data, 84)
                             summ = f"TCP {isp} > {idp} [{flag_text[data[97]]}]"
                             yield (n, ts, wirelen or size, h, sp, isp, idp, summ, None)
                         else:
-                            _name, isp, idp, summ = l4(data, iproto, 84, end)
+                            _name, isp, idp, summ = l4(data, iproto, 84, 64 + itot)
                             yield (n, ts, wirelen or size, h, sp, isp, idp, summ, None)
                         continue
                 elif iet == 0x0806 and tot >= 78:  # the ARP body fits in the UDP payload
