@@ -6,7 +6,7 @@ from __future__ import annotations
 import struct
 from pathlib import Path
 
-from scapy.layers.inet import ICMP, IP, TCP, UDP, IPOption_RR
+from scapy.layers.inet import ICMP, IP, TCP, UDP, IPOption_RR, fragment
 from scapy.layers.inet6 import (
     ICMPv6EchoRequest,
     ICMPv6ND_NS,
@@ -218,8 +218,6 @@ def _fragments(pkt: Packet, size: int, ident: int = 77) -> list[bytes]:
         ip6 = pkt[IPv6]
         frag = IPv6(src=ip6.src, dst=ip6.dst) / IPv6ExtHdrFragment(id=ident) / ip6.payload
         return [bytes(f) for f in fragment6(frag, size)]
-    from scapy.layers.inet import fragment
-
     return [bytes(f) for f in fragment(pkt, fragsize=size)]
 
 
@@ -263,6 +261,14 @@ def fragment_frames() -> list[tuple[str, bytes]]:
     hbh = hbh / IPv6ExtHdrFragment(id=2008) / UDP(sport=50008, dport=4789)
     hbh = hbh / VXLAN(flags=0x08, vni=2008) / inner(ip4(ICMP(id=8) / Raw(b"h" * 1300)))
     frags["h"] = [bytes(f) for f in fragment6(hbh, 600)]
+    # Inner fragments, each in its own VXLAN packet (a VXLAN device that learned a small
+    # path MTU fragments the inner packet): reassembled per VNI, as tshark does.
+    big = IP(src="10.0.0.2", dst="10.0.0.3", id=2009) / ICMP(id=9, seq=9) / Raw(b"i" * 1200)
+    frags["i"] = [
+        bytes(UNDERLAY / IP(src=VTEP1, dst=VTEP2) / UDP(sport=50009, dport=4789)
+              / VXLAN(flags=0x08, vni=2009) / inner(f))
+        for f in fragment(big, fragsize=600)
+    ]  # fmt: skip
     order = [
         ("a", 0), ("a", 1), ("a", 2),  # in order: reassembled at the last
         ("b", 2), ("b", 1), ("b", 0),  # reversed: reassembled at the first one sent
@@ -271,8 +277,9 @@ def fragment_frames() -> list[tuple[str, bytes]]:
         ("f", 0), ("f", 1), ("f", 2),  # a fragmented datagram that is not VXLAN
         ("g", 0), ("g", 0), ("g", 1), ("g", 2),  # a duplicate first fragment
         ("h", 0), ("h", 1), ("h", 2),  # IPv6 with a hop-by-hop header before the fragment one
+        ("i", 1), ("i", 0), ("i", 2),  # inner fragments, out of order
     ]  # fmt: skip
-    return [(f"{n}{i}", wrap(ETHERNET, frags[n][i])) for n, i in order]
+    return [(f"{n}{i}", frags[n][i] if n == "i" else wrap(ETHERNET, frags[n][i])) for n, i in order]
 
 
 def truncated_frames() -> list[tuple[str, bytes, int]]:

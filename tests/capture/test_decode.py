@@ -250,19 +250,26 @@ def test_fragment_orders_and_mixes_match_tshark(tmp_path):
     assert (ours[16]["kind"], ours[16]["outer_dport"]) == ("other", 40000)  # not VXLAN
     assert ours[23]["vni"] == 2008 and ours[23]["outer_src"] == "fd01::23"
     assert ours[0]["outer_dport"] == 4789 and ours[1]["outer_dport"] is None
+    inner = ours[24:27]  # each a whole VXLAN packet carrying one inner fragment
+    assert [o["kind"] for o in inner] == ["vxlan"] * 3 and inner[0]["note"] is None
+    assert inner[0]["summary"] == "IPv4 fragment of ICMP"
+    assert inner[2]["summary"] == "ICMP echo request id=9 seq=9"
+    assert (
+        inner[2]["note"] == "inner datagram reassembled from 3 IPv4 fragments (packets 25, 26, 27)"
+    )
 
     stats = json.loads(ovlab("decode", str(path), "--stats", "--json").stdout)
-    assert (stats["reassembled"], stats["incomplete"], stats["incomplete_fragments"]) == (7, 1, 2)
+    assert (stats["reassembled"], stats["incomplete"], stats["incomplete_fragments"]) == (8, 1, 2)
     assert stats["incomplete_samples"] == [
         {"packets": [13, 14], "reason": "capture ended before its other fragments"}
     ]
     assert stats["fragments"] == kinds.count("fragment") == 17
-    assert stats["vxlan"] == 6 and stats["other"] == 1
+    assert stats["vxlan"] == 9 and stats["other"] == 1
     proc = ovlab("decode", str(path), "--json")
     assert "1 fragmented datagram(s) never completed (2 fragment(s))" in proc.stderr
     assert "packets 13, 14: capture ended" in proc.stderr
     text = ovlab("decode", str(path), "--stats").stdout
-    assert "IP fragments: 7 datagram(s) reassembled, 1 never completed (2 fragment(s))" in text
+    assert "IP fragments: 8 datagram(s) reassembled, 1 never completed (2 fragment(s))" in text
     detail = json.loads(ovlab("decode", str(path), "--detail", "24", "--json").stdout)
     assert (
         detail["vni"] == 2008

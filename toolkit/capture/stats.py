@@ -151,7 +151,8 @@ def aggregate(
                 f[3] = ts
     stats = _fold(by_header.values(), total, size, first, last, overflow, notes)
     if frags is not None:
-        frags.finish()
+        # rows() gave up the datagrams still pending when the frames ran out; when they
+        # were not all read (ovlab decode -c), what is pending is not counted as lost.
         stats.reassembled = frags.reassembled
         stats.incomplete = frags.incomplete
         stats.incomplete_fragments = frags.incomplete_fragments

@@ -540,7 +540,12 @@ def decode_fields(
             summ = "VXLAN (inner frame truncated)"
         return (kind, o.src, o.dst, osp, odp, vni, flags, gbp, None, None, vlan, None,
                 None, None, None, None, summ, "; ".join(notes))  # fmt: skip
-    i = l3(data, ioff, ietype)
+    inner, ioff = (
+        _inner_reassembly(data, ioff, ietype, vni, frags, n, ts, notes)
+        if (frags is not None and not cut and (ietype == 0x0800 or ietype == 0x86DD))
+        else (data, ioff)
+    )
+    i = l3(inner, ioff, ietype)
     if i.note and not cut:  # the inner header is broken though the datagram is all here
         kind = "malformed"
         notes.append(f"inner {i.note}")
@@ -550,6 +555,38 @@ def decode_fields(
     return (kind, o.src, o.dst, osp, odp, vni, flags, gbp, mac(data[vx + 14 : vx + 20]),
             mac(data[vx + 8 : vx + 14]), vlan, i.src, i.dst, i.proto, i.sport, i.dport,
             i.summary, "; ".join(notes) or None)  # fmt: skip
+
+
+def _inner_reassembly(
+    data: bytes,
+    off: int,
+    etype: int,
+    vni: int,
+    frags: Reassembler,
+    n: int,
+    ts: int,
+    notes: list[str],
+) -> tuple[bytes, int]:
+    """Feed an inner IP fragment to ``frags``: the overlay's own fragments, which a Linux
+    VXLAN device makes once it learned a path MTU too small for the inner packet
+    (each goes in its own VXLAN packet). Keyed per VNI too; tshark reassembles them
+    alike. Returns the bytes and offset to decode the inner packet from."""
+    fr = fragment(data, off, etype)
+    if fr is None or fr.missing:
+        return data, off
+    fr = fr._replace(key=(*fr.key, "vni", vni))
+    got = frags.add(fr, n, ts)
+    if isinstance(got, str):
+        if got != "held":
+            notes.append(f"inner fragment: {got}")
+        return data, off
+    whole = _whole(fr, got[0], got[1])
+    if whole is None:
+        notes.append("inner fragment: reassembled datagram longer than 65535 bytes")
+        return data, off
+    notes.append(f"inner datagram reassembled from {len(got[2])} IPv{fr.version} fragments "
+                 f"(packets {_packets_text(got[2])})")  # fmt: skip
+    return whole, 0
 
 
 def _join(a: str | None, b: str | None) -> str | None:
