@@ -88,13 +88,19 @@ class Walk:
 
 
 def resolve(arg: str) -> Path:
-    """A walkthrough file, or a directory holding walk.yml."""
+    """A walkthrough file, a directory holding walk.yml, or a shipped walkthrough's name."""
+    from toolkit.resources import shipped_file, shipped_names
+
     p = Path(arg)
     if p.is_dir():
         p = p / "walk.yml"
+    if not p.exists() and "/" not in arg:
+        p = shipped_file(arg, "walkthrough") or p
     if not p.exists():
+        names = shipped_names("walkthrough")
         raise UsageError(
-            f"{arg}: no walkthrough there", hint="give a walk.yml or a directory holding one"
+            f"{arg}: no walkthrough there",
+            hint="give a walk.yml, a directory holding one, or a shipped name: " + ", ".join(names),
         )
     return p
 
