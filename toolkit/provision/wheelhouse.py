@@ -1,0 +1,207 @@
+"""A wheelhouse for real VMs: ovlab's own wheel plus every dependency, for offline installs.
+
+The overlay_agent role installs ovlab on each host from this directory
+(``pip install --no-index --find-links``), never by name from an index: ovlab
+is not published there, and installing an unknown package of that name as
+root on every VM would let whoever owns the name run code there.
+
+Where the wheel comes from, in order:
+1. this checkout, built with ``pip wheel --no-deps`` (the running code is a checkout);
+2. the installed distribution, repacked file by file from its RECORD (the running
+   code was installed from a wheel, which pip does not keep).
+
+Layout of DIR: ``*.whl`` and ``wheelhouse.json`` = ``{"ovlab": FILE, "version": V,
+"python": "3.11", "machine": "x86_64", "wheels": [FILE, …]}``.
+
+Errors: UsageError for a bad target, OvlabError (exit 4) when pip fails, with
+pip's last line.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import os
+import platform
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import zipfile
+from dataclasses import asdict, dataclass, field
+from importlib import metadata
+from pathlib import Path
+
+from toolkit.errors import OvlabError, UsageError
+
+MANIFEST = "wheelhouse.json"
+_VERSION = re.compile(r"^3\.\d{1,2}$")
+_MACHINE = re.compile(r"^[a-z0-9_]+$")
+
+
+@dataclass
+class Wheelhouse:
+    """What a wheelhouse directory holds (its ``wheelhouse.json``)."""
+
+    path: str
+    ovlab: str
+    version: str
+    python: str
+    machine: str
+    wheels: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, object]:
+        """JSON twin."""
+        return asdict(self)
+
+
+def checkout_root() -> Path | None:
+    """The source tree the running ovlab comes from, when it is a checkout."""
+    import toolkit
+
+    root = Path(toolkit.__file__).resolve().parent.parent
+    return root if (root / "pyproject.toml").is_file() and (root / "toolkit").is_dir() else None
+
+
+def _pip(*args: str, timeout: float = 600) -> None:
+    # A fixed SOURCE_DATE_EPOCH makes a rebuilt wheel identical to the last one, so a
+    # second playbook run copies nothing and restarts nothing.
+    env = {**os.environ, "SOURCE_DATE_EPOCH": "315532800"}
+    proc = subprocess.run(
+        [sys.executable, "-m", "pip", "--disable-pip-version-check", *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env=env,
+    )
+    if proc.returncode != 0:
+        lines = [ln.strip() for ln in (proc.stderr + proc.stdout).splitlines() if ln.strip()]
+        said = [ln for ln in lines if "Error" in ln or ln.startswith(("ERROR", "error"))]
+        raise OvlabError(f"pip {args[0]} failed: {(said or lines or ['no output'])[0]}")
+
+
+def _record_hash(data: bytes) -> str:
+    digest = base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=")
+    return "sha256=" + digest.decode()
+
+
+def _entry(name: str) -> zipfile.ZipInfo:
+    """A zip entry with a fixed date: the same files give the same wheel, byte for byte."""
+    info = zipfile.ZipInfo(name, date_time=(1980, 1, 1, 0, 0, 0))
+    info.compress_type = zipfile.ZIP_DEFLATED
+    info.external_attr = 0o644 << 16
+    return info
+
+
+def repack_installed(dest: Path) -> Path:
+    """Rebuild ovlab's wheel from the installed files listed in its RECORD.
+
+    Console scripts (outside site-packages) are left out: the installer makes them
+    again from ``entry_points.txt``. Byte code is left out too.
+    """
+    dist = metadata.distribution("ovlab")
+    base = Path(str(dist.locate_file("")))
+    name = f"ovlab-{dist.version}-py3-none-any.whl"
+    target = dest / name
+    info_dir = f"ovlab-{dist.version}.dist-info"
+    records: list[str] = []
+    skip = {"RECORD", "INSTALLER", "REQUESTED", "direct_url.json"}
+    with zipfile.ZipFile(target, "w", zipfile.ZIP_DEFLATED) as zf:
+        for rel in dist.files or []:
+            text = str(rel)
+            if text.startswith("..") or "__pycache__" in text or text.endswith(".pyc"):
+                continue
+            if text.startswith(info_dir + "/") and Path(text).name in skip:
+                continue
+            data = (base / text).read_bytes()
+            zf.writestr(_entry(text), data)
+            records.append(f"{text},{_record_hash(data)},{len(data)}")
+        if not any(r.startswith(f"{info_dir}/WHEEL,") for r in records):
+            wheel = b"Wheel-Version: 1.0\nGenerator: ovlab\nRoot-Is-Purelib: true\nTag: py3-none-any\n"
+            zf.writestr(_entry(f"{info_dir}/WHEEL"), wheel)
+            records.append(f"{info_dir}/WHEEL,{_record_hash(wheel)},{len(wheel)}")
+        records.append(f"{info_dir}/RECORD,,")
+        zf.writestr(_entry(f"{info_dir}/RECORD"), "\n".join(records) + "\n")
+    return target
+
+
+def build_own_wheel(dest: Path) -> Path:
+    """ovlab's wheel in ``dest``: built from the checkout, or repacked from the install."""
+    root = checkout_root()
+    if root is None:
+        return repack_installed(dest)
+    with tempfile.TemporaryDirectory(prefix="ovlab-wheel-") as tmp:
+        # Build in this environment when its setuptools can (offline, fast); else let pip
+        # make an isolated one from the index, as pyproject's build-system asks.
+        isolation = [] if _setuptools_major() < 77 else ["--no-build-isolation"]
+        _pip("wheel", "--no-deps", *isolation, "-q", "-w", tmp, str(root))
+        built = sorted(Path(tmp).glob("ovlab-*.whl"))
+        if not built:
+            raise OvlabError(f"pip built no ovlab wheel from {root}")
+        final = dest / built[0].name
+        shutil.move(str(built[0]), final)
+    _check_wheel(final)
+    return final
+
+
+def _setuptools_major() -> int:
+    try:
+        return int(metadata.version("setuptools").split(".")[0])
+    except (metadata.PackageNotFoundError, ValueError):
+        return 0
+
+
+def _check_wheel(wheel: Path) -> None:
+    """Refuse a wheel without its package data (a broken build)."""
+    with zipfile.ZipFile(wheel) as zf:
+        names = set(zf.namelist())
+    for need in ("toolkit/share/playbooks/site.yml", "toolkit/share/labs/seed-demo/topology.yml"):
+        if need not in names:
+            raise OvlabError(
+                f"{wheel.name} has no {need}: a wheel without ovlab's package data",
+                hint="build it from a complete checkout ('python -m build')",
+            )
+
+
+def local_target() -> tuple[str, str]:
+    """This controller's Python version (``"3.11"``) and machine (``"x86_64"``)."""
+    return f"{sys.version_info[0]}.{sys.version_info[1]}", platform.machine()
+
+
+def build(dest: Path, python: str | None = None, machine: str | None = None) -> Wheelhouse:
+    """Fill ``dest`` with ovlab's wheel and its dependencies for ``python``/``machine``.
+
+    For the controller's own Python and machine pip resolves as usual (its cache
+    makes a second run fast); for another target it takes binary wheels only,
+    tagged for that Python and manylinux on that machine.
+    """
+    here_py, here_machine = local_target()
+    python, machine = python or here_py, machine or here_machine
+    if not _VERSION.match(python):
+        raise UsageError(f"--python {python!r}: give a version like 3.11")
+    if not _MACHINE.match(machine):
+        raise UsageError(f"--machine {machine!r}: give a machine like x86_64 or aarch64")
+    dest.mkdir(parents=True, exist_ok=True)
+    for old in dest.glob("ovlab-*.whl"):
+        old.unlink()
+    own = build_own_wheel(dest)
+    args = ["download", "-q", "-d", str(dest), str(own)]
+    if (python, machine) != (here_py, here_machine):
+        args += ["--only-binary=:all:", "--python-version", python, "--implementation", "cp"]
+        for tag in ("manylinux2014", "manylinux_2_28", "manylinux_2_17", "linux"):
+            args += ["--platform", f"{tag}_{machine}"]
+    _pip(*args)
+    house = Wheelhouse(
+        str(dest),
+        own.name,
+        own.name.split("-")[1],
+        python,
+        machine,
+        sorted(p.name for p in dest.glob("*.whl")),
+    )
+    tmp = dest / (MANIFEST + ".tmp")
+    tmp.write_text(json.dumps(house.to_dict(), indent=2) + "\n")
+    os.replace(tmp, dest / MANIFEST)
+    return house
