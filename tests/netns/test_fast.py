@@ -45,7 +45,9 @@ def test_dumps_equals_json_dumps_of_to_dict(rows):
 
 def test_dumps_handles_every_record_class_and_mixed_lists():
     rows = [
-        NsEntry(1, "named", 'we"ird\\name', "/run/netns/x", 0, None, 3),
+        NsEntry(1, "named", 'we"ird\\name', "/run/netns/x", None, None, None, 0, None, 3),
+        NsEntry(2, "pinned-mntns", "/proc/7/root/tmp/a b", "/proc/7/root/tmp/a b", "/tmp/a b",
+                4026532000, 7, 1, "7 (sleep)", None),
         Link(None, 1, "lo", ("LOOPBACK", "UP"), "UNKNOWN", 65536, "00:00:00:00:00:00",
              None, None, None, None, None),
         Addr("ns", "br0", "inet", "10.0.0.1", 24, "global", "10.0.0.255", None, "br0", ()),

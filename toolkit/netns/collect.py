@@ -314,6 +314,7 @@ def namespaces() -> list[NsEntry]:
         except (OvlabError, OSError):
             links = None  # vanished or not enterable: still worth listing
         out.append(
-            NsEntry(found.key[1], found.kind, found.target, found.path, len(pids), owner, links)
-        )
+            NsEntry(found.key[1], found.kind, found.target, found.path, found.mount,
+                    found.mntns, found.mnt_pid, len(pids), owner, links)
+        )  # fmt: skip
     return out

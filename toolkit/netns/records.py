@@ -28,9 +28,12 @@ class NsEntry(NamedTuple):
     """One network namespace found by discovery."""
 
     inode: int  # the namespace's identity, as in /proc/<pid>/ns/net -> net:[inode]
-    kind: str  # named | docker | lab-vm | vm-pinned | process
+    kind: str  # named | docker | lab-vm | vm-pinned | pinned | pinned-mntns | process
     target: str  # what to pass as TARGET to the other netns commands
     path: str  # an nsfs file that opens it
+    mount: str | None  # the mount point inside another mount namespace that pins it
+    mntns: int | None  # that mount namespace's inode (lsns -t mnt)
+    mnt_pid: int | None  # a process in it: path is /proc/<mnt_pid>/root/<mount>
     pids: int  # processes living in it
     owner: str | None  # "pid (comm)" of its lowest pid, when any process lives in it
     links: int | None  # network devices in it (None when it could not be entered)
