@@ -67,18 +67,42 @@ def own_mntns() -> int:
     return os.stat("/proc/self/ns/mnt").st_ino
 
 
-def mount_namespaces(pids: list[int] | None = None) -> dict[int, int]:
-    """Every mount namespace with a process in it -> its lowest pid."""
+def mount_namespaces(pids: list[int] | None = None) -> dict[int, list[int]]:
+    """Every mount namespace with a process in it -> its pids, ascending."""
     if pids is None:
         pids = sorted(int(e) for e in os.listdir("/proc") if e.isdigit())
-    found: dict[int, int] = {}
+    found: dict[int, list[int]] = {}
     for pid in pids:
         try:
             ino = os.stat(f"/proc/{pid}/ns/mnt").st_ino
         except OSError:
             continue  # exited meanwhile
-        found.setdefault(ino, pid)
+        found.setdefault(ino, []).append(pid)
     return found
+
+
+VIEWER_TRIES = 8
+
+
+def _viewer(pids: list[int]) -> tuple[int, str] | None:
+    """A process of a mount namespace to look through, and its mountinfo.
+
+    mountinfo lists only mounts below the reader's root, so a process that is
+    not chrooted (its root is "/" of its mount namespace) is preferred; a
+    zombie's mountinfo cannot be read at all.
+    """
+    fallback = None
+    for pid in pids[:VIEWER_TRIES]:
+        text = _read(f"/proc/{pid}/mountinfo")
+        if not text:
+            continue
+        try:
+            if os.readlink(f"/proc/{pid}/root") == "/":
+                return pid, text
+        except OSError:
+            continue
+        fallback = fallback or (pid, text)
+    return fallback
 
 
 def _read(path: str) -> str | None:
@@ -98,10 +122,10 @@ def reachable(path: str, inode: int, nsfs_dev: int) -> bool:
     return st.st_dev == nsfs_dev and st.st_ino == inode
 
 
-def nsfs_mounts(nsfs_dev: int, mntns: dict[int, int] | None = None) -> list[NsfsMount]:
+def nsfs_mounts(nsfs_dev: int, mntns: dict[int, list[int]] | None = None) -> list[NsfsMount]:
     """Every reachable nsfs mount of a network namespace: the caller's mount namespace first.
 
-    ``mntns`` maps mount-namespace inode to a pid in it (mount_namespaces()).
+    ``mntns`` maps mount-namespace inode to its pids (mount_namespaces()).
     A mount that another mount covers, or whose process exited, is left out.
     The same network namespace may come back several times (one per mount).
     """
@@ -112,11 +136,12 @@ def nsfs_mounts(nsfs_dev: int, mntns: dict[int, int] | None = None) -> list[Nsfs
             out.append(NsfsMount(inode, mount, mount, None, None))
     if mntns is None:
         mntns = mount_namespaces()
-    for ns, pid in mntns.items():
-        if ns == own:
+    for ns, pids in mntns.items():
+        viewer = None if ns == own else _viewer(pids)
+        if viewer is None:
             continue
-        text = _read(f"/proc/{pid}/mountinfo")
-        for inode, mount in parse_mountinfo(text or ""):
+        pid, text = viewer
+        for inode, mount in parse_mountinfo(text):
             # Mount points are relative to the process's root; /proc/PID/root is that root.
             path = f"/proc/{pid}/root{mount}"
             if reachable(path, inode, nsfs_dev):
