@@ -114,6 +114,7 @@ def agent_argv(lab: Lab, node: str) -> list[str]:
     return []
 
 
+@pytest.mark.timeout(900)
 def test_demo_over_ssh_from_the_controllers_wheel(ssh_lab: SshAccess) -> None:
     access, lab = ssh_lab, ssh_lab.lab
     # The VMs really cannot run the controller's ovlab.
@@ -169,3 +170,24 @@ def test_unreachable_host_is_named_in_one_line(ssh_lab: SshAccess) -> None:
     assert result.rc != 0
     assert "lost-vm" in result.output and "UNREACHABLE" in result.output
 
+
+
+def test_host_without_python3_is_named_in_one_line(ssh_lab: SshAccess) -> None:
+    """The role says which host lacks Python 3 and what to install, before copying anything."""
+    access = ssh_lab
+    result = ansible_playbook(
+        inventory(access),
+        "-e",
+        "overlay_agent_host_python=/nonexistent/python3",
+        "-e",
+        "overlay_agent_venv=/var/lib/ovlab-agent/never",
+        playbook="overlay.yml",
+        netns=access.underlay,
+        env={"ANSIBLE_SSH_CONTROL_PATH_DIR": str(access.work / "cp")},
+        timeout=300,
+    )
+    assert result.rc != 0
+    assert "has no Python 3 at /nonexistent/python3" in result.output, result.output[-3000:]
+    for node in (SERVER, CLIENT):
+        gone = access.ssh(node, "test -e /var/lib/ovlab-agent/never", check=False)
+        assert gone.returncode != 0

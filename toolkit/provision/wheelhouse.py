@@ -9,6 +9,9 @@ Where the wheel comes from, in order:
 1. this checkout, built with ``pip wheel --no-deps`` (the running code is a checkout);
 2. the installed distribution, repacked file by file from its RECORD (the running
    code was installed from a wheel, which pip does not keep).
+The dependencies, for hosts with the controller's own Python and machine, are the
+controller's installed ones repacked the same way: offline, and exactly the versions
+the controller runs. For other targets pip downloads binary wheels for them.
 
 Layout of DIR: ``*.whl`` and ``wheelhouse.json`` = ``{"ovlab": FILE, "version": V,
 "python": "3.11", "machine": "x86_64", "wheels": [FILE, …]}``.
@@ -95,31 +98,52 @@ def _entry(name: str) -> zipfile.ZipInfo:
     return info
 
 
-def repack_installed(dest: Path) -> Path:
-    """Rebuild ovlab's wheel from the installed files listed in its RECORD.
+def _wheel_tag(dist: metadata.Distribution) -> str:
+    """The compressed tag of an installed distribution, from its WHEEL file (PEP 425)."""
+    text = dist.read_text("WHEEL") or ""
+    tags = [ln.split(":", 1)[1].strip() for ln in text.splitlines() if ln.startswith("Tag:")]
+    if not tags:
+        return "py3-none-any"
+    parts = [sorted({t.split("-")[i] for t in tags}, key=[t.split("-")[i] for t in tags].index)
+             for i in range(3)]  # fmt: skip
+    return "-".join(".".join(p) for p in parts)
 
-    Console scripts (outside site-packages) are left out: the installer makes them
-    again from ``entry_points.txt``. Byte code is left out too.
+
+def repack_installed(name: str, dest: Path) -> Path:
+    """Rebuild an installed distribution's wheel from the files listed in its RECORD.
+
+    Scripts outside site-packages are left out (the installer makes console scripts
+    again from ``entry_points.txt``), and so is byte code. Raises OvlabError when the
+    distribution has no RECORD (e.g. a Debian package) or a listed file is gone.
     """
-    dist = metadata.distribution("ovlab")
+    dist = metadata.distribution(name)
+    if not dist.files:
+        raise OvlabError(f"{name} {dist.version} has no RECORD to rebuild its wheel from")
     base = Path(str(dist.locate_file("")))
-    name = f"ovlab-{dist.version}-py3-none-any.whl"
-    target = dest / name
-    info_dir = f"ovlab-{dist.version}.dist-info"
+    info_dir = next(
+        (str(f).split("/")[0] for f in dist.files if str(f).endswith(".dist-info/METADATA")), ""
+    )
+    norm = re.sub(r"[-_.]+", "_", dist.metadata["Name"]).lower()
+    target = dest / f"{norm}-{dist.version}-{_wheel_tag(dist)}.whl"
     records: list[str] = []
     skip = {"RECORD", "INSTALLER", "REQUESTED", "direct_url.json"}
     with zipfile.ZipFile(target, "w", zipfile.ZIP_DEFLATED) as zf:
-        for rel in dist.files or []:
+        for rel in sorted(dist.files, key=str):
             text = str(rel)
             if text.startswith("..") or "__pycache__" in text or text.endswith(".pyc"):
                 continue
             if text.startswith(info_dir + "/") and Path(text).name in skip:
                 continue
-            data = (base / text).read_bytes()
+            try:
+                data = (base / text).read_bytes()
+            except OSError as exc:
+                raise OvlabError(f"{name}: cannot read installed file {text}: {exc}") from exc
             zf.writestr(_entry(text), data)
             records.append(f"{text},{_record_hash(data)},{len(data)}")
         if not any(r.startswith(f"{info_dir}/WHEEL,") for r in records):
-            wheel = b"Wheel-Version: 1.0\nGenerator: ovlab\nRoot-Is-Purelib: true\nTag: py3-none-any\n"
+            wheel = (
+                b"Wheel-Version: 1.0\nGenerator: ovlab\nRoot-Is-Purelib: true\nTag: py3-none-any\n"
+            )
             zf.writestr(_entry(f"{info_dir}/WHEEL"), wheel)
             records.append(f"{info_dir}/WHEEL,{_record_hash(wheel)},{len(wheel)}")
         records.append(f"{info_dir}/RECORD,,")
@@ -127,11 +151,35 @@ def repack_installed(dest: Path) -> Path:
     return target
 
 
+def dependency_closure(name: str = "ovlab") -> list[str]:
+    """Installed distributions ``name`` needs at run time, itself excluded (markers honoured)."""
+    from packaging.requirements import Requirement
+
+    seen: dict[str, str] = {}
+    todo = [name]
+    while todo:
+        current = todo.pop()
+        try:
+            dist = metadata.distribution(current)
+        except metadata.PackageNotFoundError:
+            continue
+        key = re.sub(r"[-_.]+", "-", dist.metadata["Name"]).lower()
+        if key in seen:
+            continue
+        seen[key] = dist.metadata["Name"]
+        for text in dist.requires or []:
+            req = Requirement(text)
+            if req.marker is None or req.marker.evaluate({"extra": ""}):
+                todo.append(req.name)
+    seen.pop(re.sub(r"[-_.]+", "-", name).lower(), None)
+    return sorted(seen.values(), key=str.lower)
+
+
 def build_own_wheel(dest: Path) -> Path:
     """ovlab's wheel in ``dest``: built from the checkout, or repacked from the install."""
     root = checkout_root()
     if root is None:
-        return repack_installed(dest)
+        return repack_installed("ovlab", dest)
     with tempfile.TemporaryDirectory(prefix="ovlab-wheel-") as tmp:
         # Build in this environment when its setuptools can (offline, fast); else let pip
         # make an isolated one from the index, as pyproject's build-system asks.
@@ -184,15 +232,25 @@ def build(dest: Path, python: str | None = None, machine: str | None = None) -> 
     if not _MACHINE.match(machine):
         raise UsageError(f"--machine {machine!r}: give a machine like x86_64 or aarch64")
     dest.mkdir(parents=True, exist_ok=True)
-    for old in dest.glob("ovlab-*.whl"):
+    for old in dest.glob("*.whl"):  # a stale version must not win pip's choice
         old.unlink()
     own = build_own_wheel(dest)
-    args = ["download", "-q", "-d", str(dest), str(own)]
-    if (python, machine) != (here_py, here_machine):
-        args += ["--only-binary=:all:", "--python-version", python, "--implementation", "cp"]
+    if (python, machine) == (here_py, here_machine):
+        # The controller runs these very dependencies: repack them, offline and exact.
+        missing = []
+        for dep in dependency_closure():
+            try:
+                repack_installed(dep, dest)
+            except (OvlabError, metadata.PackageNotFoundError):
+                missing.append(dep)
+        if missing:
+            _pip("download", "-q", "--no-deps", "-d", str(dest), *missing)
+    else:
+        args = ["download", "-q", "-d", str(dest), str(own), "--only-binary=:all:"]
+        args += ["--python-version", python, "--implementation", "cp"]
         for tag in ("manylinux2014", "manylinux_2_28", "manylinux_2_17", "linux"):
             args += ["--platform", f"{tag}_{machine}"]
-    _pip(*args)
+        _pip(*args)
     house = Wheelhouse(
         str(dest),
         own.name,
