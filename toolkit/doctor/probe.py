@@ -39,6 +39,7 @@ EXPLAINING = {
     "vxlan-proxy",
     "neigh-missing",
     "neigh-wrong-mac",
+    "neigh-not-permanent",
     "netns-missing",
     "vxlan-missing",
     "vni-mismatch",

@@ -172,13 +172,19 @@ def _compare(
                 *fix,
             )
         elif "PERMANENT" not in n.state:
-            # vxlan0's ARP proxy answers from this table; a non-permanent entry is
-            # garbage-collected by the kernel and then containers' ARP goes unanswered.
+            # vxlan0's ARP proxy answers only from a connected entry (PERMANENT, NOARP,
+            # REACHABLE: vxlan_core.c, arp_reduce); a REACHABLE one goes STALE within
+            # reachable_time, and from then on the containers' ARP for it is unanswered.
+            live = bool({"REACHABLE", "NOARP"} & set(n.state))
             finding(
-                "warning",
+                "warning" if live else "error",
                 "neigh-not-permanent",
-                f"neighbour entry for {r.name} on {r.host} is {state or 'not permanent'}: "
-                "the kernel may expire it",
+                f"neighbour entry for {r.name} on {r.host} is {state}, not PERMANENT: "
+                + (
+                    "once it goes STALE, vxlan0 stops answering ARP for it"
+                    if live
+                    else f"vxlan0 does not answer ARP for {r.ip}"
+                ),
                 entry,
                 f"{r.ip} lladdr {n.lladdr} {state}",
                 *fix,

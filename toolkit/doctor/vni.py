@@ -94,7 +94,7 @@ def check(view: LabView) -> list[Finding]:
                         "error",
                         "vxlan-local",
                         "vxlan0 has no source address of its own: routing picks the outer "
-                        "source, and peers whose FDB names this VTEP drop what does not match"
+                        "source, which need not be the VTEP the peers' FDB entries name"
                         if vx.local is None
                         else "vxlan0's source address is not the VTEP",
                         lab,
