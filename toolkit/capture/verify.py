@@ -316,7 +316,7 @@ def _direction(
             f"echo {plural} reach {b.host} {UNDERLAY_IF}",
             "VXLAN",
             f"{len(got)} VXLAN{extra}" if got else f"none (missing on the wire){extra}",
-            bool(got) and not lost,
+            None if not sent else bool(got) and not lost,  # nothing left: see "leave"
         )
     )
     return checks
