@@ -138,3 +138,15 @@ def test_a_transient_neighbour_of_an_unused_ip_is_the_kernels_own():
 )
 def test_each_vxlan0_setting_is_judged(vx: Vxlan, want: tuple[str, str]):
     assert checks(view([fdb()], [neigh()], vx)) == [want]
+
+
+def test_an_endpoint_naming_another_vtep_is_an_error():
+    from toolkit.doctor import agents
+
+    v = view([fdb()], [neigh()])
+    v.vms.append(VmView("vm2", 2, True, f"{VTEP['vm2']}/24", ("consul_clients",)))
+    assert [f.check for f in agents._endpoints(v) if f.check == "endpoint-vtep"] == []
+    assert v.snapshot is not None
+    v.snapshot["endpoints"][1]["vtep"] = "192.168.100.99"
+    (f,) = [f for f in agents._endpoints(v) if f.check == "endpoint-vtep"]
+    assert (f.vm, f.expected, f.found) == ("vm2", f"vtep {VTEP['vm2']}", "vtep 192.168.100.99")
