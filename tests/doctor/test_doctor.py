@@ -135,6 +135,27 @@ def test_fdb_entry_with_its_own_vni_and_port_is_an_error(lab: Lab):
     lab.heal()
 
 
+def test_the_agent_repairs_what_the_doctor_flags(lab: Lab):
+    # One truth: the agent's pass judges the entry as the doctor does (remotes_for), so a
+    # per-entry VNI/port or a dynamic entry is rewritten, not left because dst is right.
+    c2, c3 = container(lab, "c2"), container(lab, "c3")
+    ctl = [SUPERVISORCTL, "-c", "/etc/supervisor/supervisord.conf"]
+    replace_fdb(lab, "vm1", c2["mac"], "dst", VTEP["vm2"], "vni", "999", "port", "8472", "self",
+                "permanent")  # fmt: skip
+    replace_fdb(lab, "vm1", c3["mac"], "dst", VTEP["vm3"], "self", "dynamic")
+    lab.sh("vm1", *ctl, "restart", "ovlab-agent")  # its first pass reconciles at once
+    end = time.monotonic() + 20
+    while True:
+        rows = fdb_rows(lab, "vm1", c2["mac"]) + fdb_rows(lab, "vm1", c3["mac"])
+        clean = [r for r in rows if "vni" not in r and "port" not in r]
+        if len(rows) == 2 == len(clean) and all(r["state"] == "permanent" for r in rows):
+            break
+        assert time.monotonic() < end, rows
+        time.sleep(0.5)
+    lab.wait_gone("agent-down")
+    lab.heal()
+
+
 def test_non_permanent_fdb_entry_is_a_warning(lab: Lab):
     # Field report: a dynamic entry ages out after 300 s idle, and c2 goes dark.
     c3 = container(lab, "c3")
