@@ -58,18 +58,19 @@ def check(view: LabView) -> list[Finding]:
                 )
                 continue
             if vx.id != net["vni"]:
+                carried = "no VNI (metadata mode, external)" if vx.id is None else f"VNI {vx.id}"
                 out.append(
                     Finding(
                         "error",
                         "vni-mismatch",
-                        f"vxlan0 carries VNI {vx.id} but network {net['name']} has VNI "
+                        f"vxlan0 carries {carried} but network {net['name']} has VNI "
                         f"{net['vni']}: no traffic with the other VMs",
                         lab,
                         vm.node,
                         ns.name,
                         "vxlan0",
                         f"id {net['vni']} (store)",
-                        f"id {vx.id}",
+                        "external" if vx.id is None else f"id {vx.id}",
                         restart,
                     )
                 )
