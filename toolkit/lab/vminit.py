@@ -14,6 +14,7 @@ import os
 import socket
 import struct
 import sys
+from collections.abc import Iterable
 
 from toolkit.lab.mounts import (
     MS_BIND,
@@ -64,19 +65,26 @@ def _drop_host_runtime_mounts() -> None:
 def install_paths() -> list[str]:
     """ovlab's own installation as seen by this process: interpreter, venv, package.
 
-    Only the paths a fresh tmpfs would hide (under /run or /tmp) are returned, outermost
-    first with nested ones dropped. /etc and /var stay visible through their overlays.
+    Only the paths a fresh tmpfs would hide (under /run or /tmp) are returned; see
+    :func:`hidden_by_tmpfs`.
     """
     import toolkit
 
-    cands = {sys.prefix, sys.exec_prefix, sys.base_prefix, os.path.dirname(sys.executable)}
-    cands.add(os.path.dirname(os.path.dirname(os.path.abspath(toolkit.__file__))))
-    cands.update(p for p in sys.path if p and os.path.isdir(p))
-    hidden = sorted({os.path.realpath(p) for p in cands}, key=lambda p: (p.count("/"), p))
+    cands = [sys.prefix, sys.exec_prefix, sys.base_prefix, os.path.dirname(sys.executable)]
+    cands.append(os.path.dirname(os.path.dirname(os.path.abspath(toolkit.__file__))))
+    cands += [p for p in sys.path if p and os.path.isdir(p)]
+    return hidden_by_tmpfs(os.path.realpath(p) for p in cands)
+
+
+def hidden_by_tmpfs(paths: Iterable[str], roots: tuple[str, ...] = TMPFS) -> list[str]:
+    """The paths strictly below one of ``roots``, outermost first, nested ones dropped.
+
+    Strictly below: keeping all of /tmp or /run would undo the VM's privacy.
+    ``["/tmp/a b/.venv", "/tmp/a b", "/usr/lib"]`` gives ``["/tmp/a b"]``.
+    """
     keep: list[str] = []
-    for path in hidden:
-        # Strictly below: keeping all of /tmp or /run would undo the VM's privacy.
-        if not any(path.startswith(t + "/") for t in TMPFS):
+    for path in sorted(set(paths), key=lambda p: (p.count("/"), p)):
+        if not any(path.startswith(r + "/") for r in roots):
             continue
         if any(path == k or path.startswith(k + "/") for k in keep):
             continue
