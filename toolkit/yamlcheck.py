@@ -131,6 +131,8 @@ def _syntax_error(exc: yaml.MarkedYAMLError) -> tuple[int | None, str, str | Non
     hint = None
     if "'\\t'" in problem:
         hint = "indent with spaces; YAML does not allow tabs there"
+    elif "unknown escape character" in problem:
+        hint = "YAML reads backslashes in double quotes; single quotes keep them: '\\d+'"
     return at, "invalid YAML: " + problem, hint
 
 
@@ -168,7 +170,9 @@ class Checker:
         if self.budget < 0:
             self.fail(node, path, "too large after expanding aliases")
 
-    def _plain_tag(self, node: YamlNode, path: str, hint: str | None = None) -> None:
+    def _plain_tag(
+        self, node: YamlNode, path: str, hint: str | None = "remove the tag; plain values only"
+    ) -> None:
         if node.tag not in _PLAIN_TAGS:
             self.fail(node, path, f"unsupported YAML tag {short_tag(node.tag)}", hint)
 
@@ -335,17 +339,24 @@ class Checker:
         self.fail(node, path, f"expected a boolean, got {what}", hint)
 
     def integer(
-        self, node: YamlNode, path: str, lo: int | None = None, hi: int | None = None
+        self,
+        node: YamlNode,
+        path: str,
+        lo: int | None = None,
+        hi: int | None = None,
+        hint: str | None = None,
     ) -> int:
-        """A whole number in ``lo..hi``; booleans, floats and quoted digits fail."""
+        """A whole number in ``lo..hi``; booleans, floats and quoted digits fail.
+
+        ``hint`` (e.g. 'write the exit code, e.g. exit: 1') goes with a wrong type.
+        """
         self._plain_tag(node, path)
         if not (isinstance(node, ScalarNode) and node.tag == INT):
-            hint = None
             if isinstance(node, ScalarNode) and node.tag == STR and _is_int(str(node.value)):
                 hint = f"write {str(node.value).strip()} without quotes"
             self.fail(node, path, f"expected an integer, got {kind(node)}", hint)
         value = int(_SCALARS.construct_yaml_int(node))
-        self._range(node, path, value, lo, hi)
+        self._range(node, path, value, lo, hi, hint)
         return value
 
     def number(
@@ -357,34 +368,35 @@ class Checker:
         unit: str = "",
         lo: float | None = None,
         hi: float | None = None,
+        hint: str | None = None,
     ) -> float:
         """A finite integer or decimal number; ``true`` and quoted numbers fail.
 
-        ``unit`` (e.g. 'seconds') only words the messages.
+        ``unit`` (e.g. 'seconds') only words the messages; ``hint`` goes with any failure.
         """
         self._plain_tag(node, path)
         what = f"a number of {unit}" if unit else "a number"
         if not (isinstance(node, ScalarNode) and node.tag in (INT, FLOAT)):
-            hint = None
             if isinstance(node, ScalarNode) and node.tag == STR:
-                text = str(node.value).strip()
-                match = re.match(r"^([0-9.]+)\s*[a-z]*$", text)
+                match = re.match(r"^([0-9.]+)\s*([a-z]*)$", str(node.value).strip())
                 if match and _is_float(match[1]):
-                    hint = f"write {match[1]} without quotes" + (f" ({unit})" if unit else "")
+                    bare = "without the unit" if match[2] else "without quotes"
+                    hint = f"write {match[1]} {bare}" + (f" ({unit})" if unit else "")
             self.fail(node, path, f"expected {what}, got {kind(node)}", hint)
         constructor = (
             _SCALARS.construct_yaml_int if node.tag == INT else _SCALARS.construct_yaml_float
         )
         value = float(constructor(node))
         if not math.isfinite(value):
-            self.fail(node, path, f"{node.value} is not {what}")
+            self.fail(node, path, f"{node.value} is not {what}", hint)
         if positive and value <= 0:
             self.fail(
                 node,
                 path,
                 f"{node.value} is not a positive number" + (f" of {unit}" if unit else ""),
+                hint,
             )
-        self._range(node, path, value, lo, hi)
+        self._range(node, path, value, lo, hi, hint)
         return value
 
     def choice(self, node: YamlNode, path: str, choices: tuple[str, ...]) -> str:
@@ -452,15 +464,21 @@ class Checker:
         }
 
     def _range(
-        self, node: YamlNode, path: str, value: float, lo: float | None, hi: float | None
+        self,
+        node: YamlNode,
+        path: str,
+        value: float,
+        lo: float | None,
+        hi: float | None,
+        hint: str | None = None,
     ) -> None:
         text = str(node.value)
         if lo is not None and hi is not None and not lo <= value <= hi:
-            self.fail(node, path, f"{text} is out of range {lo:g}..{hi:g}")
+            self.fail(node, path, f"{text} is out of range {lo:g}..{hi:g}", hint)
         if lo is not None and value < lo:
-            self.fail(node, path, f"{text} is below the minimum {lo:g}")
+            self.fail(node, path, f"{text} is below the minimum {lo:g}", hint)
         if hi is not None and value > hi:
-            self.fail(node, path, f"{text} is above the maximum {hi:g}")
+            self.fail(node, path, f"{text} is above the maximum {hi:g}", hint)
 
 
 def _is_int(text: str) -> bool:
