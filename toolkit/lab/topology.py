@@ -27,7 +27,7 @@ from yaml.nodes import ScalarNode
 
 from toolkit import yamlcheck
 from toolkit.errors import NotFound, UsageError
-from toolkit.lab import names
+from toolkit.lab import names, role_vars
 from toolkit.lab.impair import (  # noqa: F401  (re-exported: the CLI and tests import them here)
     DELAY_MAX_MS,
     IMPAIR_KEYS,
@@ -179,6 +179,8 @@ class _Loader(yamlcheck.Checker):
 
     def __init__(self, source: str) -> None:
         super().__init__(source, key_hints=_KEY_HINTS, missing_hints=_MISSING_HINTS)
+        # (node name or None for the lab, var name) -> value node, to place role_vars findings
+        self.var_nodes: dict[tuple[str | None, str], YamlNode] = {}
 
     def topology(self, text: str, path: Path | None) -> Topology:
         root = self.document(
@@ -196,7 +198,23 @@ class _Loader(yamlcheck.Checker):
         underlay = self.underlay(*top["underlay"])
         lab_vars = self.vars(top["vars"][1], "vars") if "vars" in top else {}
         nodes = self.nodes(*top["nodes"], underlay.subnet)
+        self.role_inputs(lab_vars, nodes)
         return Topology(lab, underlay, nodes, lab_vars, path)
+
+    def role_inputs(self, lab_vars: dict[str, Any], nodes: tuple[Node, ...]) -> None:
+        """Consul role inputs in vars, judged by meaning (toolkit.lab.role_vars)."""
+        finding = role_vars.check(
+            lab_vars, [role_vars.NodeVars(n.name, n.groups, n.vars) for n in nodes]
+        )
+        if finding is None:
+            return
+        path = "vars" if finding.node is None else f"nodes.{finding.node}.vars"
+        self.fail(
+            self.var_nodes[(finding.node, finding.key)],
+            f"{path}.{finding.key}",
+            finding.problem,
+            finding.hint,
+        )
 
     # -- sections -----------------------------------------------------------
 
@@ -246,12 +264,14 @@ class _Loader(yamlcheck.Checker):
             self.fail(node, path, f"{net} is too small, use /30 or a shorter prefix")
         return net
 
-    def vars(self, node: YamlNode, path: str) -> dict[str, Any]:
+    def vars(self, node: YamlNode, path: str, scope: str | None = None) -> dict[str, Any]:
+        """Ansible variables of the lab (``scope`` None) or of one VM, as plain data."""
         out: dict[str, Any] = {}
         pairs = self.pairs(node, path, type_hint="vars maps Ansible variable names to values")
         for key, key_node, value_node in pairs:
             self.identifier(key_node, yamlcheck.join(path, key), key, "Ansible variable name")
             out[key] = self.plain(value_node, yamlcheck.join(path, key), _PLAIN_HINT)
+            self.var_nodes[(scope, key)] = value_node
         return out
 
     def nodes(self, key_node: YamlNode, node: YamlNode, subnet: IPv4Network) -> tuple[Node, ...]:
@@ -300,7 +320,9 @@ class _Loader(yamlcheck.Checker):
             impair = Impairment()
             if "impair" in found:
                 impair = self.impair(found["impair"][1], f"{path}.impair")
-            node_vars = self.vars(found["vars"][1], f"{path}.vars") if "vars" in found else {}
+            node_vars = {}
+            if "vars" in found:
+                node_vars = self.vars(found["vars"][1], f"{path}.vars", scope=name)
             eth1 = IPv4Interface((address, subnet.prefixlen))
             out.append(Node(name, eth1, groups, impair, node_vars))
         return tuple(out)
