@@ -212,7 +212,7 @@ def impair(
 ) -> None:
     """Set or clear delay, jitter, loss and rate on a VM's underlay link, on a running lab."""
     from toolkit.lab import lifecycle
-    from toolkit.lab.topology import parse_impairment
+    from toolkit.lab.impair import parse_impairment
 
     require_privileges()
     spec = {

@@ -11,7 +11,7 @@ from rich.table import Table
 
 
 def _impair_text(imp: dict[str, Any]) -> str:
-    from toolkit.lab.topology import Impairment
+    from toolkit.lab.impair import Impairment
 
     return Impairment.from_dict(imp).describe() if imp else "-"
 
