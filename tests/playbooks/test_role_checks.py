@@ -8,6 +8,7 @@ import os
 import re
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -355,3 +356,57 @@ def test_playbooks_pass_syntax_check() -> None:
     )
     assert result.rc == 0, result.output
     assert shutil.which("nsenter")  # the plugin's one external tool
+
+
+def _unit_play(tmp_path: Path, agent_bin: str) -> tuple[int, str, Path]:
+    """Run the overlay_agent role's unit tasks on the controller, into ``tmp_path``."""
+    unit = tmp_path / "ovlab-agent.service"
+    play = [
+        {
+            "hosts": "localhost",
+            "connection": "local",
+            "gather_facts": False,
+            "vars": {
+                "overlay_agent_service_manager": "systemd",
+                "overlay_agent_systemd_unit_file": str(unit),
+                "overlay_agent_bin": agent_bin,
+                "overlay_agent_token_file": "/etc/ovlab/overlay.token",
+            },
+            "tasks": [
+                {
+                    "ansible.builtin.include_role": {
+                        "name": "overlay_agent",
+                        "tasks_from": "unit.yml",
+                    }
+                },
+                # The notified restart needs systemd as PID 1, which this machine lacks.
+                {"ansible.builtin.meta": "end_host"},
+            ],
+        }
+    ]
+    book = tmp_path / "unit.yml"
+    book.write_text(yaml.safe_dump(play, sort_keys=False))
+    inv = tmp_path / "hosts.yml"
+    inv.write_text("all:\n  hosts:\n    localhost:\n      ansible_python_interpreter: python3\n")
+    result = ansible_playbook(inv, playbook=str(book))
+    return result.rc, result.output, unit
+
+
+@pytest.mark.skipif(not shutil.which("systemd-analyze"), reason="no systemd-analyze here")
+def test_systemd_unit_is_verified_before_it_is_installed(tmp_path: Path) -> None:
+    real = str(Path(sys.executable).parent / "ovlab")
+    rc, output, unit = _unit_play(tmp_path, real)
+    assert rc == 0, output[-3000:]
+    text = unit.read_text()
+    assert f"ExecStart={real} agent --store consul://127.0.0.1:8500" in text
+    # The oracle: systemd's own checker on the installed file.
+    check = subprocess.run(["systemd-analyze", "verify", str(unit)], capture_output=True, text=True)
+    assert check.returncode == 0, check.stderr
+
+
+@pytest.mark.skipif(not shutil.which("systemd-analyze"), reason="no systemd-analyze here")
+def test_a_unit_systemd_refuses_is_never_installed(tmp_path: Path) -> None:
+    rc, output, unit = _unit_play(tmp_path, "/nonexistent/ovlab")
+    assert rc != 0
+    assert "is not executable" in output, output[-3000:]
+    assert not unit.exists()
