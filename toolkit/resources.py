@@ -145,3 +145,32 @@ def shipped_names(kind: str) -> list[str]:
         return [s.name for s in shipped() if s.kind == kind]
     except BrokenInstall:
         return []
+
+
+def unusable_path_chars(path: str) -> list[str]:
+    """Characters in ``path`` that ovlab cannot carry, described (empty: the path is fine).
+
+    supervisord's and systemd's files are line-based and name ovlab's programs by path,
+    so control characters (a newline above all) cannot be quoted there. Spaces, quotes,
+    '%' and non-ASCII letters are quoted or escaped where they are used.
+    """
+    bad = sorted({c for c in path if ord(c) < 32 or ord(c) == 127})
+    return [repr(c) for c in bad]
+
+
+def check_install_path() -> None:
+    """Raise UsageError naming the characters of this install's path that cannot be used."""
+    import sys
+
+    import toolkit
+
+    for path in (sys.prefix, str(Path(toolkit.__file__).resolve().parent)):
+        bad = unusable_path_chars(path)
+        if bad:
+            from toolkit.errors import UsageError
+
+            raise UsageError(
+                f"ovlab is installed under {path!r}, whose {', '.join(bad)} cannot be written"
+                " into the lab VMs' service files",
+                hint="move the checkout or venv to a path without control characters",
+            )

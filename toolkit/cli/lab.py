@@ -57,6 +57,9 @@ def up(
         print_table(plan_table(topo, path))
         return
     require_privileges()
+    from toolkit.resources import check_install_path
+
+    check_install_path()  # before anything is made
     if provision:
         from toolkit.provision import consul_bin
 

@@ -19,7 +19,7 @@ from typing import Any
 
 from toolkit.errors import OvlabError, UsageError
 from toolkit.lab import state
-from toolkit.resources import check_install, playbooks_dir
+from toolkit.resources import check_install, check_install_path, playbooks_dir
 
 Event = dict[str, Any]
 
@@ -82,6 +82,7 @@ def run(
     from toolkit.provision import consul_bin, inventory
 
     check_install()
+    check_install_path()
     book = resolve_playbook(playbook)
     books = playbooks_dir()
     binary = consul_bin.require()
