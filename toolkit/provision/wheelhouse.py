@@ -13,8 +13,9 @@ The dependencies, for hosts with the controller's own Python and machine, are th
 controller's installed ones repacked the same way: offline, and exactly the versions
 the controller runs. For other targets pip downloads binary wheels for them.
 
-Layout of DIR: ``*.whl`` and ``wheelhouse.json`` = ``{"ovlab": FILE, "version": V,
-"python": "3.11", "machine": "x86_64", "wheels": [FILE, …]}``.
+Layout of DIR: ``*.whl``, ``wheelhouse.tar`` (the same wheels, one file to copy) and
+``wheelhouse.json`` = ``{"ovlab": FILE, "version": V, "python": "3.11", "machine":
+"x86_64", "wheels": [FILE, …], "source": SHA256, "digest": SHA256}``.
 
 Errors: UsageError for a bad target, OvlabError (exit 4) when pip fails, with
 pip's last line.
@@ -40,6 +41,7 @@ from pathlib import Path
 from toolkit.errors import OvlabError, UsageError
 
 MANIFEST = "wheelhouse.json"
+ARCHIVE = "wheelhouse.tar"
 _VERSION = re.compile(r"^3\.\d{1,2}$")
 _MACHINE = re.compile(r"^[a-z0-9_]+$")
 
@@ -54,6 +56,8 @@ class Wheelhouse:
     python: str
     machine: str
     wheels: list[str] = field(default_factory=list)
+    source: str = ""  # source_fingerprint() it was made from
+    digest: str = ""  # sha256 over the wheels' names and bytes
 
     def to_dict(self) -> dict[str, object]:
         """JSON twin."""
@@ -218,12 +222,57 @@ def local_target() -> tuple[str, str]:
     return f"{sys.version_info[0]}.{sys.version_info[1]}", platform.machine()
 
 
+def source_fingerprint() -> str:
+    """A digest of what the wheelhouse would hold: ovlab's own files and its deps' versions.
+
+    Equal fingerprints mean an existing wheelhouse is still right, so it is not rebuilt.
+    """
+    import toolkit
+
+    h = hashlib.sha256()
+    pkg = Path(toolkit.__file__).resolve().parent
+    for f in sorted(pkg.rglob("*")):
+        if f.is_file() and "__pycache__" not in f.parts and f.suffix != ".pyc":
+            h.update(str(f.relative_to(pkg)).encode() + b"\0" + f.read_bytes())
+    root = checkout_root()
+    if root is not None:
+        h.update((root / "pyproject.toml").read_bytes())
+    else:
+        h.update(metadata.version("ovlab").encode())
+    for dep in dependency_closure():
+        h.update(f"{dep}=={metadata.version(dep)}\n".encode())
+    return h.hexdigest()
+
+
+def _digest(dest: Path, wheels: list[str]) -> str:
+    h = hashlib.sha256()
+    for name in wheels:
+        h.update(name.encode() + b"\0" + (dest / name).read_bytes())
+    return h.hexdigest()
+
+
+def _current(dest: Path, python: str, machine: str, fingerprint: str) -> Wheelhouse | None:
+    """The wheelhouse already in ``dest`` when it was made from the same sources."""
+    try:
+        data = json.loads((dest / MANIFEST).read_text())
+        house = Wheelhouse(**data)
+    except (OSError, ValueError, TypeError):
+        return None
+    if (house.python, house.machine, house.source) != (python, machine, fingerprint):
+        return None
+    if not (dest / ARCHIVE).is_file() or not all((dest / w).is_file() for w in house.wheels):
+        return None
+    return house
+
+
 def build(dest: Path, python: str | None = None, machine: str | None = None) -> Wheelhouse:
     """Fill ``dest`` with ovlab's wheel and its dependencies for ``python``/``machine``.
 
-    For the controller's own Python and machine pip resolves as usual (its cache
-    makes a second run fast); for another target it takes binary wheels only,
-    tagged for that Python and manylinux on that machine.
+    For the controller's own Python and machine the dependencies are the installed
+    ones, repacked; for another target pip downloads binary wheels tagged for that
+    Python and manylinux on that machine. All of it is also packed into one
+    ``wheelhouse.tar`` (one file to copy to each host). A wheelhouse made from the
+    same sources (see :func:`source_fingerprint`) is kept as it is.
     """
     here_py, here_machine = local_target()
     python, machine = python or here_py, machine or here_machine
@@ -231,6 +280,10 @@ def build(dest: Path, python: str | None = None, machine: str | None = None) -> 
         raise UsageError(f"--python {python!r}: give a version like 3.11")
     if not _MACHINE.match(machine):
         raise UsageError(f"--machine {machine!r}: give a machine like x86_64 or aarch64")
+    fingerprint = source_fingerprint()
+    kept = _current(dest, python, machine, fingerprint)
+    if kept is not None:
+        return kept
     dest.mkdir(parents=True, exist_ok=True)
     for old in dest.glob("*.whl"):  # a stale version must not win pip's choice
         old.unlink()
@@ -251,15 +304,34 @@ def build(dest: Path, python: str | None = None, machine: str | None = None) -> 
         for tag in ("manylinux2014", "manylinux_2_28", "manylinux_2_17", "linux"):
             args += ["--platform", f"{tag}_{machine}"]
         _pip(*args)
+    wheels = sorted(p.name for p in dest.glob("*.whl"))
     house = Wheelhouse(
         str(dest),
         own.name,
         own.name.split("-")[1],
         python,
         machine,
-        sorted(p.name for p in dest.glob("*.whl")),
+        wheels,
+        fingerprint,
+        _digest(dest, wheels),
     )
+    _write_archive(dest, wheels)
     tmp = dest / (MANIFEST + ".tmp")
     tmp.write_text(json.dumps(house.to_dict(), indent=2) + "\n")
     os.replace(tmp, dest / MANIFEST)
     return house
+
+
+def _write_archive(dest: Path, wheels: list[str]) -> None:
+    """``wheelhouse.tar``: the wheels in name order with fixed metadata (same input, same bytes)."""
+    import tarfile
+
+    tmp = dest / (ARCHIVE + ".tmp")
+    with tarfile.open(tmp, "w", format=tarfile.USTAR_FORMAT) as tar:
+        for name in wheels:
+            info = tar.gettarinfo(str(dest / name), arcname=name)
+            info.mtime, info.uid, info.gid, info.uname, info.gname = 315532800, 0, 0, "", ""
+            info.mode = 0o644
+            with (dest / name).open("rb") as fh:
+                tar.addfile(info, fh)
+    os.replace(tmp, dest / ARCHIVE)
