@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 OVLAB := $(VENV)/bin/ovlab
 # Debian packages the lab and the tests use.
 DEB_PKGS := iproute2 iputils-ping procps util-linux openssh-server openssh-client dpkg-dev \
-	tshark graphviz nftables
+	tshark graphviz nftables python3-venv
 PYTEST_ARGS ?=
 
 .PHONY: setup deb venv consul demo test bench lint clean

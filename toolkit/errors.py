@@ -39,3 +39,24 @@ class EnvError(OvlabError):
     """The machine is not fit: not root, a tool or kernel feature missing."""
 
     exit_code = EXIT_ENV
+
+
+def from_unexpected(exc: BaseException) -> OvlabError:
+    """One line for an exception nobody turned into an OvlabError (the CLI's last net).
+
+    A kernel refusal (pyroute2's NetlinkError, an OSError) is a runtime failure named
+    by its errno text; anything else is a bug of ovlab's and says how to see the trace.
+    """
+    import os
+
+    if type(exc).__name__ == "NetlinkError" and exc.args and isinstance(exc.args[0], int):
+        code = exc.args[0]
+        return OvlabError(f"the kernel refused a netlink request: {os.strerror(code)} ({code})")
+    if isinstance(exc, PermissionError):
+        return EnvError(f"permission denied: {exc}", hint="run as root")
+    if isinstance(exc, OSError):
+        return OvlabError(f"{exc.strerror or exc}" + (f": {exc.filename}" if exc.filename else ""))
+    return OvlabError(
+        f"internal error: {type(exc).__name__}: {exc}",
+        hint="a bug in ovlab; OVLAB_DEBUG=1 shows the traceback",
+    )

@@ -1,8 +1,9 @@
 """capture, decode and verify on one provisioned 2-VM lab (Consul + overlay agents), the
 demo's seed scenario: container_node1/svc1 on vm1, container_node2/svc2 on vm2.
 
-Tests run in file order; the last two break the data plane on purpose (an FDB entry
-deleted, vxlan0 rebuilt with another VNI) and the lab is torn down afterwards.
+Tests run in file order; the last ones break the data plane on purpose (an FDB entry
+deleted, one with its own VNI or port, eth1's MTU shrunk, vxlan0 rebuilt with another
+VNI), assert the reason verify names, and the lab is torn down afterwards.
 """
 
 from __future__ import annotations
@@ -182,6 +183,13 @@ def test_verify_passes_on_a_healthy_lab(lab, dev):
     assert code == 0 and v["ok"] and v["reason"] is None, v
     assert (v["src_vm"], v["dst_vm"], v["vni"]) == ("vm2", "vm1", dev["vni"])
     assert all(c["ok"] for c in v["checks"])
+    names = [c["name"] for c in v["checks"]]
+    for field in ("UDP port", "VNI", "VTEPs", "inner IPs", "inner MACs", "VXLAN header",
+                  "outer fragments"):  # fmt: skip
+        assert f"request {field}" in names and f"reply {field}" in names
+    assert v["port"] == 4789 and v["netns"] == ("1-" + dev["id"])[:12]
+    full = next(c for c in v["checks"] if c["name"].startswith("full-size ping"))
+    assert full["name"] == "full-size ping (1450 bytes, DF off)" and full["ok"]
     text = ovlab("verify", lab).stdout
     assert "PASS" in text and "request VNI" in text
 
@@ -214,6 +222,10 @@ def broken_verify(lab: str, dev: dict, breaks: str, still_broken: str) -> dict:
     raise AssertionError("the agent kept repairing the break")
 
 
+def netns(dev: dict) -> str:
+    return ("1-" + dev["id"])[:12]
+
+
 def test_verify_names_a_deleted_remote_fdb_entry(lab, dev):
     mac = containers(lab)["container_node1"]["mac"]
     v = broken_verify(
@@ -225,13 +237,80 @@ def test_verify_names_a_deleted_remote_fdb_entry(lab, dev):
     assert v["reason"].startswith("echo requests leave vm2 eth1"), v["reason"]
     assert "missing on the wire" in v["reason"]
     failed = next(c for c in v["checks"] if c["ok"] is False)
-    assert failed["hint"] == f"vm2's vxlan0 has no FDB entry for {mac} (container_node1)"
+    # The kernel object, named by the doctor's finding, and its fix.
+    assert failed["hint"] == (
+        f"look at {lab}/vm2 · {netns(dev)} · vxlan0: "
+        "no FDB entry for container_node1 on vm1: traffic to it is dropped"
+    )
+    assert f"bridge fdb replace {mac} dev vxlan0 dst {VTEP['vm1']} self permanent" in failed["fix"]
+    assert failed["hint"] in v["reason"]
     overlay(
         lab,
         "vm2",
         dev,
         f"nsenter --net=$NS bridge fdb append {mac} dev vxlan0 dst {VTEP['vm1']} self permanent",
     )
+    assert verify(lab)[0] == 0
+
+
+def test_verify_names_an_fdb_entry_with_its_own_vni(lab, dev):
+    mac = containers(lab)["container_node1"]["mac"]
+    v = broken_verify(
+        lab,
+        dev,
+        f"nsenter --net=$NS bridge fdb replace {mac} dev vxlan0 dst {VTEP['vm1']} vni 999 self"
+        " permanent",
+        "nsenter --net=$NS bridge fdb show dev vxlan0 | grep -q 'vni 999' && echo yes || true",
+    )
+    assert v["reason"].startswith(
+        f"request VNI: expected {dev['vni']}, observed 999; look at {lab}/vm2 · {netns(dev)} · "
+        "vxlan0: FDB entry for container_node1 on vm1 has vni 999"
+    ), v["reason"]
+    # vm1's kernel drops VNI 999: no reply leaves, and verify says why.
+    reply = next(c for c in v["checks"] if c["name"] == "echo replies leave vm1 eth1")
+    assert reply["ok"] is False and "VNI 999" in reply["hint"]
+    overlay(lab, "vm2", dev, f"nsenter --net=$NS bridge fdb replace {mac} dev vxlan0 dst "
+            f"{VTEP['vm1']} self permanent")  # fmt: skip
+    assert verify(lab)[0] == 0
+
+
+def test_verify_names_an_fdb_entry_with_its_own_port(lab, dev):
+    mac = containers(lab)["container_node1"]["mac"]
+    v = broken_verify(
+        lab,
+        dev,
+        f"nsenter --net=$NS bridge fdb replace {mac} dev vxlan0 dst {VTEP['vm1']} port 8472 self"
+        " permanent",
+        "nsenter --net=$NS bridge fdb show dev vxlan0 | grep -q 'port 8472' && echo yes || true",
+    )
+    assert v["reason"].startswith(
+        f"request UDP port: expected 4789, observed 8472; look at {lab}/vm2 · {netns(dev)} · "
+        "vxlan0: FDB entry for container_node1 on vm1 has port 8472"
+    ), v["reason"]
+    # The VNI was right: that check passed on the packets that did leave.
+    assert next(c for c in v["checks"] if c["name"] == "request VNI")["ok"] is True
+    overlay(lab, "vm2", dev, f"nsenter --net=$NS bridge fdb replace {mac} dev vxlan0 dst "
+            f"{VTEP['vm1']} self permanent")  # fmt: skip
+    assert verify(lab)[0] == 0
+
+
+def test_verify_names_an_underlay_mtu_that_fragments(lab, dev):
+    # vm2's eth1 at 1400: a full-size overlay frame (1450 + 50 on the wire) leaves vm2 in
+    # two outer IP fragments. The small pings still pass; the wire check does not.
+    try:
+        overlay(lab, "vm2", dev, "ip link set eth1 mtu 1400")
+        code, v = verify(lab)
+        assert code == 1
+        assert v["reason"].startswith(
+            "request outer fragments: expected none, observed 2 IPv4 fragments"
+        ), v["reason"]
+        assert f"look at {lab}/vm2 · eth1: underlay MTU 1400 on vm2" in v["reason"]
+        failed = next(c for c in v["checks"] if c["ok"] is False)
+        assert failed["fix"] == f"ovlab exec {lab}/vm2 -- ip link set eth1 mtu 1500"
+        ping = next(c for c in v["checks"] if c["name"].startswith("ping svc1"))
+        assert ping["ok"] is True
+    finally:
+        overlay(lab, "vm2", dev, "ip link set eth1 mtu 1500")
     assert verify(lab)[0] == 0
 
 
@@ -246,10 +325,14 @@ def test_verify_names_a_vni_changed_on_one_side(lab, dev):
         f"ip neigh replace {ctr['ip']} lladdr {ctr['mac']} dev vxlan0 nud permanent'"
     )
     v = broken_verify(
-        lab, dev, rebuild, "nsenter --net=$NS ip -d link show vxlan0 | grep -q 'id 999' && echo yes"
+        lab,
+        dev,
+        rebuild,
+        "nsenter --net=$NS ip -d link show vxlan0 | grep -q 'id 999' && echo yes || true",
     )
-    assert v["reason"] == f"request VNI: expected {dev['vni']}, observed 999", v["reason"]
-    failed = next(c for c in v["checks"] if c["ok"] is False)
-    assert failed["hint"] == f"vm2's vxlan0 has VNI 999, network dev has {dev['vni']}"
+    assert v["reason"].startswith(
+        f"request VNI: expected {dev['vni']}, observed 999; look at {lab}/vm2 · {netns(dev)} · "
+        f"vxlan0: vxlan0 carries VNI 999 but network dev has VNI {dev['vni']}"
+    ), v["reason"]
     reply = next(c for c in v["checks"] if c["name"] == "echo replies leave vm1 eth1")
     assert reply["ok"] is False and "VNI 999" in reply["hint"]

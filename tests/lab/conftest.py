@@ -42,7 +42,7 @@ def ovlab_json(*args: str) -> object:
 
 def sweep() -> None:
     """Remove every test lab, including leftovers of a crashed earlier run."""
-    for name in cleanup.leftovers(TEST_PREFIX):
+    for name in cleanup.leftovers(TEST_PREFIX + "-"):
         cleanup.teardown(name)
 
 
@@ -99,7 +99,7 @@ def host_snapshot() -> dict[str, object]:
         "netns": netns,
         "mounts": mounts,
         "links": links,
-        "tagged": cleanup.leftovers(TEST_PREFIX),
+        "tagged": cleanup.leftovers(TEST_PREFIX + "-"),
         "state": sorted(os.listdir("/run/ovlab/labs")) if os.path.isdir("/run/ovlab/labs") else [],
     }
 

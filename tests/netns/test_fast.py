@@ -45,15 +45,22 @@ def test_dumps_equals_json_dumps_of_to_dict(rows):
 
 def test_dumps_handles_every_record_class_and_mixed_lists():
     rows = [
-        NsEntry(1, "named", 'we"ird\\name', "/run/netns/x", 0, None, 3),
+        NsEntry(1, "named", 'we"ird\\name', "/run/netns/x", None, None, None, 0, None, 3),
+        NsEntry(2, "pinned-mntns", "/proc/7/root/tmp/a b", "/proc/7/root/tmp/a b", "/tmp/a b",
+                4026532000, 7, 1, "7 (sleep)", None),
         Link(None, 1, "lo", ("LOOPBACK", "UP"), "UNKNOWN", 65536, "00:00:00:00:00:00",
              None, None, None, None, None),
         Addr("ns", "br0", "inet", "10.0.0.1", 24, "global", "10.0.0.255", None, "br0", ()),
         Neigh(None, "fd00::3", "vxlan0", "02:42:0a:00:00:04", ("PERMANENT",), ("router",), None),
         Route(None, "unicast", "default", "10.0.0.254", "br0", "boot", "global", None, None,
               "main", (), None),
-        Vxlan(None, "vxlan0", 256, 4789, None, None, "239.1.1.1", "br0", False, True, True,
-              True, 300, 0, 1450),
+        Vxlan(None, "vxlan0", False, False, 256, None, "239.1.1.1", None, None, None, None,
+              "br0", (0, 0), 4789, False, True, False, True, True, "0x10", 0, False, "unset",
+              None, 300, None, True, False, False, False, False, False, False, 1450),
+        Vxlan("ns", "vx6", True, True, None, None, None, "2001:db8::2", None, None,
+              "2001:db8::1", None, (1000, 2000), 4790, True, False, False, False, False, None,
+              None, True, "inherit", "0x7", 0, 100, False, True, True, True, True, True, True,
+              1500),
     ]  # fmt: skip
     assert json.loads(dumps(rows)) == json.loads(json.dumps([r.to_dict() for r in rows]))
     assert dumps([]) == "[]"

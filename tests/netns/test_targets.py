@@ -89,6 +89,9 @@ mkdir -p /run/docker/netns /run/netns
 touch /run/docker/netns/1-3aa4e1aa64
 unshare --net=/run/docker/netns/1-3aa4e1aa64 true
 nsenter --net=/run/docker/netns/1-3aa4e1aa64 ip link add ovpinned0 type veth peer name ovpinned1
+mkdir -p "/run/ovt any"
+touch "/run/ovt any/ns1"
+unshare --net="/run/ovt any/ns1" true
 echo ready
 exec sleep 300
 """
@@ -149,11 +152,24 @@ def test_ls_shows_lab_vm_and_pinned(fake_lab):
     kinds = {r["target"]: r["kind"] for r in rows}
     assert kinds[node] == "lab-vm"
     assert kinds[f"{node}:1-3aa4e1aa64"] == "vm-pinned"
-    pinned = next(r for r in rows if r["kind"] == "vm-pinned")
+    pinned = next(r for r in rows if r["target"] == f"{node}:1-3aa4e1aa64")
     assert pinned["links"] == 3  # lo and the ovpinned0/1 pair
     # Deduplicated: the VM's namespace is not listed a second time as a process one.
     inode = next(r["inode"] for r in rows if r["target"] == node)
     assert [r["inode"] for r in rows].count(inode) == 1
+
+
+def test_vm_pinned_anywhere_in_the_vm(fake_lab):
+    _lab, node = fake_lab
+    rows = json.loads(runner.invoke(cli.app, ["ls", "--json"]).stdout)
+    target = f"{node}:/run/ovt any/ns1"
+    row = next(r for r in rows if r["target"] == target)
+    assert (row["kind"], row["mount"], row["links"]) == ("vm-pinned", "/run/ovt any/ns1", 1)
+    assert names_of(["links", target]) == ["lo"]
+    result = runner.invoke(cli.app, ["links", f"{node}:/run/ovt none"])
+    assert result.exit_code == 2 and "inside" in result.stderr
+    result = runner.invoke(cli.app, ["links", f"{node}:a/b"])
+    assert result.exit_code == 2 and "NODE:/PATH" in result.stderr
 
 
 def test_dead_vm_is_not_found(fake_lab):

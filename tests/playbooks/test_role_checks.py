@@ -5,8 +5,10 @@ from __future__ import annotations
 import importlib.util
 import json
 import os
+import re
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -17,7 +19,13 @@ from tests.playbooks.conftest import PLAYBOOKS, ansible_playbook, consul_binary
 PLUGIN = PLAYBOOKS / "plugins" / "connection" / "ovlab_vm.py"
 
 
-def inventory(tmp_path: Path, servers: list[str], clients: list[str], **all_vars: object) -> Path:
+def inventory(
+    tmp_path: Path,
+    servers: list[str],
+    clients: list[str],
+    host_vars: dict[str, dict[str, object]] | None = None,
+    **all_vars: object,
+) -> Path:
     """An ovlab_vm inventory for a lab that does not exist: asserts never connect."""
     doc = {
         "all": {
@@ -30,7 +38,7 @@ def inventory(tmp_path: Path, servers: list[str], clients: list[str], **all_vars
                 "consul_secrets_dir": str(tmp_path / "secrets"),
                 **all_vars,
             },
-            "hosts": {h: {} for h in servers + clients},
+            "hosts": {h: (host_vars or {}).get(h, {}) for h in servers + clients},
             "children": {
                 "consul_servers": {"hosts": {h: {} for h in servers}},
                 "consul_clients": {"hosts": {h: {} for h in clients}},
@@ -69,6 +77,139 @@ def test_role_fails_fast_with_a_clear_message(
     assert message in " ".join(result.output.split()), result.output[-3000:]
     # Failed in the checks, before any host was contacted.
     assert "UNREACHABLE" not in result.output and "Traceback" not in result.output
+
+
+# Inputs checked by meaning (issue 10): the same bad values the topology loader refuses
+# (tests/errors/vars-*.yml, toolkit/lab/role_vars.py).
+# Each case: (servers, host vars, all vars, message).
+KEY_18_BYTES = "BwgJCgsMDQ4PEBESExQVFhcY"  # field report topo-gossip-key.yml: base64, 18 bytes
+MEANING_CASES = {
+    "gossip-key-18-bytes": (
+        ["s1"],
+        {},
+        {"consul_encrypt_key": KEY_18_BYTES},
+        "consul_encrypt_key decodes to 18 bytes; Consul takes 16, 24 or 32",
+    ),
+    "gossip-key-20-bytes": (
+        ["s1"],
+        {},
+        {"consul_encrypt_key": "AAAAAAAAAAAAAAAAAAAAAAAAAAA="},
+        "consul_encrypt_key decodes to 20 bytes",
+    ),
+    "gossip-key-not-base64": (
+        ["s1"],
+        {},
+        {"consul_encrypt_key": "not-base64-at-all!"},
+        "consul_encrypt_key is not standard base64",
+    ),
+    "gossip-key-urlsafe": (
+        ["s1"],
+        {},
+        {"consul_encrypt_key": "pUqJrVyVRj5jsiYEkM_tFQYfWyJIv4s3XkvDwy7Cu5s="},
+        "consul_encrypt_key is not standard base64",
+    ),
+    "gossip-key-integer": (
+        ["s1"],
+        {},
+        {"consul_encrypt_key": 1234567890123456},
+        "consul_encrypt_key is not standard base64",
+    ),
+    "agent-token-not-uuid": (
+        ["s1"],
+        {},
+        {"consul_acl_agent_token": "root"},
+        "consul_acl_agent_token must be a UUID",
+    ),
+    "overlay-token-no-dashes": (
+        ["s1"],
+        {},
+        {"consul_acl_overlay_token": "2b778dd9f5f16f29b4b49a5fa948757a"},
+        "consul_acl_overlay_token must be a UUID",
+    ),
+    "bootstrap-expect-3-of-1": (
+        ["s1"],
+        {},
+        {"consul_bootstrap_expect": 3},
+        "consul_bootstrap_expect is '3' but group 'consul_servers' has 1 server(s)",
+    ),
+    "bootstrap-expect-boolean": (
+        ["s1", "s2", "s3"],
+        {},
+        {"consul_bootstrap_expect": True},
+        "consul_bootstrap_expect is 'True' but group 'consul_servers' has 3 server(s)",
+    ),
+    "datacenter-uppercase": (
+        ["s1"],
+        {},
+        {"consul_datacenter": "DC1"},
+        "consul_datacenter 'DC1' is not a Consul datacenter name",
+    ),
+    "datacenter-dot": (
+        ["s1"],
+        {},
+        {"consul_datacenter": "dc.one"},
+        "consul_datacenter 'dc.one' is not a Consul datacenter name",
+    ),
+    "datacenters-differ": (
+        ["s1"],
+        {"c1": {"consul_datacenter": "dc2"}},
+        {},
+        "hosts are in different datacenters (dc1, dc2)",
+    ),
+    "node-name-underscore": (
+        ["s1"],
+        {"c1": {"consul_node_name": "vm_1"}},
+        {},
+        "consul_node_name 'vm_1' of c1 is not a DNS label",
+    ),
+    "node-name-64-chars": (
+        ["s1"],
+        {"s1": {"consul_node_name": "a" * 64}},
+        {},
+        "of s1 is not a DNS label: use 1-63 letters",
+    ),
+    "node-names-shared": (
+        ["s1"],
+        {},
+        {"consul_node_name": "vm"},
+        "several hosts share a consul_node_name (vm, vm)",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", MEANING_CASES)
+def test_role_checks_inputs_by_meaning(tmp_path: Path, case: str) -> None:
+    """Bad input: one message, non-zero exit, no host contacted, nothing written."""
+    servers, host_vars, all_vars, message = MEANING_CASES[case]
+    result = ansible_playbook(inventory(tmp_path, servers, ["c1"], host_vars, **all_vars))
+    assert result.rc != 0
+    assert message in " ".join(result.output.split()), result.output[-3000:]
+    assert "UNREACHABLE" not in result.output and "Traceback" not in result.output
+    assert not (tmp_path / "secrets").exists()  # not even the controller-side secrets dir
+    assert re.search(r"changed=[1-9]", result.output) is None
+    if "encrypt_key" in str(all_vars):
+        assert str(all_vars["consul_encrypt_key"]) not in result.output  # a secret stays unprinted
+
+
+def test_role_accepts_good_inputs(tmp_path: Path) -> None:
+    """The control: valid values of every checked input pass the checks (asserts only)."""
+    inv = inventory(
+        tmp_path,
+        ["s1", "s2", "s3"],
+        ["c1"],
+        {"c1": {"consul_node_name": "client-1"}},
+        consul_encrypt_key="pUqJrVyVRj5jsiYEkM/tFQYfWyJIv4s3XkvDwy7Cu5s=",  # 32 bytes
+        consul_acl_agent_token="2b778dd9-f5f1-6f29-b4b4-9a5fa948757a",
+        consul_acl_overlay_token="8E7A4C2B-0D1F-4A3B-9C8D-7E6F5A4B3C2D",
+        consul_bootstrap_expect=3,
+        consul_datacenter="lab_1-a",
+    )
+    result = ansible_playbook(inv, "--tags", "consul_assert")
+    assert result.rc == 0, result.output[-3000:]
+    for key in ("AAAAAAAAAAAAAAAAAAAAAA==", "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"):  # 16 and 24 bytes
+        inv = inventory(tmp_path, ["s1"], ["c1"], consul_encrypt_key=key)
+        result = ansible_playbook(inv, "--tags", "consul_assert")
+        assert result.rc == 0, result.output[-3000:]
 
 
 def render(tmp_path: Path, *extra: str) -> Path:
@@ -215,3 +356,57 @@ def test_playbooks_pass_syntax_check() -> None:
     )
     assert result.rc == 0, result.output
     assert shutil.which("nsenter")  # the plugin's one external tool
+
+
+def _unit_play(tmp_path: Path, agent_bin: str) -> tuple[int, str, Path]:
+    """Run the overlay_agent role's unit tasks on the controller, into ``tmp_path``."""
+    unit = tmp_path / "ovlab-agent.service"
+    play = [
+        {
+            "hosts": "localhost",
+            "connection": "local",
+            "gather_facts": False,
+            "vars": {
+                "overlay_agent_service_manager": "systemd",
+                "overlay_agent_systemd_unit_file": str(unit),
+                "overlay_agent_bin": agent_bin,
+                "overlay_agent_token_file": "/etc/ovlab/overlay.token",
+            },
+            "tasks": [
+                {
+                    "ansible.builtin.include_role": {
+                        "name": "overlay_agent",
+                        "tasks_from": "unit.yml",
+                    }
+                },
+                # The notified restart needs systemd as PID 1, which this machine lacks.
+                {"ansible.builtin.meta": "end_host"},
+            ],
+        }
+    ]
+    book = tmp_path / "unit.yml"
+    book.write_text(yaml.safe_dump(play, sort_keys=False))
+    inv = tmp_path / "hosts.yml"
+    inv.write_text("all:\n  hosts:\n    localhost:\n      ansible_python_interpreter: python3\n")
+    result = ansible_playbook(inv, playbook=str(book))
+    return result.rc, result.output, unit
+
+
+@pytest.mark.skipif(not shutil.which("systemd-analyze"), reason="no systemd-analyze here")
+def test_systemd_unit_is_verified_before_it_is_installed(tmp_path: Path) -> None:
+    real = str(Path(sys.executable).parent / "ovlab")
+    rc, output, unit = _unit_play(tmp_path, real)
+    assert rc == 0, output[-3000:]
+    text = unit.read_text()
+    assert f"ExecStart={real} agent --store consul://127.0.0.1:8500" in text
+    # The oracle: systemd's own checker on the installed file.
+    check = subprocess.run(["systemd-analyze", "verify", str(unit)], capture_output=True, text=True)
+    assert check.returncode == 0, check.stderr
+
+
+@pytest.mark.skipif(not shutil.which("systemd-analyze"), reason="no systemd-analyze here")
+def test_a_unit_systemd_refuses_is_never_installed(tmp_path: Path) -> None:
+    rc, output, unit = _unit_play(tmp_path, "/nonexistent/ovlab")
+    assert rc != 0
+    assert "is not executable" in output, output[-3000:]
+    assert not unit.exists()

@@ -44,40 +44,65 @@ def test_shipped_walkthrough_covers_the_demo():
 @pytest.mark.parametrize(
     ("mutation", "message"),
     [
-        (("    explain: why\n", "    explian: why\n"), "step 1: unknown field 'explian'"),
+        (("    explain: why\n", "    explian: why\n"), ":5: steps[1].explian: unknown key"),
         (
             (
                 "      - ovlab lab ls\n",
                 "      - cmd: ovlab lab ls\n        expect: [{contians: x}]\n",
             ),
-            "step 1: run[1]: expect[1]: unknown check 'contians'",
+            ":8: steps[1].run[1].expect[1].contians: unknown check",
         ),
         (
             (
                 "      - ovlab lab ls\n",
                 "      - cmd: ovlab lab ls\n        expect: [{regex: '('}]\n",
             ),
-            "step 1: run[1]: expect[1]: bad regex",
+            ":8: steps[1].run[1].expect[1].regex: bad regular expression",
         ),
-        (("  - title: one\n", "  - title: ''\n"), "step 1: field 'title' must be non-empty text"),
-        (("steps:\n", "stepz:\n"), "top level: unknown field 'stepz'"),
-        (
-            ("    run:\n      - ovlab lab ls\n", "    run: []\n"),
-            "step 1: field 'run' must be a non-empty",
-        ),
+        (("  - title: one\n", "  - title: ''\n"), ":4: steps[1].title: must not be empty"),
+        (("steps:\n", "stepz:\n"), ":3: stepz: unknown key"),
+        (("    run:\n      - ovlab lab ls\n", "    run: []\n"), ":6: steps[1].run: no commands"),
         (
             ("      - ovlab lab ls\n", "      - cmd: ovlab lab ls\n        timeout: -1\n"),
-            "step 1: run[1]: field 'timeout' must be a positive number",
+            ":8: steps[1].run[1].timeout: -1 is not a positive number of seconds",
         ),
     ],
 )
-def test_typos_name_file_step_and_field(tmp_path, mutation, message):
+def test_typos_name_file_line_and_field(tmp_path, mutation, message):
     path = tmp_path / "walk.yml"
     path.write_text(GOOD.replace(*mutation))
     with pytest.raises(UsageError) as err:
         model.load(path)
-    assert str(path) in err.value.message and message in err.value.message
+    assert err.value.message.startswith(f"{path}{message}")
     assert "\n" not in err.value.message
+
+
+def test_values_keep_their_types(tmp_path):
+    """Unquoted YAML booleans and numbers load as such; a timeout in seconds is a float."""
+    walk = model.loads(
+        GOOD.replace("lab: seed-demo\n", "lab: seed-demo\nprovision: no\n").replace(
+            "      - ovlab lab ls\n",
+            "      - cmd: ovlab lab ls\n        timeout: 5\n        background: yes\n"
+            "        expect: [{exit: 3}, {contains: 'up'}]\n",
+        ),
+        "w.yml",
+    )
+    command = walk.steps[0].run[0]
+    assert walk.provision is False
+    assert command.background is True and command.may_fail is False
+    assert command.timeout == 5.0 and isinstance(command.timeout, float)
+    assert [(c.kind, c.value) for c in command.expect] == [("exit", 3), ("contains", "up")]
+
+
+def test_saved_variables_are_known_to_later_commands_only():
+    text = GOOD.replace(
+        "      - ovlab lab ls\n",
+        "      - cmd: ovlab lab ls\n        save: {ns: '(1-[0-9a-f]{10})'}\n"
+        "      - ovlab netns links {lab}/vm:{ns} {bin}\n",
+    )
+    assert model.loads(text, "w.yml").steps[0].run[1].cmd.endswith("{ns} {bin}")
+    with pytest.raises(UsageError, match=r"w.yml:7: steps\[1\].run\[1\].cmd: unknown variable"):
+        model.loads(text.replace("lab ls\n", "lab ls {ns}\n", 1), "w.yml")
 
 
 def test_yaml_error_names_the_line(tmp_path):

@@ -31,6 +31,12 @@ def agent_command(
     socket_path: Annotated[
         str, typer.Option("--socket", help="Local API socket.")
     ] = "/run/ovlab/agent.sock",
+    check: Annotated[
+        bool,
+        typer.Option(
+            "--check", help="Check the settings (store URL, port, TTL, VTEP address) and exit."
+        ),
+    ] = False,
 ) -> None:
     """Run the overlay agent: Consul control plane, kernel VXLAN data plane, local API."""
     import logging
@@ -44,10 +50,10 @@ def agent_command(
     from toolkit.overlay.logfmt import setup_logging
     from toolkit.overlay.store import parse_store_url
 
-    require_privileges()
-    setup_logging()
     if not 1 <= vxlan_port <= 65535:
-        raise UsageError(f"--vxlan-port {vxlan_port} is out of range")
+        raise UsageError(f"--vxlan-port {vxlan_port} is out of range 1-65535")
+    if ttl < 10:
+        raise UsageError(f"--ttl {ttl}: Consul's shortest session TTL is 10 s")
     chost, cport = parse_store_url(store)
     token = None
     if token_file:
@@ -55,6 +61,22 @@ def agent_command(
             token = token_file.read_text().strip()
         except OSError as exc:
             raise UsageError(f"cannot read --token-file {token_file}: {exc.strerror}") from exc
+    if check:
+        from toolkit.overlay import dataplane
+
+        found = dataplane.interface_ipv4(bind_interface)
+        if not found:
+            raise UsageError(
+                f"--bind-interface {bind_interface}: no such interface with an IPv4 address",
+                hint="the VTEP is that interface's first IPv4 address",
+            )
+        typer.echo(
+            f"agent settings ok: store {chost}:{cport}, VTEP {found[0]} on {bind_interface},"
+            f" VXLAN port {vxlan_port}, TTL {ttl}s"
+        )
+        return
+    require_privileges()
+    setup_logging()
     consul = Consul(token=token, host=chost, port=cport, timeout=40.0, where=f"{chost}:{cport}")
     agent = Agent(consul, host or os.uname().nodename, bind_interface, vxlan_port, lab, ttl)
     server = api.Server(socket_path, agent)

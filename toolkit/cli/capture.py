@@ -250,7 +250,11 @@ def verify_command(
 ) -> None:
     """Ping across the overlay while capturing both VMs' eth1; check what crossed the wire.
 
-    Exits 0 when every check passes, 1 when one fails (the first is named).
+    Each direction: the outer UDP port (the lab's VXLAN port), VNI, VTEPs, inner IPs
+    and MACs, the I flag, outer IP fragments (one ping is sent at the overlay's full
+    MTU, DF off), and whether what left one VM reached the other. Exits 0 when every
+    check passes, 1 when one fails: the first is named, with the kernel object to
+    look at and the doctor's fix.
     """
     from toolkit.capture.verify import verify
     from toolkit.render.capture import print_verdict

@@ -8,6 +8,7 @@ import typer
 
 from toolkit.cli.common import emit_json, require_privileges
 from toolkit.cli.overlay_common import JsonOpt, LabOpt, NodeOpt, call
+from toolkit.errors import UsageError
 
 service_app = typer.Typer(help="Published services: ls.", no_args_is_help=True)
 
@@ -83,15 +84,33 @@ def rm_command(
         snap = call(None, lab, "snapshot")
         hosts = [e["host"] for e in snap["endpoints"] if e["name"] == name]
         if hosts:
-            from toolkit.lab import registry
-
-            labs = {v.lab for v in registry.vms(lab) if v.node == hosts[0]}
-            node = f"{labs.pop()}/{hosts[0]}" if len(labs) == 1 else hosts[0]
+            node = _host_ref(name, hosts[0], lab)
     result = call(node, lab, "rm", name=name)
     if json_out:
         emit_json(result)
     else:
         typer.echo(name)
+
+
+def _host_ref(container: str, host: str, lab: str | None) -> str | None:
+    """How to reach the agent of ``host``: None for this host's own, else a lab node."""
+    import os
+
+    from toolkit.lab import registry
+    from toolkit.overlay.api import SOCKET
+
+    local = os.path.exists(SOCKET)
+    if local and host == os.uname().nodename:
+        return None  # on the VM itself (over ssh, say): its own agent
+    labs = {v.lab for v in registry.vms(lab) if v.node == host}
+    if labs:
+        return f"{labs.pop()}/{host}" if len(labs) == 1 else host
+    if local:
+        raise UsageError(
+            f"{container} runs on host {host}, not on this one",
+            hint=f"run 'ovlab rm {container}' on {host}",
+        )
+    return host
 
 
 @service_app.command("ls")

@@ -18,11 +18,13 @@ def doctor_command(
 ) -> None:
     """Check every VM and container of a lab and report findings, worst first.
 
-    Looks at Consul (members, leader, ACLs, gossip), the overlay agents, vxlan0's
-    VNI and its neighbour/FDB entries against the store, stale entries, the MTU
-    chain (eth1 - 50 = vxlan0 = br0 = veth = eth0), duplicate IPs and MACs, and
-    sends real traffic: VXLAN-shaped UDP between VTEPs and pings across each
-    overlay, located with sniffers on eth1 when they fail.
+    Looks at Consul (members, leader, ACLs, gossip), the overlay agents, and the
+    data plane against the store: vxlan0's VNI, local (the VTEP), dstport,
+    learning and proxy; per remote endpoint its FDB entry (device, self, dst, own
+    port and VNI, permanence) and neighbour entry (lladdr, PERMANENT); stale
+    entries; the MTU chain (eth1 - 50 = vxlan0 = br0 = veth = eth0); duplicate
+    IPs and MACs. Then it sends real traffic: VXLAN-shaped UDP between VTEPs and
+    pings across each overlay, located with sniffers on eth1 when they fail.
 
     Each finding says where (lab/VM · namespace · device), what was expected, what
     was found, and a command that fixes it.

@@ -21,9 +21,9 @@ def topology_path(arg: str) -> Path:
     if p.is_dir():
         p = p / "topology.yml"
     elif not p.exists() and "/" not in arg:
-        shipped = Path(__file__).resolve().parents[2] / "labs" / arg / "topology.yml"
-        if shipped.exists():
-            p = shipped
+        from toolkit.resources import shipped_file
+
+        p = shipped_file(arg, "topology") or p
     return p
 
 
@@ -35,14 +35,31 @@ def up(
     provision: Annotated[
         bool, typer.Option("--provision", help="Then run the playbooks (Consul, overlay).")
     ] = False,
+    dry_run: Annotated[
+        bool,
+        typer.Option("--dry-run", help="Check the topology and show the plan; create nothing."),
+    ] = False,
     json_out: JsonOpt = False,
 ) -> None:
     """Bring a lab up: underlay, VMs (net+mount+UTS namespaces) and their service managers."""
     from toolkit.lab import lifecycle
     from toolkit.lab.topology import load
 
+    path = topology_path(topology)
+    topo = load(path)
+    if dry_run:
+        plan = {"topology": str(path.resolve()), **topo.to_dict()}
+        if json_out:
+            emit_json(plan)
+            return
+        from toolkit.render.labview import plan_table, print_table
+
+        print_table(plan_table(topo, path))
+        return
     require_privileges()
-    topo = load(topology_path(topology))
+    from toolkit.resources import check_install_path
+
+    check_install_path()  # before anything is made
     if provision:
         from toolkit.provision import consul_bin
 
@@ -133,8 +150,25 @@ def down(
 
 
 @app.command("ls")
-def ls(json_out: JsonOpt = False) -> None:
-    """List labs with their phase and how many VMs are alive."""
+def ls(
+    shipped: Annotated[
+        bool,
+        typer.Option("--shipped", help="List the labs and walkthroughs that ship with ovlab."),
+    ] = False,
+    json_out: JsonOpt = False,
+) -> None:
+    """List labs with their phase and how many VMs are alive (or, --shipped, what ships)."""
+    if shipped:
+        from toolkit import resources
+
+        entries = resources.shipped()
+        if json_out:
+            emit_json([e.to_dict() for e in entries])
+            return
+        from toolkit.render.labview import print_table, shipped_table
+
+        print_table(shipped_table(entries))
+        return
     from toolkit.lab import status
 
     rows = status.summaries()
@@ -181,7 +215,7 @@ def impair(
 ) -> None:
     """Set or clear delay, jitter, loss and rate on a VM's underlay link, on a running lab."""
     from toolkit.lab import lifecycle
-    from toolkit.lab.topology import parse_impairment
+    from toolkit.lab.impair import parse_impairment
 
     require_privileges()
     spec = {

@@ -33,6 +33,8 @@ def build_app() -> typer.Typer:
         netns,
         network,
         provision,
+        share,
+        wheelhouse,
     )
 
     app = typer.Typer(
@@ -61,6 +63,8 @@ def build_app() -> typer.Typer:
     app.command("capture")(capture.capture_command)
     app.command("decode")(capture.decode_command)
     app.command("verify")(capture.verify_command)
+    app.command("share")(share.share_command)
+    app.command("wheelhouse")(wheelhouse.wheelhouse_command)
     return app
 
 
@@ -91,6 +95,17 @@ def run() -> None:
         build_app()()
     except OvlabError as exc:
         fail(exc)
+    except KeyboardInterrupt:
+        sys.stderr.write("interrupted\n")
+        raise SystemExit(130) from None
+    except Exception as exc:  # a bug of ours: still one line, unless asked for the trace
+        import os
+
+        if os.environ.get("OVLAB_DEBUG"):
+            raise
+        from toolkit.errors import from_unexpected
+
+        fail(from_unexpected(exc))
 
 
 if __name__ == "__main__":

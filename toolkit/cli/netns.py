@@ -28,7 +28,8 @@ VIEW_HELP = {
     "neigh": "IPv4 and IPv6 neighbour entries (ip neigh).",
     "fdb": "Bridge and VXLAN forwarding entries (bridge fdb).",
     "routes": "IPv4 routes of the main table (ip route).",
-    "vxlan": "VXLAN devices: VNI, port, local, remote/group, learning, proxy, misses.",
+    "vxlan": "VXLAN devices: every tunnel setting ip -d link shows (VNI or metadata mode, "
+    "ports, local/remote/group v4 and v6, dev, ttl/tos/df, learning, proxy, misses, csums).",
 }
 HOT_VIEWS = ("fdb", "neigh")
 TARGET_HELP = (
@@ -37,7 +38,9 @@ TARGET_HELP = (
 )
 
 
-def _output(rows: list[Any], as_json: bool, title: str | None, headers: dict[str, str]) -> None:
+def _output(
+    rows: list[Any], as_json: bool, title: str | None, headers: dict[str, str], view: str = ""
+) -> None:
     if as_json:
         if sys.stdout.isatty():
             emit_json([row.to_dict() for row in rows])  # indented for people
@@ -49,6 +52,10 @@ def _output(rows: list[Any], as_json: bool, title: str | None, headers: dict[str
         return
     from toolkit.render.table import print_table  # rich loads only for tables
 
+    if view == "vxlan":
+        from toolkit.render.vxlan import table_rows
+
+        rows = table_rows(rows)
     print_table(rows, title=title, headers=headers)
 
 
@@ -80,7 +87,7 @@ def run_view(view: str, target: str | None, as_json: bool, lab: str | None, all_
     except OvlabError as exc:
         fail(exc)
     title = None if as_json or fan_out else f"{view} in {targets[0].label}"
-    _output(rows, as_json, title, {"netns": "node"} if lab and fan_out else {})
+    _output(rows, as_json, title, {"netns": "node"} if lab and fan_out else {}, view)
 
 
 def run_ls(as_json: bool) -> None:

@@ -29,15 +29,18 @@ def walk_command(
     Interactive mode pauses between steps (Enter: next, r: run the step again, q: quit).
     A lab that is not up is brought up (and provisioned) first.
     """
-    from toolkit.lab import state
-    from toolkit.lab.lifecycle import is_healthy
-    from toolkit.render import walk as render
-    from toolkit.walk import model, runner
+    from toolkit.walk import model
 
-    require_privileges()
+    # The whole file is checked before anything else: a typo costs no lab bring-up.
     walk = model.load(model.resolve(path))
     if step > len(walk.steps):
         raise UsageError(f"--step {step}: {walk.path} has {len(walk.steps)} steps")
+    require_privileges()
+
+    from toolkit.lab import state
+    from toolkit.lab.lifecycle import is_healthy
+    from toolkit.render import walk as render
+    from toolkit.walk import runner
     name = lab or walk.lab
     data = state.load(name)
     if not (data and is_healthy(data)):

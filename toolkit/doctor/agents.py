@@ -114,6 +114,23 @@ def _endpoints(view: LabView) -> list[Finding]:
                 )
             )
             continue
+        if ep.get("vtep") != vm.ip:
+            # Peers program the endpoint record's VTEP (overlay.model.remotes_for, as
+            # libnetwork's peerAdd): a stale one sends every peer's traffic elsewhere.
+            out.append(
+                Finding(
+                    "error",
+                    "endpoint-vtep",
+                    f"endpoint {ep['name']} ({ep['ip']}) names a VTEP its host does not have: "
+                    "every other VM sends its traffic there",
+                    lab,
+                    vm.node,
+                    device="eth1",
+                    expected=f"vtep {vm.ip}",
+                    found=f"vtep {ep.get('vtep')}",
+                    fix=f"ovlab rm {ep['name']} --lab {lab}  # then run it again on {vm.node}",
+                )
+            )
         if vm.alive and view.container(ep["host"], ep["name"]) is None:
             out.append(
                 Finding(

@@ -33,8 +33,13 @@ WAIT = 1.0  # seconds a probe waits for packets that should take a millisecond
 EXPLAINING = {
     "fdb-missing",
     "fdb-wrong-vtep",
+    "fdb-wrong-vni",
+    "fdb-wrong-port",
+    "fdb-wrong-device",
+    "vxlan-proxy",
     "neigh-missing",
     "neigh-wrong-mac",
+    "neigh-not-permanent",
     "netns-missing",
     "vxlan-missing",
     "vni-mismatch",
@@ -54,7 +59,7 @@ def check(view: LabView, prior: list[Finding]) -> list[Finding]:
     vms = [v for v in view.live_vms if v.eth1 is not None]
     if len(vms) < 2:
         return []
-    port = next((int(v.agent["port"]) for v in vms if v.agent), 4789)
+    port = view.vxlan_port
     mtu_vms = {f.vm for f in prior if f.check in ("mtu-underlay", "underlay-missing")}
     out = _underlay(view, vms, port, mtu_vms)
     # The pings often hit the same firewall the datagrams did: one finding per fix.

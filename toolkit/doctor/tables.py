@@ -1,8 +1,11 @@
-"""Neighbour and FDB entries on vxlan0: one per remote endpoint, right MAC, right VTEP, no stale.
+"""Neighbour and FDB entries on vxlan0: one per remote endpoint, every attribute that
+decides delivery (FDB: device, ``self``, dst, port, VNI, permanence; neighbour: lladdr,
+PERMANENT), and no stale ones.
 
-What the store implies for a VM is computed exactly as the agent computes it:
-every endpoint of the network on another host gets ``IP lladdr MAC PERMANENT``
-and ``MAC dst VTEP self permanent`` on vxlan0 of the network's namespace.
+What the store implies for a VM comes from the same pure function the agent programs
+the kernel with (``toolkit.overlay.model.remotes_for``): every endpoint of the network
+on another host gets ``IP lladdr MAC PERMANENT`` and ``MAC dst VTEP self permanent``
+on vxlan0 of the network's namespace.
 """
 
 from __future__ import annotations
@@ -11,7 +14,8 @@ from typing import Any
 
 from toolkit.doctor.findings import Finding, in_overlay, supervisor
 from toolkit.doctor.view import LabView, OverlayNs, VmView
-from toolkit.overlay.model import netns_name
+from toolkit.netns.records import Fdb, Vxlan
+from toolkit.overlay.model import Remote, netns_name, remotes_for
 
 ZERO_MAC = "00:00:00:00:00:00"
 
@@ -24,10 +28,17 @@ def kernel_tables(ns: OverlayNs) -> tuple[dict[str, str], dict[str, set[str]]]:
         if n.dev == "vxlan0" and n.dst and n.lladdr and "PERMANENT" in n.state
     }
     fdb: dict[str, set[str]] = {}
-    for f in ns.fdb:
-        if f.dev == "vxlan0" and f.dst and f.mac and f.mac != ZERO_MAC and "self" in f.flags:
-            fdb.setdefault(f.mac, set()).add(f.dst)
+    for f in _remotes(ns):
+        if f.dst:
+            fdb.setdefault(str(f.mac), set()).add(f.dst)
     return neigh, fdb
+
+
+def _remotes(ns: OverlayNs) -> list[Fdb]:
+    """vxlan0's own FDB entries for unicast MACs (``self``: the tunnel's table, not br0's)."""
+    return [
+        f for f in ns.fdb if f.dev == "vxlan0" and "self" in f.flags and f.mac and f.mac != ZERO_MAC
+    ]
 
 
 def check(view: LabView) -> list[Finding]:
@@ -72,10 +83,10 @@ def check(view: LabView) -> list[Finding]:
                 )
                 continue
             vx = next((v for v in ns.vxlan if v.name == "vxlan0"), None)
-            if vx is None or vx.id != net["vni"]:
-                # The VNI check reports it; its fix rebuilds vxlan0 with all its entries.
+            if vx is None or vx.id != net["vni"] or vx.port != view.vxlan_port:
+                # The vxlan0 check reports it; its fix rebuilds vxlan0 with all its entries.
                 continue
-            out += _compare(view, vm, net, ns, eps)
+            out += _compare(view, vm, net, ns, vx)
         if vm.agent is None:
             continue  # its agent owns these namespaces; the agent finding says to start it
         known = {netns_name(n["id"]) for n in view.networks if n["id"] in mine}
@@ -98,14 +109,12 @@ def check(view: LabView) -> list[Finding]:
 
 
 def _compare(
-    view: LabView, vm: VmView, net: dict[str, Any], ns: OverlayNs, eps: list[dict[str, Any]]
+    view: LabView, vm: VmView, net: dict[str, Any], ns: OverlayNs, vx: Vxlan
 ) -> list[Finding]:
     lab, out = view.lab, []
-    remote = [e for e in eps if e["network"] == net["id"] and e["host"] != vm.node]
-    want_neigh = {e["ip"]: e for e in remote}
-    want_fdb = {e["mac"]: (e, view.vtep_of(e["host"], e["vtep"])) for e in remote}
-    local_ips = {e["ip"] for e in eps if e["network"] == net["id"] and e["host"] == vm.node}
-    have_neigh, have_fdb = kernel_tables(ns)
+    want = remotes_for(view.store, vm.node, net["id"])
+    local_ips = {e.ip for e in view.store.endpoints_of(net["id"]) if e.host == vm.node}
+    port, vni = view.vxlan_port, int(net["vni"])
 
     def finding(sev: str, check: str, summary: str, exp: str, found: str, *fix: str) -> None:
         out.append(
@@ -123,85 +132,67 @@ def _compare(
             )
         )
 
-    for mac, (ep, vtep) in sorted(want_fdb.items()):
-        entry = f"{mac} dst {vtep} self permanent"
-        dsts = have_fdb.get(mac, set())
-        replace = (
-            "bridge",
-            "fdb",
-            "replace",
-            mac,
-            "dev",
-            "vxlan0",
-            "dst",
-            vtep,
-            "self",
-            "permanent",
-        )
-        if not dsts:
-            finding(
-                "error",
-                "fdb-missing",
-                f"no FDB entry for {ep['name']} on {ep['host']}: traffic to it is dropped",
-                entry,
-                "no entry",
-                *replace,
-            )
-        elif vtep not in dsts:
-            finding(
-                "error",
-                "fdb-wrong-vtep",
-                f"FDB sends {ep['name']}'s MAC to the wrong VTEP",
-                entry,
-                f"{mac} dst {', '.join(sorted(dsts))}",
-                *replace,
-            )
-        for extra in sorted(dsts - {vtep}) if vtep in dsts else []:
-            finding(
-                "error",
-                "fdb-extra-dst",
-                f"FDB also floods {ep['name']}'s MAC to {extra}",
-                entry,
-                f"{mac} dst {extra}",
-                *_fdb_del(mac, extra),
-            )
-    for mac, dsts in sorted(have_fdb.items()):
-        if mac in want_fdb:
-            continue
-        for dst in sorted(dsts):
-            finding(
-                "warning",
-                "fdb-stale",
-                f"stale FDB entry: no endpoint of {net['name']} on another VM has MAC {mac}",
-                "no entry",
-                f"{mac} dst {dst} self",
-                *_fdb_del(mac, dst),
-            )
-    for ip, ep in sorted(want_neigh.items()):
-        entry = f"{ip} lladdr {ep['mac']} PERMANENT"
-        have = have_neigh.get(ip)
-        if have == ep["mac"]:
+    entries = _remotes(ns)
+    for r in want:
+        out += _fdb_for(view, vm, ns, vx, r, [f for f in entries if f.mac == r.mac], port, vni)
+    wanted_macs = {r.mac for r in want}
+    for f in entries:
+        if f.mac in wanted_macs or not f.dst:
             continue
         finding(
-            "error",
-            "neigh-missing" if have is None else "neigh-wrong-mac",
-            f"{'no' if have is None else 'wrong'} neighbour entry for {ep['name']} on {ep['host']}",
-            entry,
-            "no entry" if have is None else f"{ip} lladdr {have}",
-            "ip",
-            "neigh",
-            "replace",
-            ip,
-            "lladdr",
-            ep["mac"],
-            "dev",
-            "vxlan0",
-            "nud",
-            "permanent",
+            "warning",
+            "fdb-stale",
+            f"stale FDB entry: no endpoint of {net['name']} on another VM has MAC {f.mac}",
+            "no entry",
+            _entry(f),
+            *_fdb_del(str(f.mac), f.dst, f.port, f.vni),
         )
-    for ip, mac in sorted(have_neigh.items()):
-        if ip in want_neigh:
-            continue
+    neigh = {n.dst: n for n in ns.neigh if n.dev == "vxlan0" and n.dst}
+    for r in want:
+        entry = f"{r.ip} lladdr {r.mac} PERMANENT"
+        fix = ("ip", "neigh", "replace", r.ip, "lladdr", r.mac, "dev", "vxlan0", "nud", "permanent")
+        n = neigh.get(r.ip)
+        state = "/".join(n.state) if n else ""
+        if n is None or not n.lladdr:
+            finding(
+                "error",
+                "neigh-missing",
+                f"no neighbour entry for {r.name} on {r.host}: ARP for {r.ip} goes unanswered",
+                entry,
+                f"{r.ip} {state}" if n else "no entry",
+                *fix,
+            )
+        elif n.lladdr != r.mac:
+            finding(
+                "error",
+                "neigh-wrong-mac",
+                f"wrong neighbour entry for {r.name} on {r.host}: its frames get another MAC",
+                entry,
+                f"{r.ip} lladdr {n.lladdr} {state}",
+                *fix,
+            )
+        elif "PERMANENT" not in n.state:
+            # vxlan0's ARP proxy answers only from a connected entry (PERMANENT, NOARP,
+            # REACHABLE: vxlan_core.c, arp_reduce); a REACHABLE one goes STALE within
+            # reachable_time, and from then on the containers' ARP for it is unanswered.
+            live = bool({"REACHABLE", "NOARP"} & set(n.state))
+            finding(
+                "warning" if live else "error",
+                "neigh-not-permanent",
+                f"neighbour entry for {r.name} on {r.host} is {state}, not PERMANENT: "
+                + (
+                    "once it goes STALE, vxlan0 stops answering ARP for it"
+                    if live
+                    else f"vxlan0 does not answer ARP for {r.ip}"
+                ),
+                entry,
+                f"{r.ip} lladdr {n.lladdr} {state}",
+                *fix,
+            )
+    wanted_ips = {r.ip for r in want}
+    for ip, n in sorted(neigh.items()):
+        if ip in wanted_ips or not n.lladdr or "PERMANENT" not in n.state:
+            continue  # transient entries of unused IPs are the kernel's own (l3miss)
         # An IP now used by a container on this VM: vxlan0's ARP proxy answers for it too.
         sev = "error" if ip in local_ips else "warning"
         finding(
@@ -209,7 +200,7 @@ def _compare(
             "neigh-stale",
             f"stale neighbour entry: no endpoint of {net['name']} on another VM has {ip}",
             "no entry",
-            f"{ip} lladdr {mac} PERMANENT",
+            f"{ip} lladdr {n.lladdr} PERMANENT",
             "ip",
             "neigh",
             "del",
@@ -220,6 +211,148 @@ def _compare(
     return out
 
 
-def _fdb_del(mac: str, dst: str) -> tuple[str, ...]:
-    """The fix for an FDB entry that must go: `bridge fdb del MAC dev vxlan0 dst VTEP self`."""
-    return ("bridge", "fdb", "del", mac, "dev", "vxlan0", "dst", dst, "self")
+def _entry(f: Fdb) -> str:
+    """An FDB entry as ``bridge fdb show`` prints it (port/VNI only where not vxlan0's)."""
+    parts = [str(f.mac), "dst", str(f.dst)]
+    if f.port:
+        parts += ["port", str(f.port)]
+    if f.vni is not None:
+        parts += ["vni", str(f.vni)]
+    if f.via:
+        parts += ["via", f.via]
+    parts.append("self")
+    parts.append(f.state or "dynamic")
+    return " ".join(parts)
+
+
+def _fdb_for(
+    view: LabView,
+    vm: VmView,
+    ns: OverlayNs,
+    vx: Vxlan,
+    r: Remote,
+    have: list[Fdb],
+    port: int,
+    vni: int,
+) -> list[Finding]:
+    """Findings for one remote endpoint's FDB entry: each destination, its port, its VNI,
+    its state, and entries for its MAC on other devices.
+
+    An entry's destination without NDA_PORT/NDA_VNI uses vxlan0's own dstport and VNI
+    (the kernel leaves them out when equal: vxlan_core.c, vxlan_fdb_info).
+    """
+    lab, out = view.lab, []
+    entry = f"{r.mac} dst {r.vtep} self permanent"
+    replace = ("bridge", "fdb", "replace", r.mac, "dev", "vxlan0", "dst", r.vtep, "self")
+    if len(have) > 1:
+        # replace rewrites only the first destination: drop the entry whole and write it again.
+        script = (
+            f"bridge fdb del {r.mac} dev vxlan0 self; "
+            f"bridge fdb append {r.mac} dev vxlan0 dst {r.vtep} self permanent"
+        )
+        fix: tuple[str, ...] = ("sh", "-c", script)
+    else:
+        fix = (*replace, "permanent")
+
+    def finding(sev: str, check: str, summary: str, found: str, *cmd: str) -> None:
+        cmd = cmd or fix
+        out.append(
+            Finding(
+                sev,
+                check,
+                summary,
+                lab,
+                vm.node,
+                ns.name,
+                "vxlan0",
+                entry,
+                found,
+                in_overlay(lab, vm.node, ns.name, *cmd),
+            )
+        )
+
+    def wrong(f: Fdb) -> list[tuple[str, str, str]]:
+        """(check, what is wrong, what it does) for each attribute of a destination."""
+        got = []
+        if f.dst != r.vtep:
+            got.append(("fdb-wrong-vtep", f"dst {f.dst}", f"for VTEP {f.dst} (not {r.vtep})"))
+        if (f.vni if f.vni is not None else vx.id) != vni:
+            got.append(("fdb-wrong-vni", f"vni {f.vni}", f"with VNI {f.vni} (not {vni})"))
+        if (f.port or vx.port) != port:
+            got.append(("fdb-wrong-port", f"port {f.port}", f"to UDP port {f.port} (not {port})"))
+        return got
+
+    for f in ns.fdb:
+        # The MAC held by another device's table (a static entry on br0 or on a veth):
+        # br0 delivers the frames there and vxlan0 never sees them.
+        if f.mac == r.mac and f.dev != "vxlan0" and ("self" in f.flags or f.state):
+            table = "self" if "self" in f.flags else "master"
+            finding(
+                "error",
+                "fdb-wrong-device",
+                f"{r.name}'s MAC sits on {f.dev} ({table}), not vxlan0: its frames never "
+                "enter the tunnel",
+                f"{f.mac} dev {f.dev} {table} {f.state or 'dynamic'}",
+                "bridge",
+                "fdb",
+                "del",
+                r.mac,
+                "dev",
+                str(f.dev),
+                table,
+            )
+    if not have:
+        finding(
+            "error",
+            "fdb-missing",
+            f"no FDB entry for {r.name} on {r.host}: traffic to it is dropped",
+            "no entry",
+        )
+        return out
+    good = [f for f in have if not wrong(f)]
+    if good:
+        for f in have:
+            if f in good:
+                continue
+            finding(
+                "error",
+                "fdb-extra-dst",
+                f"FDB also sends {r.name}'s frames to {f.dst}"
+                + (f" port {f.port}" if f.port else "")
+                + (f" vni {f.vni}" if f.vni is not None else ""),
+                _entry(f),
+                *_fdb_del(r.mac, str(f.dst), f.port, f.vni),
+            )
+    else:
+        bad = wrong(have[0])
+        finding(
+            "error",
+            bad[0][0],
+            f"FDB entry for {r.name} on {r.host} has {', '.join(b[1] for b in bad)}: "
+            f"its frames leave {' '.join(b[2] for b in bad)}",
+            "; ".join(_entry(f) for f in have),
+        )
+    state = have[0].state  # one state per entry, whatever its destinations
+    if good and state != "permanent":
+        ages = state in ("", "stale")
+        finding(
+            "warning",
+            "fdb-not-permanent",
+            f"FDB entry for {r.name} on {r.host} is {state or 'dynamic'}, not permanent: "
+            + (
+                f"it ages out after {vx.ageing or 300}s without traffic, then frames to it drop"
+                if ages
+                else "a flush of non-permanent entries removes it"
+            ),
+            "; ".join(_entry(f) for f in have),
+        )
+    return out
+
+
+def _fdb_del(
+    mac: str, dst: str, port: int | None = None, vni: int | None = None
+) -> tuple[str, ...]:
+    """The fix for one destination that must go: `bridge fdb del MAC dev vxlan0 dst VTEP
+    [port P] [vni V] self` (the kernel matches a destination by all three)."""
+    extra = (("port", str(port)) if port else ()) + (("vni", str(vni)) if vni is not None else ())
+    return ("bridge", "fdb", "del", mac, "dev", "vxlan0", "dst", dst, *extra, "self")

@@ -11,6 +11,7 @@ import fcntl
 import os
 import socket
 import struct
+from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -20,6 +21,7 @@ from toolkit.lab.lifecycle import require_up
 from toolkit.netns.records import Fdb, Link, Neigh, Vxlan
 from toolkit.netns.setns import netns_of_fd
 from toolkit.netns.target import NsTarget
+from toolkit.overlay.model import Snapshot, from_dict
 
 AGENT_SOCKET = "/run/ovlab/agent.sock"
 NETNS_DIR = "/run/docker/netns"
@@ -95,6 +97,7 @@ class LabView:
     snapshot_error: str | None
     containers: list[ContainerView]
     topology: str | None = None  # the file the lab was brought up from
+    _store: Snapshot | None = field(default=None, repr=False, compare=False)
 
     @property
     def rebuild(self) -> str:
@@ -120,13 +123,20 @@ class LabView:
         """The store's endpoints."""
         return list((self.snapshot or {}).get("endpoints", []))
 
-    def vtep_of(self, host: str, fallback: str = "") -> str:
-        """The VTEP a host published in the store (else its VM's eth1, else fallback)."""
-        for h in (self.snapshot or {}).get("hosts", []):
-            if h["host"] == host:
-                return str(h["vtep"])
-        vm = self.vm(host)
-        return vm.ip if vm else fallback
+    @property
+    def store(self) -> Snapshot:
+        """The store snapshot as the agent's own records (empty when it could not be read)."""
+        if self._store is None:
+            self._store = from_dict(self.snapshot or {})
+        return self._store
+
+    @property
+    def vxlan_port(self) -> int:
+        """The lab's VXLAN UDP port: the one most hosts published, else their agents', else
+        IANA's 4789 (RFC 7348 §5) that provisioning defaults to."""
+        ports = [h["port"] for h in (self.snapshot or {}).get("hosts", []) if h.get("port")]
+        ports = ports or [v.agent["port"] for v in self.vms if v.agent and v.agent.get("port")]
+        return int(Counter(ports).most_common(1)[0][0]) if ports else 4789
 
     def container(self, host: str, name: str) -> ContainerView | None:
         """A running container by host and name."""

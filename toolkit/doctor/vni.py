@@ -1,4 +1,10 @@
-"""vxlan0 in every overlay namespace: present, the store's VNI, the VXLAN port, the VM's VTEP."""
+"""vxlan0 in every overlay namespace: present, the store's VNI, the lab's VXLAN port, the VM's
+VTEP as ``local``, learning off and proxy on (as libnetwork creates it). Its MTU is part of
+the MTU chain (toolkit.doctor.mtu).
+
+Every fix restarts the VM's agent: its first pass rebuilds a vxlan0 that differs in any of
+these (toolkit.overlay.dataplane._vxlan_ok), with all its neighbour and FDB entries.
+"""
 
 from __future__ import annotations
 
@@ -28,7 +34,7 @@ def check(view: LabView) -> list[Finding]:
                 )
             )
     for vm in view.live_vms:
-        port = int((vm.agent or {}).get("port") or 4789)
+        port = view.vxlan_port
         for net in view.networks:
             ns = vm.overlay.get(netns_name(net["id"]))
             if ns is None or ns.error:
@@ -52,18 +58,19 @@ def check(view: LabView) -> list[Finding]:
                 )
                 continue
             if vx.id != net["vni"]:
+                carried = "no VNI (metadata mode, external)" if vx.id is None else f"VNI {vx.id}"
                 out.append(
                     Finding(
                         "error",
                         "vni-mismatch",
-                        f"vxlan0 carries VNI {vx.id} but network {net['name']} has VNI "
+                        f"vxlan0 carries {carried} but network {net['name']} has VNI "
                         f"{net['vni']}: no traffic with the other VMs",
                         lab,
                         vm.node,
                         ns.name,
                         "vxlan0",
                         f"id {net['vni']} (store)",
-                        f"id {vx.id}",
+                        "external" if vx.id is None else f"id {vx.id}",
                         restart,
                     )
                 )
@@ -82,18 +89,55 @@ def check(view: LabView) -> list[Finding]:
                         restart,
                     )
                 )
-            if vx.local not in (None, vm.ip):
+            if vx.local != vm.ip:
                 out.append(
                     Finding(
                         "error",
                         "vxlan-local",
-                        "vxlan0's source address is not the VTEP",
+                        "vxlan0 has no source address of its own: routing picks the outer "
+                        "source, which need not be the VTEP the peers' FDB entries name"
+                        if vx.local is None
+                        else "vxlan0's source address is not the VTEP",
                         lab,
                         vm.node,
                         ns.name,
                         "vxlan0",
                         f"local {vm.ip}",
-                        f"local {vx.local}",
+                        "no local" if vx.local is None else f"local {vx.local}",
+                        restart,
+                    )
+                )
+            # Docker sets nolearning + proxy: peers are programmed, never learned, and
+            # vxlan0 answers containers' ARP from its neighbour table.
+            if vx.learning:
+                out.append(
+                    Finding(
+                        "warning",
+                        "vxlan-learning",
+                        "vxlan0 learns source MACs from the wire: a spoofed or stray frame "
+                        "can redirect a container's traffic",
+                        lab,
+                        vm.node,
+                        ns.name,
+                        "vxlan0",
+                        "learning off",
+                        "learning on",
+                        restart,
+                    )
+                )
+            if not vx.proxy:
+                out.append(
+                    Finding(
+                        "error",
+                        "vxlan-proxy",
+                        "vxlan0 does not answer ARP for remote containers: without a flood "
+                        "entry their ARP requests go nowhere",
+                        lab,
+                        vm.node,
+                        ns.name,
+                        "vxlan0",
+                        "proxy on",
+                        "proxy off",
                         restart,
                     )
                 )

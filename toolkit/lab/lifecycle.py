@@ -112,6 +112,7 @@ def _create(topo: Topology, where: str, digest: str, say: Progress) -> None:
         st.data.update(
             topology=where,
             digest=digest,
+            vars=topo.vars,  # Ansible variables for the lab's inventory
             phase="creating",
             underlay={
                 "netns": ul_name,
@@ -139,6 +140,7 @@ def _create(topo: Topology, where: str, digest: str, say: Progress) -> None:
                 "host_if": ifname("ul-", node.name),
                 "groups": list(node.groups),
                 "impair": node.impair.to_dict(),
+                "vars": node.vars,
                 "pid": None,
             }
             st.save()

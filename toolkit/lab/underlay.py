@@ -13,7 +13,7 @@ from ipaddress import IPv4Interface
 from typing import TYPE_CHECKING
 
 from toolkit.errors import EnvError, OvlabError
-from toolkit.lab.topology import Impairment
+from toolkit.lab.impair import Impairment
 from toolkit.netns.iproute import iproute_at
 
 if TYPE_CHECKING:

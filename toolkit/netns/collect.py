@@ -1,9 +1,11 @@
 """Query namespaces for each view and return records; never prints.
 
-fdb and neigh go through the lean decoder (toolkit.netns.lean). links, addrs,
-routes and vxlan are off the hot path and use pyroute2, imported only when one
-of them is asked for. Every namespace is entered by fd with setns(2), so a
-missing one is an error here, never a new empty namespace.
+fdb and neigh go through the lean decoder (toolkit.netns.lean), vxlan through
+its own attribute walk over the same socket (toolkit.netns.vxlan: pyroute2
+misreads some IFLA_VXLAN_* attributes). links, addrs and routes are off the
+hot path and use pyroute2, imported only when one of them is asked for. Every
+namespace is entered by fd with setns(2), so a missing one is an error here,
+never a new empty namespace.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from typing import Any
 
 from toolkit.errors import NotFound, OvlabError, UsageError
 from toolkit.netns import lean
-from toolkit.netns.records import Addr, Link, NsEntry, Route, Vxlan
+from toolkit.netns.records import Addr, Link, NsEntry, Route
 from toolkit.netns.setns import netns_of_fd
 from toolkit.netns.target import NsTarget, open_ns
 
@@ -88,9 +90,16 @@ def _retrying(fn: Callable[[lean.RtSocket, str | None], list[Any]]) -> Callable[
     return run
 
 
+def _vxlan(sock: lean.RtSocket, label: str | None) -> list[Any]:
+    from toolkit.netns import vxlan  # off the fdb/neigh path
+
+    return vxlan.devices(sock, label)
+
+
 _LEAN: dict[str, Callable[..., list[Any]]] = {
     "fdb": _retrying(lean.fdb),
     "neigh": _retrying(lean.neighbours),
+    "vxlan": _retrying(_vxlan),
 }
 
 
@@ -271,54 +280,10 @@ def _routes(label: str | None) -> list[Route]:
     return out
 
 
-def _is_multicast(addr: str) -> bool:
-    return addr.startswith("ff") if ":" in addr else 224 <= int(addr.split(".")[0]) <= 239
-
-
-def _vxlan(label: str | None) -> list[Vxlan]:
-    with _ipr() as ipr:
-        msgs = list(ipr.get_links())
-    names = {m["index"]: m.get_attr("IFLA_IFNAME") for m in msgs}
-    out = []
-    for m in msgs:
-        info = m.get_attr("IFLA_LINKINFO")
-        if info is None or info.get_attr("IFLA_INFO_KIND") != "vxlan":
-            continue
-        data = info.get_attr("IFLA_INFO_DATA")
-        get = data.get_attr if data is not None else (lambda _name: None)
-        peer = get("IFLA_VXLAN_GROUP") or get("IFLA_VXLAN_GROUP6")
-        remote = group = None
-        if peer:
-            # One attribute carries both: a multicast address is a group, else a remote.
-            group, remote = (peer, None) if _is_multicast(peer) else (None, peer)
-        dev = get("IFLA_VXLAN_LINK")
-        out.append(
-            Vxlan(
-                label,
-                m.get_attr("IFLA_IFNAME"),
-                get("IFLA_VXLAN_ID"),
-                get("IFLA_VXLAN_PORT"),
-                get("IFLA_VXLAN_LOCAL") or get("IFLA_VXLAN_LOCAL6"),
-                remote,
-                group,
-                names.get(dev, f"if{dev}") if dev else None,
-                bool(get("IFLA_VXLAN_LEARNING")),
-                bool(get("IFLA_VXLAN_PROXY")),
-                bool(get("IFLA_VXLAN_L2MISS")),
-                bool(get("IFLA_VXLAN_L3MISS")),
-                get("IFLA_VXLAN_AGEING"),
-                get("IFLA_VXLAN_TTL"),
-                m.get_attr("IFLA_MTU"),
-            )
-        )
-    return out
-
-
 _PYROUTE2: dict[str, Callable[[str | None], list[Any]]] = {
     "links": _links,
     "addrs": _addrs,
     "routes": _routes,
-    "vxlan": _vxlan,
 }
 
 
@@ -349,6 +314,7 @@ def namespaces() -> list[NsEntry]:
         except (OvlabError, OSError):
             links = None  # vanished or not enterable: still worth listing
         out.append(
-            NsEntry(found.key[1], found.kind, found.target, found.path, len(pids), owner, links)
-        )
+            NsEntry(found.key[1], found.kind, found.target, found.path, found.mount,
+                    found.mntns, found.mnt_pid, len(pids), owner, links)
+        )  # fmt: skip
     return out

@@ -1,9 +1,14 @@
 """Find every network namespace on the machine, each once.
 
-Sources, in the order that decides a namespace's kind when several name it:
-named ones in /run/netns, Docker's exec-root directories, lab VMs and the
-namespaces pinned inside their file systems, then any process's namespace.
-Namespaces are identified by (st_dev, st_ino) of their nsfs file.
+Two sources see them all: nsfs mounts in every mount namespace (toolkit.netns.
+mounts: /run/netns, any Docker exec-root, any directory at all, inside
+containers and lab VMs too), and every process's /proc/PID/ns/net. What pins a
+namespace decides its kind, in this order when several do: named (/run/netns),
+docker (a Docker exec-root's netns/), lab-vm, vm-pinned (a mount inside a lab
+VM), pinned (a mount anywhere else here), pinned-mntns (a mount in another
+mount namespace), process. Namespaces are identified by (st_dev, st_ino) of
+their nsfs file. A namespace held only by an open file descriptor, or pinned
+in a mount namespace no process lives in, is not found.
 """
 
 from __future__ import annotations
@@ -11,10 +16,12 @@ from __future__ import annotations
 import os
 from typing import Any, NamedTuple
 
+from toolkit.netns import mounts
+
 NAMED_DIR = "/run/netns"
-# Docker pins container namespaces under its exec-root; daemons started with
-# --exec-root (e.g. one per lab VM, or dind) use other directories.
-DOCKER_DIRS = ("/var/run/docker/netns", "/run/docker/netns")
+NAMED_DIRS = ("/run/netns", "/var/run/netns")
+# Docker pins container namespaces in <exec-root>/netns; next to it lie these.
+DOCKER_SIBLINGS = ("containerd", "runtime-runc", "libnetwork", "plugins")
 VM_PINNED_SUBDIRS = ("run/docker/netns", "run/netns")
 
 
@@ -25,6 +32,9 @@ class Found(NamedTuple):
     kind: str
     target: str
     path: str
+    mount: str | None = None  # mount point inside another mount namespace
+    mntns: int | None = None  # that mount namespace's inode
+    mnt_pid: int | None = None  # the process whose /proc/PID/root reaches the mount
 
 
 def nsfs_dev() -> int:
@@ -54,29 +64,15 @@ def named_names() -> list[str]:
     return _entries(NAMED_DIR)
 
 
-def docker_dirs() -> list[str]:
-    """Docker netns directories: the default exec-root and any other under /run."""
-    found = list(DOCKER_DIRS)
-    for base in ("/var/run/docker", "/run/docker"):
-        found += [os.path.join(base, d, "netns") for d in _entries(base)]
-    # Other exec-roots (dockerd --exec-root /run/docker-foo): look a few levels down.
-    for top in _entries("/run"):
-        if not top.startswith("docker"):
-            continue
-        for root, dirs, _files in os.walk(os.path.join("/run", top)):
-            if root.count("/") >= 5:
-                dirs[:] = []
-            if os.path.basename(root) == "netns":
-                found.append(root)
-                dirs[:] = []
-    seen: set[str] = set()
-    out = []
-    for d in found:
-        real = os.path.realpath(d)
-        if real not in seen and os.path.isdir(real):
-            seen.add(real)
-            out.append(d)
-    return out
+def is_docker_dir(directory: str) -> bool:
+    """Whether a directory is some Docker daemon's ``<exec-root>/netns``."""
+    if os.path.basename(directory) != "netns":
+        return False
+    parent = os.path.dirname(directory)
+    # /run/docker, /srv/docker-exec, /var/run/docker-vm1, … (dockerd --exec-root)
+    if any(part.startswith("docker") for part in parent.split("/")):
+        return True
+    return any(os.path.isdir(os.path.join(parent, sib)) for sib in DOCKER_SIBLINGS)
 
 
 def vm_pinned(pid: int) -> list[tuple[str, str]]:
@@ -88,19 +84,22 @@ def vm_pinned(pid: int) -> list[tuple[str, str]]:
     return out
 
 
-def scan_processes() -> dict[tuple[int, int], list[int]]:
+def pids() -> list[int]:
+    """Every process id, ascending."""
+    return sorted(int(e) for e in os.listdir("/proc") if e.isdigit())
+
+
+def scan_processes(all_pids: list[int] | None = None) -> dict[tuple[int, int], list[int]]:
     """Every process's network namespace, mapped to its pids (ascending)."""
     owners: dict[tuple[int, int], list[int]] = {}
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
+    for pid in pids() if all_pids is None else all_pids:
         try:
-            st = os.stat(f"/proc/{entry}/ns/net")
+            st = os.stat(f"/proc/{pid}/ns/net")
         except OSError:
             continue  # exited meanwhile, or a kernel thread we may not see
-        owners.setdefault((st.st_dev, st.st_ino), []).append(int(entry))
-    for pids in owners.values():
-        pids.sort()
+        owners.setdefault((st.st_dev, st.st_ino), []).append(pid)
+    for found in owners.values():
+        found.sort()
     return owners
 
 
@@ -131,38 +130,64 @@ def comm(pid: int) -> str:
         return "?"
 
 
+def _vm_label(vm: Any, nodes: list[str]) -> str:
+    # A bare node name is a valid TARGET only when no other lab uses it.
+    return vm.node if nodes.count(vm.node) == 1 else f"{vm.lab}/{vm.node}"
+
+
+def _vm_pinned_target(label: str, mount: str) -> str:
+    """NODE:NAME for the VM's own netns directories, NODE:/MOUNTPOINT for anywhere else."""
+    directory, name = os.path.split(mount)
+    if directory.lstrip("/") in VM_PINNED_SUBDIRS or directory == "/var/run/netns":
+        return f"{label}:{name}"
+    return f"{label}:{mount}"
+
+
 def discover(owners: dict[tuple[int, int], list[int]] | None = None) -> list[Found]:
     """Every network namespace reachable from here, deduplicated, in source order."""
     dev = nsfs_dev()
     seen: set[tuple[int, int]] = set()
     out: list[Found] = []
 
-    def add(path: str, kind: str, target: str) -> None:
-        key = _ns_key(path, dev)
-        if key is not None and key not in seen:
-            seen.add(key)
-            out.append(Found(key, kind, target, path))
+    def add(found: Found) -> None:
+        if found.key not in seen:
+            seen.add(found.key)
+            out.append(found)
 
-    for name in named_names():
-        add(f"{NAMED_DIR}/{name}", "named", name)
-    for directory in docker_dirs():
-        for name in _entries(directory):
-            path = f"{directory}/{name}"
-            add(path, "docker", path)
+    all_pids = pids()
+    pinned = mounts.nsfs_mounts(dev, mounts.mount_namespaces(all_pids))
+    own = [m for m in pinned if m.mntns is None]
+    for m in own:
+        directory, name = os.path.split(m.mount)
+        if directory in NAMED_DIRS:
+            add(Found((dev, m.inode), "named", name, f"{NAMED_DIR}/{name}"))
+    for m in own:
+        if is_docker_dir(os.path.dirname(m.mount)):
+            add(Found((dev, m.inode), "docker", m.path, m.path))
     vms = [vm for vm in lab_vms() if vm.alive]
     nodes = [vm.node for vm in vms]
+    vm_of_mntns: dict[int, tuple[Any, str]] = {}
     for vm in vms:
-        # A bare node name is a valid TARGET only when no other lab uses it.
-        label = vm.node if nodes.count(vm.node) == 1 else f"{vm.lab}/{vm.node}"
-        add(f"/proc/{vm.pid}/ns/net", "lab-vm", label)
-    for vm in vms:
-        label = vm.node if nodes.count(vm.node) == 1 else f"{vm.lab}/{vm.node}"
-        for name, path in vm_pinned(vm.pid):
-            add(path, "vm-pinned", f"{label}:{name}")
+        key = _ns_key(f"/proc/{vm.pid}/ns/net", dev)
+        if key is not None:
+            add(Found(key, "lab-vm", _vm_label(vm, nodes), f"/proc/{vm.pid}/ns/net"))
+        try:
+            vm_of_mntns[os.stat(f"/proc/{vm.pid}/ns/mnt").st_ino] = (vm, _vm_label(vm, nodes))
+        except OSError:
+            continue
+    for m in pinned:
+        if m.mntns in vm_of_mntns:
+            vm, label = vm_of_mntns[m.mntns]
+            path = f"/proc/{vm.pid}/root{m.mount}"  # the VM's init: as long-lived as the VM
+            target = _vm_pinned_target(label, m.mount)
+            add(Found((dev, m.inode), "vm-pinned", target, path, m.mount, m.mntns, vm.pid))
+    for m in own:
+        add(Found((dev, m.inode), "pinned", m.path, m.path))
+    for m in pinned:
+        if m.mntns is not None:
+            add(Found((dev, m.inode), "pinned-mntns", m.path, m.path, m.mount, m.mntns, m.pid))
     if owners is None:
-        owners = scan_processes()
-    for key, pids in owners.items():
-        if key not in seen:
-            seen.add(key)
-            out.append(Found(key, "process", f"pid:{pids[0]}", f"/proc/{pids[0]}/ns/net"))
+        owners = scan_processes(all_pids)
+    for key, procs in owners.items():
+        add(Found(key, "process", f"pid:{procs[0]}", f"/proc/{procs[0]}/ns/net"))
     return out

@@ -28,9 +28,12 @@ class NsEntry(NamedTuple):
     """One network namespace found by discovery."""
 
     inode: int  # the namespace's identity, as in /proc/<pid>/ns/net -> net:[inode]
-    kind: str  # named | docker | lab-vm | vm-pinned | process
+    kind: str  # named | docker | lab-vm | vm-pinned | pinned | pinned-mntns | process
     target: str  # what to pass as TARGET to the other netns commands
     path: str  # an nsfs file that opens it
+    mount: str | None  # the mount point inside another mount namespace that pins it
+    mntns: int | None  # that mount namespace's inode (lsns -t mnt)
+    mnt_pid: int | None  # a process in it: path is /proc/<mnt_pid>/root/<mount>
     pids: int  # processes living in it
     owner: str | None  # "pid (comm)" of its lowest pid, when any process lives in it
     links: int | None  # network devices in it (None when it could not be entered)
@@ -141,22 +144,52 @@ class Route(NamedTuple):
 
 
 class Vxlan(NamedTuple):
-    """A VXLAN device's tunnel settings, like ``ip -d link show type vxlan``."""
+    """A VXLAN device's tunnel settings: ``ip -j -d link show type vxlan``'s info_data.
+
+    Keys are iproute2's, except ``name`` (ifname) and ``dev`` (iproute2's
+    "link"), and booleans are always present (iproute2 leaves out most false
+    ones). A metadata-mode device (``external``, collect_metadata: EVPN,
+    Cilium, flow-based) has no VNI of its own, so ``id`` is None, never 0.
+    ``ttl`` 0 is "auto"; with ``ttl_inherit`` the inner TTL is copied and ``ttl``
+    is None. ``tos`` and ``label`` are hex strings as iproute2 prints them
+    (tos 0x1 is "inherit"). ``port_range`` is the UDP source-port range (0, 0:
+    the kernel's ephemeral range). Source: drivers/net/vxlan/vxlan_core.c,
+    vxlan_fill_info().
+    """
 
     netns: str | None
     name: str
+    external: bool
+    vnifilter: bool
     id: int | None
-    port: int | None
-    local: str | None
     remote: str | None
     group: str | None
+    remote6: str | None
+    group6: str | None
+    local: str | None
+    local6: str | None
     dev: str | None
+    port_range: tuple[int, int] | None
+    port: int | None
     learning: bool
     proxy: bool
+    rsc: bool
     l2miss: bool
     l3miss: bool
-    ageing: int | None
+    tos: str | None
     ttl: int | None
+    ttl_inherit: bool
+    df: str | None
+    label: str | None
+    ageing: int | None
+    limit: int | None
+    udp_csum: bool
+    udp_zero_csum6_tx: bool
+    udp_zero_csum6_rx: bool
+    remcsum_tx: bool
+    remcsum_rx: bool
+    gbp: bool
+    gpe: bool
     mtu: int | None
 
     def to_dict(self) -> dict[str, Any]:
@@ -175,7 +208,8 @@ class Vxlan(NamedTuple):
 # Fields whose strings hold only hex digits, digits, '.', ':' and '/', never
 # anything JSON must escape.
 PLAIN_FIELDS = frozenset({"mac", "dst", "lladdr", "address", "broadcast", "peer", "gateway",
-                          "prefsrc", "local", "remote", "group"})  # fmt: skip
+                          "prefsrc", "local", "remote", "group", "local6", "remote6",
+                          "group6"})  # fmt: skip
 
 _encoders: dict[type, Callable[..., list[str]]] = {}
 
@@ -189,6 +223,8 @@ def _encoder(cls: type) -> Callable[..., list[str]]:
         lines += [f"        v = r[{i}]", "        if v is not None:"]
         if ann.startswith("bool"):
             lines.append(f"            p.append('{key}true' if v else '{key}false')")
+        elif ann.startswith("tuple[int"):
+            lines.append(f"            p.append('{key}[' + ','.join(map(str, v)) + ']')")
         elif ann.startswith("int"):
             lines.append(f"            p.append('{key}%d' % v)")
         elif name in PLAIN_FIELDS:

@@ -1,8 +1,10 @@
 """Turn a TARGET string into a namespace file, and open it without ever creating one.
 
 TARGET forms: a name in /run/netns, a path (anything with a "/" that exists,
-or starting with "/" or "."), ``pid:N``, a lab node (``NODE`` or ``LAB/NODE``),
-or a namespace pinned inside a lab VM (``NODE:NETNS``). Opening goes through
+or starting with "/" or "."; also a mount in another mount namespace, as
+``/proc/PID/root/PATH``), ``pid:N``, a lab node (``NODE`` or ``LAB/NODE``), or
+a namespace pinned inside a lab VM (``NODE:NETNS``, or ``NODE:/PATH`` for a
+mount anywhere in the VM's file system). Opening goes through
 os.open on the nsfs file, which fails cleanly when it is missing, where
 ``ip netns``-style helpers would create the namespace.
 """
@@ -75,9 +77,12 @@ def _vm_target(vm: VmRef, spec: str) -> NsTarget:
 
 
 def _pinned(spec: str, lab: str | None) -> NsTarget:
-    node_spec, name = spec.rsplit(":", 1)
-    if not name or "/" in name:
-        raise UsageError(f"bad TARGET {spec!r}", hint="write NODE:NETNS with a plain netns name")
+    node_spec, name = spec.split(":", 1)
+    if not name or ("/" in name and not name.startswith("/")):
+        raise UsageError(
+            f"bad TARGET {spec!r}",
+            hint="write NODE:NETNS with a plain netns name, or NODE:/PATH inside the VM",
+        )
     vm = _find_vm(node_spec, lab)
     if vm is None:
         raise NotFound(
@@ -85,6 +90,12 @@ def _pinned(spec: str, lab: str | None) -> NsTarget:
             hint=did_you_mean(node_spec, _vm_choices(_vms())),
         )
     _vm_target(vm, spec)  # running?
+    if name.startswith("/"):
+        # A path inside the VM's own file system, reached through its init's root.
+        path = f"/proc/{vm.pid}/root{name}"
+        if not os.path.exists(path):
+            raise NotFound(f"no file {name!r} inside {node_spec}", hint="see 'ovlab netns ls'")
+        return NsTarget(spec, path)
     for sub in discover.VM_PINNED_SUBDIRS:
         path = f"/proc/{vm.pid}/root/{sub}/{name}"
         if os.path.exists(path):

@@ -23,7 +23,7 @@ from toolkit.consul.client import Consul, ConsulError
 from toolkit.errors import OvlabError, UsageError
 from toolkit.overlay import containers, dataplane
 from toolkit.overlay.containers import Container
-from toolkit.overlay.model import VXLAN_OVERHEAD, Endpoint, Network, Snapshot
+from toolkit.overlay.model import VXLAN_OVERHEAD, Endpoint, Network, Snapshot, remotes_for
 from toolkit.overlay.store import Store
 
 log = logging.getLogger("ovlab.agent")
@@ -258,13 +258,7 @@ class Agent:
         for veth in present - wanted_veths:
             dataplane.detach_veth(path, veth)
         peers = snap.endpoints_of(net.id)
-        remotes = []
-        for ep in peers:
-            if ep.host == self.host:
-                continue
-            host = snap.hosts.get(ep.host)
-            remotes.append(dataplane.Remote(ep.ip, ep.mac, host.vtep if host else ep.vtep))
-        added, removed = dataplane.program_remotes(path, remotes)
+        added, removed = dataplane.program_remotes(path, remotes_for(snap, self.host, net.id))
         if added or removed:
             log.info(
                 "programmed remotes",

@@ -16,27 +16,20 @@ import os
 import socket
 import threading
 import time
-from dataclasses import dataclass
 
 from pyroute2.netlink.exceptions import NetlinkError
 
 from toolkit.lab.mounts import MNT_DETACH, MS_BIND, mount, umount
 from toolkit.netns.iproute import iproute_at
 from toolkit.netns.setns import CLONE_NEWNET, unshare
+from toolkit.overlay.model import Remote
+
+__all__ = ["Remote"]  # re-exported: callers build the list they pass to program_remotes
 
 NETNS_DIR = "/run/docker/netns"
 NUD_PERMANENT = 0x80
 NTF_SELF = 0x02
 AF_BRIDGE = 7
-
-
-@dataclass(frozen=True)
-class Remote:
-    """What one remote endpoint needs in a network's namespace."""
-
-    ip: str
-    mac: str
-    vtep: str
 
 
 def ns_path(name: str) -> str:
@@ -89,13 +82,17 @@ def remove_netns(name: str) -> None:
 
 
 def _vxlan_ok(link: object, vni: int, port: int, local: str) -> bool:
+    """vxlan0 as _create_vxlan makes it. ``local`` must be set: without it routing picks
+    the outer source, and a peer's FDB, which names our VTEP, no longer matches."""
     info = link.get(("IFLA_LINKINFO", "IFLA_INFO_DATA"))  # type: ignore[attr-defined]
     if not info:
         return False
     return (
         info.get("IFLA_VXLAN_ID") == vni
         and info.get("IFLA_VXLAN_PORT") == port
-        and info.get("IFLA_VXLAN_LOCAL") in (local, None)
+        and info.get("IFLA_VXLAN_LOCAL") == local
+        and not info.get("IFLA_VXLAN_LEARNING")
+        and bool(info.get("IFLA_VXLAN_PROXY"))
     )
 
 
@@ -238,27 +235,43 @@ def local_veths(path: str) -> set[str]:
         }
 
 
-def remote_state(path: str) -> tuple[dict[str, str], dict[str, str]]:
-    """Actual permanent neighbours (ip→mac) and FDB self entries (mac→dst) on vxlan0."""
-    neigh: dict[str, str] = {}
-    fdb: dict[str, str] = {}
+def remote_state(path: str) -> tuple[dict[str, tuple[str, bool]], dict[str, list[str | None]]]:
+    """vxlan0's neighbours (ip -> (mac, permanent)) and FDB self entries (mac -> one item
+    per destination: the VTEP when the destination is as we program it, else None).
+
+    As we program it: a permanent entry whose destination has no port or VNI of its own.
+    The kernel reports NDA_PORT/NDA_VNI only where they differ from vxlan0's
+    (drivers/net/vxlan/vxlan_core.c, vxlan_fdb_info), so their presence means "wrong".
+    """
+    neigh: dict[str, tuple[str, bool]] = {}
+    fdb: dict[str, list[str | None]] = {}
     with iproute_at(path) as ipr:
         vx = ipr.link_lookup(ifname="vxlan0")
         if not vx:
             return neigh, fdb
         for n in ipr.get_neighbours(family=socket.AF_INET, ifindex=vx[0]):
-            if n["state"] & NUD_PERMANENT and n.get("NDA_LLADDR"):
-                neigh[n.get("NDA_DST")] = n.get("NDA_LLADDR")
+            if n.get("NDA_LLADDR") and n.get("NDA_DST"):
+                neigh[n.get("NDA_DST")] = (n.get("NDA_LLADDR"), bool(n["state"] & NUD_PERMANENT))
         for f in ipr.get_neighbours(family=AF_BRIDGE, ifindex=vx[0]):
             if f["ifindex"] == vx[0] and f["flags"] & NTF_SELF and f.get("NDA_DST"):
                 mac = f.get("NDA_LLADDR")
                 if mac and mac != "00:00:00:00:00:00":
-                    fdb[mac] = f.get("NDA_DST")
+                    clean = (
+                        f["state"] & NUD_PERMANENT
+                        and not f.get("NDA_PORT")
+                        and f.get("NDA_VNI") is None
+                    )
+                    fdb.setdefault(mac, []).append(f.get("NDA_DST") if clean else None)
     return neigh, fdb
 
 
 def program_remotes(path: str, want: list[Remote]) -> tuple[list[str], list[str]]:
-    """Make vxlan0's neighbours and FDB equal ``want``; return the MACs added and removed."""
+    """Make vxlan0's neighbours and FDB equal ``want``; return the MACs added and removed.
+
+    Entries we did not program (other states, ports, VNIs, extra destinations) are
+    removed whole and written again; transient neighbours of IPs nobody wants (the
+    kernel's own, from l3miss) are left to the kernel.
+    """
     have_neigh, have_fdb = remote_state(path)
     want_neigh = {r.ip: r.mac for r in want}
     want_fdb = {r.mac: r.vtep for r in want}
@@ -266,23 +279,24 @@ def program_remotes(path: str, want: list[Remote]) -> tuple[list[str], list[str]
     removed: set[str] = set()
     with iproute_at(path) as ipr:
         vx = ipr.link_lookup(ifname="vxlan0")[0]
-        # Remove first (FDB before neighbour, as libnetwork does on leave).
-        for mac, dst in have_fdb.items():
-            if want_fdb.get(mac) != dst:
+        # Remove first (FDB before neighbour, as libnetwork does on leave). Without NDA_DST
+        # the kernel drops the whole entry, whatever port or VNI its destinations carry.
+        for mac, dsts in have_fdb.items():
+            if dsts != [want_fdb.get(mac)]:
                 with contextlib.suppress(NetlinkError):
-                    ipr.fdb("del", ifindex=vx, lladdr=mac, dst=dst)
+                    ipr.fdb("del", ifindex=vx, lladdr=mac)
                 removed.add(mac)
-        for ip, mac in have_neigh.items():
-            if want_neigh.get(ip) != mac:
+        for ip, (mac, permanent) in have_neigh.items():
+            if permanent and want_neigh.get(ip) != mac:
                 with contextlib.suppress(NetlinkError):
                     ipr.neigh("del", dst=ip, lladdr=mac, ifindex=vx)
                 removed.add(mac)
         for mac, dst in want_fdb.items():
-            if have_fdb.get(mac) != dst:
+            if have_fdb.get(mac) != [dst]:
                 ipr.fdb("append", ifindex=vx, lladdr=mac, dst=dst, state=NUD_PERMANENT)
                 added.add(mac)
         for ip, mac in want_neigh.items():
-            if have_neigh.get(ip) != mac:
+            if have_neigh.get(ip) != (mac, True):
                 ipr.neigh("replace", dst=ip, lladdr=mac, ifindex=vx, state=NUD_PERMANENT)
                 added.add(mac)
     return sorted(added), sorted(removed)

@@ -146,6 +146,22 @@ class Host:
         return asdict(self)
 
 
+@dataclass(frozen=True)
+class Remote:
+    """What one remote endpoint needs on vxlan0 of a network's namespace.
+
+    Neighbour ``ip lladdr mac PERMANENT`` and FDB ``mac dst vtep self permanent``
+    with no per-entry port or VNI (so vxlan0's own dstport and VNI apply), as
+    libnetwork's peerAdd programs them. ``name`` and ``host`` only label messages.
+    """
+
+    ip: str
+    mac: str
+    vtep: str
+    name: str = ""
+    host: str = ""
+
+
 @dataclass
 class Snapshot:
     """Everything in the store at one index."""
@@ -171,6 +187,38 @@ class Snapshot:
     def endpoint_by_name(self, name: str) -> list[Endpoint]:
         """Endpoints of a container name (one per network it joined)."""
         return [e for e in self.endpoints.values() if e.name == name]
+
+
+def remotes_for(snap: Snapshot, host: str, net_id: str) -> list[Remote]:
+    """What the kernel on ``host`` should hold for network ``net_id``: one Remote per
+    endpoint of that network owned by another host, sorted by IP (empty for an unknown
+    network). Pure: the agent programs the kernel with it and the doctor judges with it.
+
+    The VTEP is the endpoint record's own ``vtep``, never the host's liveness key or a
+    VM's address: libnetwork programs a peer from the peer record (``peerAdd(…, vtep)``
+    from the endpoint's join), and here both records are locked by the owner's one
+    session, so an endpoint outliving its host key is only the moment before Consul
+    reaps both; until then the endpoint itself is the only word on where it lives.
+    """
+    if net_id not in snap.networks:
+        return []
+    return [
+        Remote(ep.ip, ep.mac, ep.vtep, ep.name, ep.host)
+        for ep in snap.endpoints_of(net_id)
+        if ep.host != host
+    ]
+
+
+def from_dict(data: dict[str, Any]) -> Snapshot:
+    """A Snapshot from its JSON twin (the agent API's ``snapshot`` answer)."""
+    snap = Snapshot(index=int(data.get("index") or 0))
+    for n in data.get("networks") or []:
+        snap.networks[n["id"]] = Network(**n)
+    for e in data.get("endpoints") or []:
+        snap.endpoints[e["id"]] = Endpoint(**e)
+    for h in data.get("hosts") or []:
+        snap.hosts[h["host"]] = Host(h["host"], h["vtep"], int(h.get("port", 4789)))
+    return snap
 
 
 def parse_tree(entries: list[dict[str, Any]], index: int) -> Snapshot:

@@ -19,14 +19,25 @@ def secrets_dir(lab: str) -> Path:
 
 def build(lab: str, consul_bin: str | None = None) -> dict[str, Any]:
     """The inventory of a running lab, as a YAML-ready mapping."""
-    data = require_up(lab)
+    return from_state(lab, require_up(lab), consul_bin)
+
+
+def from_state(lab: str, data: dict[str, Any], consul_bin: str | None = None) -> dict[str, Any]:
+    """The inventory of a lab from its state record: the topology's ``vars`` (lab-wide in
+    ``all.vars``, a VM's own as its host vars) beside what ovlab sets for lab VMs, which the
+    topology loader refuses to have overridden (``toolkit.lab.role_vars.SET_BY_OVLAB``)."""
     groups: dict[str, list[str]] = {}
     hosts: dict[str, Any] = {}
     for node, info in data["nodes"].items():
-        hosts[node] = {"ovlab_node": node, "ovlab_eth1": str(info["eth1"]).split("/")[0]}
+        hosts[node] = {
+            **info.get("vars", {}),
+            "ovlab_node": node,
+            "ovlab_eth1": str(info["eth1"]).split("/")[0],
+        }
         for group in info.get("groups", []):
             groups.setdefault(group, []).append(node)
     all_vars: dict[str, Any] = {
+        **data.get("vars", {}),
         "ansible_connection": "ovlab_vm",
         "ansible_python_interpreter": "/usr/bin/python3",
         "ovlab_lab": lab,

@@ -19,9 +19,8 @@ from typing import Any
 
 from toolkit.errors import OvlabError, UsageError
 from toolkit.lab import state
+from toolkit.resources import check_install, check_install_path, playbooks_dir
 
-ROOT = Path(__file__).resolve().parents[2]
-PLAYBOOKS = ROOT / "playbooks"
 Event = dict[str, Any]
 
 
@@ -60,14 +59,15 @@ class ProvisionResult:
 
 
 def resolve_playbook(name: str) -> Path:
-    """A playbook path, or a name under playbooks/ (``site``, ``consul.yml``)."""
+    """A playbook path, or the name of a shipped one (``site``, ``consul.yml``)."""
     p = Path(name)
     if p.is_file():
         return p.resolve()
-    for cand in (PLAYBOOKS / name, PLAYBOOKS / f"{name}.yml"):
+    books = playbooks_dir()
+    for cand in (books / name, books / f"{name}.yml"):
         if cand.is_file():
             return cand
-    known = sorted(x.stem for x in PLAYBOOKS.glob("*.yml"))
+    known = sorted(x.stem for x in books.glob("*.yml"))
     raise UsageError(f"no playbook {name!r}", hint="known: " + ", ".join(known))
 
 
@@ -81,7 +81,10 @@ def run(
     """Provision a running lab with a playbook; never raises for a failed task."""
     from toolkit.provision import consul_bin, inventory
 
+    check_install()
+    check_install_path()
     book = resolve_playbook(playbook)
+    books = playbooks_dir()
     binary = consul_bin.require()
     inv = inventory.write(lab, state.lab_dir(lab) / "inventory.yml", str(binary))
     log = state.lab_dir(lab) / "ansible.log"
@@ -93,9 +96,9 @@ def run(
     rfd, wfd = os.pipe()
     env = dict(
         os.environ,
-        ANSIBLE_CONFIG=str(PLAYBOOKS / "ansible.cfg"),
+        ANSIBLE_CONFIG=str(books / "ansible.cfg"),
         ANSIBLE_STDOUT_CALLBACK="ovlab_events",
-        ANSIBLE_CALLBACK_PLUGINS=str(PLAYBOOKS / "plugins" / "callback"),
+        ANSIBLE_CALLBACK_PLUGINS=str(books / "plugins" / "callback"),
         ANSIBLE_LOG_PATH=str(log),
         ANSIBLE_NOCOLOR="1",
         OVLAB_EVENTS_FD=str(wfd),
@@ -109,12 +112,12 @@ def run(
             stderr=subprocess.STDOUT,
             pass_fds=(wfd,),
             env=env,
-            cwd=ROOT,
+            cwd=books,
         )
     os.close(wfd)
     result = ProvisionResult(
         lab,
-        str(book.relative_to(ROOT) if book.is_relative_to(ROOT) else book),
+        str(book.relative_to(books.parent) if book.is_relative_to(books) else book),
         ok=False,
         seconds=0.0,
         log=str(log),

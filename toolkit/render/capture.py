@@ -370,6 +370,10 @@ def print_verdict(v: Verdict, out: IO[str] | None = None) -> None:
         return
     line = f"FAIL: {v.reason}"
     out.write(("\x1b[1;31m" + line + "\x1b[0m" if colour else line) + "\n")
+    shown: set[tuple[str | None, str | None]] = set()
     for c in v.checks:
-        if c.ok is False and c.hint:
-            out.write(f"  hint: {c.hint}\n")
+        if c.ok is False and c.hint and (c.hint, c.fix) not in shown:
+            shown.add((c.hint, c.fix))  # one object often explains several checks
+            out.write(f"  {c.name}: {c.hint}\n")
+            if c.fix:
+                out.write(f"    fix: {c.fix}\n")

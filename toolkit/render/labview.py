@@ -11,7 +11,7 @@ from rich.table import Table
 
 
 def _impair_text(imp: dict[str, Any]) -> str:
-    from toolkit.lab.topology import Impairment
+    from toolkit.lab.impair import Impairment
 
     return Impairment.from_dict(imp).describe() if imp else "-"
 
@@ -28,6 +28,41 @@ def labs_table(rows: Sequence[Any]) -> Table:
         t.add_row(
             r.name, f"[{colour}]{r.phase}[/]", str(r.nodes), str(r.alive), r.subnet, r.topology
         )
+    return t
+
+
+def shipped_table(rows: Sequence[Any]) -> Table:
+    """Table of shipped labs and walkthroughs (``lab ls --shipped``)."""
+    t = Table(
+        title="shipped with ovlab (address them by name)",
+        title_justify="left",
+        box=box.SIMPLE_HEAD,
+        pad_edge=False,
+        padding=(0, 1),
+    )
+    for col in ("NAME", "KIND", "WHAT", "USE"):
+        t.add_column(col)
+    for r in rows:
+        use = f"ovlab lab up {r.name}" if r.kind == "topology" else f"ovlab walk {r.name}"
+        t.add_row(r.name, r.kind, r.title, use)
+    return t
+
+
+def plan_table(topo: Any, path: Any) -> Table:
+    """What ``lab up --dry-run`` would build: one row per VM."""
+    t = Table(
+        title=f"lab {topo.name} (from {path}): underlay {topo.underlay.subnet},"
+        f" MTU {topo.underlay.mtu}; nothing was created",
+        title_justify="left",
+        box=box.SIMPLE_HEAD,
+        pad_edge=False,
+        padding=(0, 1),
+    )
+    for col in ("NODE", "ETH1", "GROUPS", "IMPAIRMENT"):
+        t.add_column(col)
+    for n in topo.nodes:
+        imp = n.impair.describe() if not n.impair.is_empty else "-"
+        t.add_row(n.name, str(n.eth1.ip), ", ".join(n.groups) or "-", imp)
     return t
 
 

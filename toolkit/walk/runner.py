@@ -42,8 +42,10 @@ class StepResult:
 
 
 def _expand(text: str, variables: dict[str, str], step: Step) -> str:
+    """Fill {variables} into a command line, each as one shell word (paths may hold spaces)."""
+    quoted = {k: shlex.quote(str(v)) for k, v in variables.items()}
     try:
-        return text.format_map(variables)
+        return text.format_map(quoted)
     except KeyError as exc:
         raise UsageError(
             f"step {step.number}: unknown variable {{{exc.args[0]}}} in {text!r}",

@@ -40,6 +40,15 @@ class CallbackModule(CallbackBase):
 
     def _result(self, event: str, result: Any) -> None:
         res = result._result
+        if event in ("failed", "unreachable") and self._out is not sys.stdout:
+            # The human log (stdout, a file) gets the whole result: the event line keeps
+            # only its last line, and "see the full log" must then have something to show.
+            sys.stdout.write(
+                f"{event.upper()}: {result._host.get_name()} | {result._task.get_name()}\n"
+                + json.dumps(self._clean(res), indent=2, default=str, sort_keys=True)
+                + "\n"
+            )
+            sys.stdout.flush()
         msg = res.get("msg") or res.get("stderr") or res.get("reason") or ""
         if not msg and res.get("results"):  # loops: the first failed item speaks
             failed = [r for r in res["results"] if r.get("failed")]
@@ -51,6 +60,13 @@ class CallbackModule(CallbackBase):
             changed=bool(res.get("changed")),
             msg=str(msg).strip().splitlines()[-1] if str(msg).strip() else "",
         )
+
+    @staticmethod
+    def _clean(res: dict[str, Any]) -> dict[str, Any]:
+        """The result without Ansible's internal keys and never a secret the task hid."""
+        if res.get("_ansible_no_log"):
+            return {"msg": "the output was hidden since 'no_log: true' was set for this result"}
+        return {k: v for k, v in res.items() if not k.startswith("_ansible")}
 
     def v2_playbook_on_play_start(self, play: Any) -> None:
         self._emit(

@@ -1,0 +1,1 @@
+from tests.lab.conftest import _clean_labs  # noqa: F401

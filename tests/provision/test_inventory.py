@@ -1,0 +1,28 @@
+"""A lab's inventory carries its topology's vars; ovlab's own lab settings stay on top."""
+
+from __future__ import annotations
+
+from toolkit.provision.inventory import from_state
+
+
+def test_topology_vars_reach_the_inventory() -> None:
+    data = {
+        "vars": {"consul_datacenter": "lab1", "ansible_connection": "ssh"},
+        "nodes": {
+            "vm1": {"eth1": "192.168.100.23/24", "groups": ["consul_servers"], "vars": {"x": 1}},
+            "vm2": {"eth1": "192.168.100.24/24", "groups": ["consul_clients"]},
+        },
+    }
+    inv = from_state("lab", data, "/bin/consul")["all"]
+    assert inv["vars"]["consul_datacenter"] == "lab1"
+    assert inv["vars"]["ansible_connection"] == "ovlab_vm"  # the loader refuses it anyway
+    assert inv["vars"]["consul_copy_src"] == "/bin/consul"
+    assert inv["hosts"]["vm1"] == {"x": 1, "ovlab_node": "vm1", "ovlab_eth1": "192.168.100.23"}
+    assert inv["hosts"]["vm2"] == {"ovlab_node": "vm2", "ovlab_eth1": "192.168.100.24"}
+    assert inv["children"]["consul_servers"] == {"hosts": {"vm1": {}}}
+
+
+def test_state_of_a_lab_made_before_vars_were_recorded() -> None:
+    data = {"nodes": {"vm1": {"eth1": "10.0.0.2/24", "groups": []}}}
+    inv = from_state("old", data)["all"]
+    assert inv["hosts"]["vm1"]["ovlab_node"] == "vm1" and inv["vars"]["ovlab_lab"] == "old"

@@ -1,0 +1,1 @@
+"""Data shipped with ovlab: playbooks, roles, plugins, labs, walkthroughs (toolkit.resources)."""
