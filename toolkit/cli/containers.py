@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 
 from toolkit.cli.common import emit_json, require_privileges
-from toolkit.cli.overlay_common import JsonOpt, LabOpt, NodeOpt, call
+from toolkit.cli.overlay_common import JsonOpt, LabOpt, NodeOpt, StoreTimeoutOpt, ask
 
 service_app = typer.Typer(help="Published services: ls.", no_args_is_help=True)
 
@@ -28,24 +28,32 @@ def run_command(
     node: NodeOpt = None,
     lab: LabOpt = None,
     json_out: JsonOpt = False,
+    store_timeout: StoreTimeoutOpt = None,
 ) -> None:
     """Run a container (its own net, mount and UTS namespaces) on an overlay network."""
+    from toolkit.cli.waiting import WaitSpinner
     from toolkit.overlay.client import run_container
 
     require_privileges()
     args = list(ctx.args)
     cmd = args[1:] if args[:1] == ["--"] else args
-    result = run_container(node, lab, name, net, publish_service, cmd)
+    with WaitSpinner(not json_out) as spinner:
+        result = run_container(node, lab, name, net, publish_service, cmd, store_timeout, spinner)
     if json_out:
         emit_json(result)
     else:
         typer.echo(result["id"])
 
 
-def ps_command(node: NodeOpt = None, lab: LabOpt = None, json_out: JsonOpt = False) -> None:
+def ps_command(
+    node: NodeOpt = None,
+    lab: LabOpt = None,
+    json_out: JsonOpt = False,
+    store_timeout: StoreTimeoutOpt = None,
+) -> None:
     """List the lab's containers (every host), from the store."""
     require_privileges()
-    snap = call(node, lab, "snapshot")
+    snap = ask(node, lab, "snapshot", json_out, store_timeout)
     nets = {n["id"]: n["name"] for n in snap["networks"]}
     rows = sorted(
         (
@@ -75,19 +83,26 @@ def rm_command(
     node: NodeOpt = None,
     lab: LabOpt = None,
     json_out: JsonOpt = False,
+    store_timeout: StoreTimeoutOpt = None,
 ) -> None:
     """Remove a container: stop it and withdraw its endpoint everywhere."""
+    import time
+
+    from toolkit.overlay.client import resolve_timeout
+
     require_privileges()
+    limit, t0 = resolve_timeout(store_timeout), time.monotonic()
     if node is None:
         # Ask the store which host runs it, then that host's agent.
-        snap = call(None, lab, "snapshot")
+        snap = ask(None, lab, "snapshot", json_out, limit)
         hosts = [e["host"] for e in snap["endpoints"] if e["name"] == name]
         if hosts:
             from toolkit.lab import registry
 
             labs = {v.lab for v in registry.vms(lab) if v.node == hosts[0]}
             node = f"{labs.pop()}/{hosts[0]}" if len(labs) == 1 else hosts[0]
-    result = call(node, lab, "rm", name=name)
+    left = max(0.0, limit - (time.monotonic() - t0))  # one budget for both requests
+    result = ask(node, lab, "rm", json_out, left, name=name)
     if json_out:
         emit_json(result)
     else:
@@ -95,10 +110,15 @@ def rm_command(
 
 
 @service_app.command("ls")
-def service_ls(node: NodeOpt = None, lab: LabOpt = None, json_out: JsonOpt = False) -> None:
+def service_ls(
+    node: NodeOpt = None,
+    lab: LabOpt = None,
+    json_out: JsonOpt = False,
+    store_timeout: StoreTimeoutOpt = None,
+) -> None:
     """Published services: SERVICE ID, NAME, NETWORK, CONTAINER."""
     require_privileges()
-    snap = call(node, lab, "snapshot")
+    snap = ask(node, lab, "snapshot", json_out, store_timeout)
     nets = {n["id"]: n["name"] for n in snap["networks"]}
     rows = sorted(
         (
