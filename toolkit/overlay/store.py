@@ -309,11 +309,35 @@ class Store:
         raise UsageError(f"network {net.name!r} ({net.subnet}) has no free address")
 
     def remove_endpoint(self, ep: Endpoint) -> None:
-        """Withdraw an endpoint and free its IP and name."""
-        self.txn(
-            [
-                {"Verb": "delete", "Key": model.k_endpoint(ep.network, ep.id)},
-                {"Verb": "delete", "Key": model.k_ip(ep.network, ep.ip)},
-                {"Verb": "delete", "Key": model.k_container_name(ep.name)},
+        """Withdraw an endpoint and free its IP and name, if they are still this endpoint's.
+
+        The IP and name keys are deleted only while they hold this endpoint's id
+        (delete-cas on the index just read): after a lost session, the same container
+        is published again under a new endpoint id, often with the same IP and always
+        with the same name, and withdrawing the old record from a stale snapshot must
+        not free the new one's IP and name (that would let a second container take them).
+        Safe to repeat: deleting keys that are gone is a no-op.
+        """
+        owned = {
+            model.k_ip(ep.network, ep.ip): ep.id,
+            model.k_container_name(ep.name): f"{ep.network}/{ep.id}",
+        }
+        for _ in range(10):
+            ops: list[dict[str, Any]] = [
+                {"Verb": "delete", "Key": model.k_endpoint(ep.network, ep.id)}
             ]
-        )
+            for key, value in owned.items():
+                entries = self.consul.get_json("/v1/kv/" + key)
+                if not entries:
+                    continue
+                held = base64.b64decode(entries[0].get("Value") or "").decode(errors="replace")
+                if held == value:
+                    ops.append(
+                        {"Verb": "delete-cas", "Key": key, "Index": entries[0]["ModifyIndex"]}
+                    )
+            try:
+                self.txn(ops)
+                return
+            except Conflict:
+                time.sleep(secrets.randbelow(10) / 1000)  # changed since we read it: again
+        raise ConsulError(f"could not withdraw endpoint {ep.name}: too much contention")
