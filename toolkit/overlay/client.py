@@ -5,8 +5,8 @@ Both the typer commands and the typer-free fast path of ``ovlab run`` use these.
 
 from __future__ import annotations
 
+import os
 import re
-import secrets
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -71,7 +71,7 @@ def ask_agents(
     from toolkit.overlay import api
 
     if op in WRITE_OPS:
-        args["op_id"] = secrets.token_hex(16)
+        args["op_id"] = os.urandom(16).hex()  # not `secrets`: its import costs the fast path
     while True:
         waiting: list[tuple[str, str]] = []  # (what we wait for, what failed)
         for ref in refs:
