@@ -390,9 +390,10 @@ class Agent:
             raise UsageError(f"no network {name!r}")
         if op_id:
             # Remember before sending: the delete may commit although its answer is lost.
-            self.recent[op_id] = net
-            while len(self.recent) > RECENT_OPS:
-                self.recent.pop(next(iter(self.recent)))
+            with self.lock:
+                self.recent[op_id] = net
+                while len(self.recent) > RECENT_OPS:
+                    self.recent.pop(next(iter(self.recent)))
         with self._store_errors():
             self.ops.remove_network(net, snap)
         return net
