@@ -74,13 +74,13 @@ def ask_agents(
         args["op_id"] = os.urandom(16).hex()  # not `secrets`: its import costs the fast path
     while True:
         waiting: list[tuple[str, str]] = []  # (what we wait for, what failed)
+        absent: OvlabError | None = None
         for ref in refs:
             try:
                 return api.call(ref.socket, op, **args)
             except api.AgentUnreachable as exc:
                 if not ref.installed:
-                    if len(refs) == 1:
-                        raise
+                    absent = exc
                     continue  # never started there; another VM's agent knows the same store
                 waiting.append(
                     (
@@ -93,7 +93,7 @@ def ask_agents(
                     raise
                 waiting.append((f"the store (consul) on {ref.node}: {_short(exc)}", exc.message))
         if not waiting:
-            raise UsageError("no overlay agent answers", hint="run 'ovlab provision LAB'")
+            raise absent or UsageError("no overlay agent to ask", hint="run 'ovlab provision LAB'")
         if on_wait is not None:
             on_wait("waiting for " + waiting[0][0])
         if not backoff.sleep():
