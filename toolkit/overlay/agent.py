@@ -88,6 +88,7 @@ class Agent:
         self.vtep, underlay_mtu = found
         self.mtu = underlay_mtu - VXLAN_OVERHEAD
         self.session: str | None = None
+        self.publish_due = True  # host key and our endpoints not yet published this session
         self.snap = Snapshot()
         self.store_ok = False
         self.local: dict[str, Container] = {}
@@ -131,15 +132,18 @@ class Agent:
         backoff = 0.5
         while not self.stopping.is_set():
             try:
-                if self.session and self.store.session_renew(self.session):
-                    pass
-                else:
+                if not (self.session and self.store.session_renew(self.session)):
                     self.session = self.store.session_create(self.host, self.ttl)
                     log.info("session created", extra={"session": self.session})
                     with self.lock:
                         self._save_state()
+                    self.publish_due = True
+                if self.publish_due:
+                    # Until both succeed: an election may interrupt them after the session
+                    # was made, and the next round finds the session alive.
                     self.store.register_host(self.session, self.host, self.vtep, self.port)
-                    self._republish()
+                    self._republish(self.session)
+                    self.publish_due = False
                 self.store_ok = True
                 backoff = 0.5
                 self._pause(self.ttl / 3)
@@ -154,34 +158,45 @@ class Agent:
         self.poke.wait(seconds)
         self.poke.clear()
 
-    def _republish(self) -> None:
-        """After a lost session, publish our running containers again (same IPs when free)."""
+    def _republish(self, sid: str) -> None:
+        """After a lost session, publish our running containers again (same IPs when free).
+
+        A transient store failure is raised (the session keeper tries again soon); the
+        endpoint id is derived from the session and the container, so a repeated attempt
+        adopts what an unanswered one committed instead of publishing the container twice.
+        """
         snap = self.store.snapshot()
         with self.lock:
-            for ctr in list(self.local.values()):
-                if not ctr.alive or ctr.endpoint in snap.endpoints:
-                    continue
-                net = snap.networks.get(ctr.network)
-                if net is None or self.session is None:
-                    continue
-                try:
-                    ep = self.store.create_endpoint(
-                        self.session,
-                        net,
-                        ctr.name,
-                        self.host,
-                        self.vtep,
-                        ctr.service,
-                        ctr.id,
-                        prefer_ip=ctr.ip,
-                    )
-                except (UsageError, ConsulError) as exc:
-                    log.warning(
-                        "republish failed", extra={"container": ctr.name, "error": str(exc)}
-                    )
-                    continue
-                ctr.endpoint, ctr.ip = ep.id, ep.ip
-            self._save_state()
+            try:
+                for ctr in list(self.local.values()):
+                    if not ctr.alive or ctr.endpoint in snap.endpoints:
+                        continue
+                    net = snap.networks.get(ctr.network)
+                    if net is None:
+                        continue
+                    eid = hashlib.sha256(f"{sid}/{ctr.name}".encode()).hexdigest()
+                    try:
+                        ep = self.store.create_endpoint(
+                            sid,
+                            net,
+                            ctr.name,
+                            self.host,
+                            self.vtep,
+                            ctr.service,
+                            ctr.id,
+                            prefer_ip=ctr.ip,
+                            eid=eid,
+                        )
+                    except (UsageError, ConsulError) as exc:
+                        if isinstance(exc, ConsulError) and exc.transient:
+                            raise
+                        log.warning(
+                            "republish failed", extra={"container": ctr.name, "error": str(exc)}
+                        )
+                        continue
+                    ctr.endpoint, ctr.ip = ep.id, ep.ip
+            finally:
+                self._save_state()
         self.kick.set()
 
     # -- watching -------------------------------------------------------------------
