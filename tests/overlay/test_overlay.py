@@ -13,6 +13,7 @@ import re
 import signal
 import socket
 import struct
+import subprocess
 import sys
 import threading
 import time
@@ -21,6 +22,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.lab.conftest import OVLAB, ovlab
 from tests.overlay.conftest import VTEP, Lab, wait_for
 from toolkit.lab import registry
 from toolkit.netns.setns import netns_of_fd
@@ -272,9 +274,19 @@ def test_store_down_keeps_data_plane_and_says_so(lab: Lab):
     lab.run("vm2", "container_node2", service="svc2")
     lab.sh("vm2", *CTL, "stop", "consul")  # vm2's agent loses its store
     try:
-        # Says so in one line instead of hanging (the timeout is only a guard).
-        ls = lab.ovl("network", "ls", "--node", f"{lab.name}/vm2", check=False, timeout=30)
-        assert ls.returncode != 0 and "store" in ls.stderr and ls.stderr.count("\n") == 1
+        # Says so in one line after the store timeout instead of hanging (the timeout of
+        # the process is only a guard).
+        ls = lab.ovl(
+            "network",
+            "ls",
+            "--node",
+            f"{lab.name}/vm2",
+            "--store-timeout",
+            "1",
+            check=False,
+            timeout=30,
+        )
+        assert ls.returncode == 4 and "store" in ls.stderr and ls.stderr.count("\n") == 1
         run = lab.ovl(
             "run",
             "-d",
@@ -284,10 +296,12 @@ def test_store_down_keeps_data_plane_and_says_so(lab: Lab):
             f"{lab.name}/vm2",
             "--net",
             "dev",
+            "--store-timeout",
+            "1",
             check=False,
             timeout=30,
         )
-        assert run.returncode != 0 and "store" in run.stderr and run.stderr.count("\n") == 1
+        assert run.returncode == 4 and "store" in run.stderr and run.stderr.count("\n") == 1
         ping = lab.cexec("container_node2", "--", "ping", "-c", "2", "-W", "2", "svc1")
         assert " 0% packet loss" in ping.stdout
     finally:
@@ -316,10 +330,6 @@ def leader(lab: Lab, via: str) -> str | None:
 
 
 def test_leader_loss_keeps_traffic_and_agents_resume(lab: Lab):
-    import subprocess
-
-    from tests.lab.conftest import OVLAB
-
     # The previous test restarted a server: let the cluster settle on a leader first.
     wait_for(lambda: leader(lab, "vm1") in VTEP, 30, step=0.5)
     old = leader(lab, "vm1")
@@ -410,6 +420,207 @@ def test_churn_leaves_tables_equal_to_the_store(lab: Lab):
             )
     for name in sorted(live):
         lab.rm(name)
+
+
+def stop_quorum(lab: Lab) -> None:
+    """Stop the Consul servers of vm2 and vm3: vm1's server is left without a leader.
+
+    Servers do not leave the cluster on SIGTERM, so starting them again restores the
+    quorum. vm1's Consul then answers "No cluster leader"; vm2's and vm3's refuse.
+    """
+    for node in ("vm2", "vm3"):
+        lab.sh(node, *CTL, "stop", "consul")
+    wait_for(lambda: leader(lab, "vm1") is None, 30, step=0.2)
+
+
+def restore_quorum(lab: Lab) -> None:
+    """Start the stopped servers again."""
+    for node in ("vm2", "vm3"):
+        lab.sh(node, *CTL, "start", "consul", check=False)
+
+
+def ovl_bg(*args: str) -> subprocess.Popen[str]:
+    """The CLI in the background (stdout and stderr captured)."""
+    return subprocess.Popen(
+        [*OVLAB, *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "NO_COLOR": "1"},
+    )
+
+
+def test_commands_ride_out_a_leader_election(lab: Lab):
+    wait_for(lambda: leader(lab, "vm1") in VTEP, 30, step=0.5)
+    lab.run("vm1", "c-elect-old", net="dev")
+    before = {n["name"]: n for n in lab.snapshot()["networks"]}
+    stop_quorum(lab)
+    try:
+        # Issued while there is no leader: to vm1 (Consul there says "No cluster leader"),
+        # and to vm2 (its local Consul refuses connections); rm without --node asks any agent.
+        wait = ["--store-timeout", "90"]
+        procs = {
+            "run vm1": ovl_bg(
+                "run",
+                "-d",
+                "--name",
+                "c-elect-1",
+                "--node",
+                f"{lab.name}/vm1",
+                "--net",
+                "dev",
+                "--json",
+                *wait,
+            ),
+            "run vm2": ovl_bg(
+                "run",
+                "-d",
+                "--name",
+                "c-elect-2",
+                "--node",
+                f"{lab.name}/vm2",
+                "--net",
+                "dev",
+                "--json",
+                *wait,
+            ),
+            "network create": ovl_bg(
+                "network", "create", "elect-net", "--node", f"{lab.name}/vm1", "--json", *wait
+            ),
+            "rm": ovl_bg("rm", "c-elect-old", "--lab", lab.name, *wait),
+        }
+        time.sleep(3)
+        assert leader(lab, "vm1") is None
+        early = {k: p.poll() for k, p in procs.items() if p.poll() is not None}
+        assert not early, {k: procs[k].communicate() for k in early}  # all still waiting
+    finally:
+        restore_quorum(lab)
+    out = {}
+    for what, proc in procs.items():
+        stdout, stderr = proc.communicate(timeout=120)
+        assert proc.returncode == 0, (what, stdout, stderr)
+        assert stderr == "", (what, stderr)  # no spinner without a terminal
+        out[what] = stdout
+    ran = [json.loads(out["run vm1"]), json.loads(out["run vm2"])]
+    made = json.loads(out["network create"])
+    snap = lab.snapshot()
+    # Each request did its work exactly once, whatever the election did to its attempts.
+    names = [c["name"] for c in snap["containers"]]
+    assert names.count("c-elect-1") == names.count("c-elect-2") == 1
+    assert "c-elect-old" not in names
+    assert {c["ip"] for c in snap["containers"] if c["name"].startswith("c-elect-")} == {
+        r["ip"] for r in ran
+    }
+    nets = [n for n in snap["networks"] if n["name"] == "elect-net"]
+    assert [n["id"] for n in nets] == [made["id"]] and made["vni"] not in {
+        n["vni"] for n in before.values()
+    }
+    assert len({n["vni"] for n in snap["networks"]}) == len(snap["networks"])
+    assert [r["name"] for r in ran] == ["c-elect-1", "c-elect-2"]
+    # Consul's own CLI (the oracle): every allocation is held by exactly one record, so no
+    # attempt left an IP, a VNI or a name behind.
+    kv = consul_kv(lab, "vm1", "docker/network/v1.0/")
+    root = "docker/network/v1.0/"
+    endpoints = [json.loads(v) for k, v in kv.items() if k.startswith(root + "endpoint/")]
+    ips = sorted(k.rsplit("/", 1)[1] for k in kv if k.startswith(root + "ipam/"))
+    assert ips == sorted(e["ip"] for e in endpoints)
+    names = sorted(k.rsplit("/", 1)[1] for k in kv if k.startswith(root + "names/container/"))
+    assert names == sorted(e["name"] for e in endpoints)
+    vnis = sorted(int(k.rsplit("/", 1)[1]) for k in kv if k.startswith(root + "idm/vxlan-id/"))
+    assert vnis == sorted(n["vni"] for n in snap["networks"])
+    ping = lab.cexec("c-elect-2", "--", "ping", "-c", "2", "-W", "2", "c-elect-1", check=False)
+    assert ping.returncode == 0, ping.stdout + ping.stderr
+    for name in ("c-elect-1", "c-elect-2"):
+        lab.rm(name)
+    lab.ovl("network", "rm", "elect-net", "--lab", lab.name)
+
+
+def consul_kv(lab: Lab, node: str, prefix: str) -> dict[str, str]:
+    """``consul kv get -recurse PREFIX`` inside a VM, as key -> value."""
+    from toolkit.consul import cluster
+
+    out = lab.sh(
+        node,
+        "env",
+        f"CONSUL_HTTP_TOKEN={cluster.token(lab.name)}",
+        "/var/lib/consul/bin/consul",
+        "kv",
+        "get",
+        "-recurse",
+        prefix,
+    ).stdout
+    return dict(line.split(":", 1) for line in out.splitlines() if ":" in line)
+
+
+def vm_leftovers(lab: Lab, node: str) -> dict[str, object]:
+    """What a half-made `run` could leave in a VM: links, overlay namespaces and their veths,
+    container inits (iproute2 and /proc are the oracle)."""
+    links = sorted(x["ifname"] for x in json.loads(lab.sh(node, "ip", "-j", "link").stdout))
+    netns = sorted(lab.sh(node, "ls", "/run/docker/netns", check=False).stdout.split())
+    veths = {
+        ns: sorted(
+            x["ifname"]
+            for x in json.loads(
+                lab.sh(node, "nsenter", f"--net=/run/docker/netns/{ns}", "ip", "-j", "link").stdout
+            )
+        )
+        for ns in netns
+    }
+    ctrs = sorted(c.name for c in locate.containers() if c.lab == lab.name and c.host == node)
+    return {"links": links, "netns": netns, "veths": veths, "containers": ctrs}
+
+
+def test_store_down_past_the_timeout_exits_4_and_leaves_nothing_half_made(lab: Lab):
+    wait_for(lambda: leader(lab, "vm1") in VTEP, 30, step=0.5)
+    before = vm_leftovers(lab, "vm1")
+    stop_quorum(lab)
+    try:
+        t0 = time.monotonic()
+        run = lab.ovl(
+            "run",
+            "-d",
+            "--name",
+            "c-never",
+            "--node",
+            f"{lab.name}/vm1",
+            "--net",
+            "dev",
+            "--store-timeout",
+            "2",
+            check=False,
+            timeout=60,
+        )
+        took = time.monotonic() - t0
+        made = ovlab(
+            "network",
+            "create",
+            "never-net",
+            "--node",
+            f"{lab.name}/vm1",
+            check=False,
+            env={"OVLAB_STORE_TIMEOUT": "1"},
+            timeout=60,
+        )
+        assert run.returncode == 4, run.stderr
+        assert run.stdout == "" and run.stderr.count("\n") == 1
+        assert run.stderr.startswith("error: the store (consul) is not reachable from vm1")
+        assert "gave up after" in run.stderr and "--store-timeout" in run.stderr
+        # Bounded: the timeout plus at most one attempt that Consul held (rpc_hold_timeout 7 s).
+        assert 2 <= took < 15, took
+        assert made.returncode == 4 and made.stderr.count("\n") == 1, made.stderr
+        assert vm_leftovers(lab, "vm1") == before
+    finally:
+        restore_quorum(lab)
+    wait_for(
+        lambda: lab.ovl("network", "ls", "--node", f"{lab.name}/vm1", check=False).returncode == 0,
+        60,
+        step=0.5,
+    )
+    # vm1 had no leader to forward to, so no attempt can be committed later on either.
+    snap = lab.snapshot()
+    assert "c-never" not in [c["name"] for c in snap["containers"]]
+    assert "never-net" not in [n["name"] for n in snap["networks"]]
+    assert vm_leftovers(lab, "vm1") == before
 
 
 def test_whole_vm_crash_reaps_its_endpoints(lab: Lab):

@@ -237,7 +237,7 @@ def _detail(reader: Any, n: int, ports: frozenset[int], names: Any, json_out: bo
 
 
 def verify_command(
-    lab: Annotated[str, typer.Argument(help="Lab name.")],
+    lab: Annotated[str, typer.Argument(help="Lab name, its topology file, or its directory.")],
     src: Annotated[
         str | None, typer.Option("--from", help="Container to ping from (default: one).")
     ] = None,
@@ -257,10 +257,11 @@ def verify_command(
     look at and the doctor's fix.
     """
     from toolkit.capture.verify import verify
+    from toolkit.lab.address import lab_name
     from toolkit.render.capture import print_verdict
 
     require_privileges()
-    verdict = verify(lab, src, dst, count)
+    verdict = verify(lab_name(lab), src, dst, count)
     if json_out:
         emit_json(verdict)
     else:

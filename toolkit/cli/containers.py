@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 
 from toolkit.cli.common import emit_json, require_privileges
-from toolkit.cli.overlay_common import JsonOpt, LabOpt, NodeOpt, call
+from toolkit.cli.overlay_common import JsonOpt, LabOpt, NodeOpt, StoreTimeoutOpt, ask
 from toolkit.errors import UsageError
 
 service_app = typer.Typer(help="Published services: ls.", no_args_is_help=True)
@@ -29,24 +29,32 @@ def run_command(
     node: NodeOpt = None,
     lab: LabOpt = None,
     json_out: JsonOpt = False,
+    store_timeout: StoreTimeoutOpt = None,
 ) -> None:
     """Run a container (its own net, mount and UTS namespaces) on an overlay network."""
+    from toolkit.cli.waiting import WaitSpinner
     from toolkit.overlay.client import run_container
 
     require_privileges()
     args = list(ctx.args)
     cmd = args[1:] if args[:1] == ["--"] else args
-    result = run_container(node, lab, name, net, publish_service, cmd)
+    with WaitSpinner(not json_out) as spinner:
+        result = run_container(node, lab, name, net, publish_service, cmd, store_timeout, spinner)
     if json_out:
         emit_json(result)
     else:
         typer.echo(result["id"])
 
 
-def ps_command(node: NodeOpt = None, lab: LabOpt = None, json_out: JsonOpt = False) -> None:
+def ps_command(
+    node: NodeOpt = None,
+    lab: LabOpt = None,
+    json_out: JsonOpt = False,
+    store_timeout: StoreTimeoutOpt = None,
+) -> None:
     """List the lab's containers (every host), from the store."""
     require_privileges()
-    snap = call(node, lab, "snapshot")
+    snap = ask(node, lab, "snapshot", json_out, store_timeout)
     nets = {n["id"]: n["name"] for n in snap["networks"]}
     rows = sorted(
         (
@@ -76,16 +84,23 @@ def rm_command(
     node: NodeOpt = None,
     lab: LabOpt = None,
     json_out: JsonOpt = False,
+    store_timeout: StoreTimeoutOpt = None,
 ) -> None:
     """Remove a container: stop it and withdraw its endpoint everywhere."""
+    import time
+
+    from toolkit.overlay.client import resolve_timeout
+
     require_privileges()
+    limit, t0 = resolve_timeout(store_timeout), time.monotonic()
     if node is None:
         # Ask the store which host runs it, then that host's agent.
-        snap = call(None, lab, "snapshot")
+        snap = ask(None, lab, "snapshot", json_out, limit)
         hosts = [e["host"] for e in snap["endpoints"] if e["name"] == name]
         if hosts:
             node = _host_ref(name, hosts[0], lab)
-    result = call(node, lab, "rm", name=name)
+    left = max(0.0, limit - (time.monotonic() - t0))  # one budget for both requests
+    result = ask(node, lab, "rm", json_out, left, name=name)
     if json_out:
         emit_json(result)
     else:
@@ -114,10 +129,15 @@ def _host_ref(container: str, host: str, lab: str | None) -> str | None:
 
 
 @service_app.command("ls")
-def service_ls(node: NodeOpt = None, lab: LabOpt = None, json_out: JsonOpt = False) -> None:
+def service_ls(
+    node: NodeOpt = None,
+    lab: LabOpt = None,
+    json_out: JsonOpt = False,
+    store_timeout: StoreTimeoutOpt = None,
+) -> None:
     """Published services: SERVICE ID, NAME, NETWORK, CONTAINER."""
     require_privileges()
-    snap = call(node, lab, "snapshot")
+    snap = ask(node, lab, "snapshot", json_out, store_timeout)
     nets = {n["id"]: n["name"] for n in snap["networks"]}
     rows = sorted(
         (

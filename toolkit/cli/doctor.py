@@ -10,7 +10,9 @@ from toolkit.cli.common import emit_json, require_privileges
 
 
 def doctor_command(
-    lab: Annotated[str, typer.Argument(help="The lab to check.")],
+    lab: Annotated[
+        str, typer.Argument(help="The lab to check: its name, topology file, or directory.")
+    ],
     json_out: Annotated[bool, typer.Option("--json", help="Print JSON instead of text.")] = False,
     no_probe: Annotated[
         bool, typer.Option("--no-probe", help="Skip the traffic probes (kernel and store only).")
@@ -33,9 +35,10 @@ def doctor_command(
     2 usage (unknown lab), 3 environment (not root).
     """
     from toolkit.doctor.run import diagnose
+    from toolkit.lab.address import lab_name
 
     require_privileges()
-    report = diagnose(lab, probes=not no_probe)
+    report = diagnose(lab_name(lab), probes=not no_probe)
     if json_out:
         emit_json(report)
     else:

@@ -9,12 +9,13 @@ from __future__ import annotations
 import json
 import sys
 
-_RUN_VALUE = {"--name", "--net", "--publish-service", "--node", "--lab"}
+_RUN_VALUE = {"--name", "--net", "--publish-service", "--node", "--lab", "--store-timeout"}
 _RUN_FLAG = {"-d", "--detach", "--json"}
 
 
 def fast_run(argv: list[str]) -> int | None:
-    """``run -d --name N [--net|--publish-service|--node|--lab X] [--json] [-- CMD]``."""
+    """``run -d --name N [--net|--publish-service|--node|--lab|--store-timeout X] [--json]
+    [-- CMD]``."""
     opts: dict[str, str] = {}
     flags: set[str] = set()
     i = 0
@@ -33,17 +34,27 @@ def fast_run(argv: list[str]) -> int | None:
     cmd = argv[i + 1 :] if i < len(argv) else []
     if "--name" not in opts:
         return None
+    timeout = None
+    if "--store-timeout" in opts:
+        try:
+            timeout = float(opts["--store-timeout"])
+        except ValueError:
+            return None  # typer says what is wrong with it
     from toolkit.cli.common import require_privileges
+    from toolkit.cli.waiting import WaitSpinner
     from toolkit.overlay.client import run_container
 
     require_privileges()
-    result = run_container(
-        opts.get("--node"),
-        opts.get("--lab"),
-        opts["--name"],
-        opts.get("--net"),
-        opts.get("--publish-service"),
-        cmd,
-    )
+    with WaitSpinner("--json" not in flags) as spinner:
+        result = run_container(
+            opts.get("--node"),
+            opts.get("--lab"),
+            opts["--name"],
+            opts.get("--net"),
+            opts.get("--publish-service"),
+            cmd,
+            timeout,
+            spinner,
+        )
     sys.stdout.write((json.dumps(result) if "--json" in flags else result["id"]) + "\n")
     return 0

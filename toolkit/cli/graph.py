@@ -15,7 +15,9 @@ TEXT_SUFFIXES = {".dot": "dot", ".gv": "dot", ".mmd": "mermaid", ".mermaid": "me
 
 
 def graph_command(
-    lab: Annotated[str, typer.Argument(help="The lab to draw.")],
+    lab: Annotated[
+        str, typer.Argument(help="The lab to draw: its name, topology file, or directory.")
+    ],
     output: Annotated[
         Path | None,
         typer.Option(
@@ -47,8 +49,10 @@ def graph_command(
         raise UsageError("Graphviz draws DOT, not Mermaid", hint="write mermaid to a .mmd file")
     if output and suffix in image.IMAGE_FORMATS:
         image.dot_binary()  # fail before reading the lab
+    from toolkit.lab.address import lab_name
+
     require_privileges()
-    graph = model.collect(lab)
+    graph = model.collect(lab_name(lab))
     if json_out:
         emit_json(graph)
         return

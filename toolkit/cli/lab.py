@@ -15,16 +15,8 @@ app = typer.Typer(help="Namespace lab VMs: up, down, status, ls, impair.", no_ar
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
 
 
-def topology_path(arg: str) -> Path:
-    """Accept a topology file, a directory holding topology.yml, or a lab name under labs/."""
-    p = Path(arg)
-    if p.is_dir():
-        p = p / "topology.yml"
-    elif not p.exists() and "/" not in arg:
-        from toolkit.resources import shipped_file
-
-        p = shipped_file(arg, "topology") or p
-    return p
+# What names a lab, for every command that takes one: the same forms `lab up` takes.
+LabArg = Annotated[str, typer.Argument(help="Lab name, its topology file, or its directory.")]
 
 
 @app.command()
@@ -43,6 +35,7 @@ def up(
 ) -> None:
     """Bring a lab up: underlay, VMs (net+mount+UTS namespaces) and their service managers."""
     from toolkit.lab import lifecycle
+    from toolkit.lab.address import topology_path
     from toolkit.lab.topology import load
 
     path = topology_path(topology)
@@ -101,7 +94,9 @@ def up(
 
 @app.command()
 def down(
-    lab: Annotated[str | None, typer.Argument(help="Lab name.")] = None,
+    lab: Annotated[
+        str | None, typer.Argument(help="Lab name, its topology file, or its directory.")
+    ] = None,
     all_labs: Annotated[
         bool, typer.Option("--all", help="Every lab, and leftovers of crashed runs.")
     ] = False,
@@ -116,9 +111,9 @@ def down(
         raise UsageError("name one lab, or pass --all")
     names = cleanup.leftovers() if all_labs else [lab or ""]
     if not all_labs:
-        from toolkit.lab.names import validate_lab_name
+        from toolkit.lab.address import lab_name
 
-        validate_lab_name(names[0])
+        names = [lab_name(names[0])]
         if names[0] not in cleanup.leftovers():
             from toolkit.lab import state
             from toolkit.suggest import did_you_mean
@@ -181,14 +176,13 @@ def ls(
 
 
 @app.command()
-def status(
-    lab: Annotated[str, typer.Argument(help="Lab name.")],
-    json_out: JsonOpt = False,
-) -> None:
+def status(lab: LabArg, json_out: JsonOpt = False) -> None:
     """Show each VM of a lab and the state of its namespaces."""
     from toolkit.lab import status as st
+    from toolkit.lab.address import lab_name
 
     require_privileges()
+    lab = lab_name(lab)
     rows = st.vm_status(lab)
     if json_out:
         emit_json(rows)
@@ -235,7 +229,7 @@ def impair(
 
 @app.command()
 def inventory(
-    lab: Annotated[str, typer.Argument(help="Lab name.")],
+    lab: LabArg,
     output: Annotated[
         Path | None, typer.Option("-o", "--output", help="File to write (default: stdout).")
     ] = None,
@@ -243,9 +237,11 @@ def inventory(
     """Write the Ansible inventory of a running lab (ovlab_vm connection, groups from topology)."""
     import yaml
 
+    from toolkit.lab.address import lab_name
     from toolkit.provision import consul_bin
     from toolkit.provision import inventory as inv
 
+    lab = lab_name(lab)
     found = consul_bin.find()
     if output:
         inv.write(lab, output, str(found) if found else None)

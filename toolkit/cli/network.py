@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 
 from toolkit.cli.common import emit_json, require_privileges
-from toolkit.cli.overlay_common import JsonOpt, LabOpt, NodeOpt, call
+from toolkit.cli.overlay_common import JsonOpt, LabOpt, NodeOpt, StoreTimeoutOpt, ask
 
 app = typer.Typer(help="Overlay networks: create, ls, inspect, rm.", no_args_is_help=True)
 
@@ -22,10 +22,20 @@ def create(
     node: NodeOpt = None,
     lab: LabOpt = None,
     json_out: JsonOpt = False,
+    store_timeout: StoreTimeoutOpt = None,
 ) -> None:
     """Create an overlay network (lab-wide; VNI and subnet allocated in the store)."""
     require_privileges()
-    net = call(node, lab, "network_create", name=name, subnet=subnet, driver=driver)
+    net = ask(
+        node,
+        lab,
+        "network_create",
+        json_out,
+        store_timeout,
+        name=name,
+        subnet=subnet,
+        driver=driver,
+    )
     if json_out:
         emit_json(net)
     else:
@@ -33,10 +43,15 @@ def create(
 
 
 @app.command("ls")
-def ls(node: NodeOpt = None, lab: LabOpt = None, json_out: JsonOpt = False) -> None:
+def ls(
+    node: NodeOpt = None,
+    lab: LabOpt = None,
+    json_out: JsonOpt = False,
+    store_timeout: StoreTimeoutOpt = None,
+) -> None:
     """List networks: NETWORK ID, NAME, TYPE, plus subnet and VNI."""
     require_privileges()
-    snap = call(node, lab, "snapshot")
+    snap = ask(node, lab, "snapshot", json_out, store_timeout)
     nets = sorted(snap["networks"], key=lambda n: n["name"])
     if json_out:
         emit_json(nets)
@@ -51,13 +66,14 @@ def inspect(
     name: Annotated[str, typer.Argument(help="Network name or id prefix.")],
     node: NodeOpt = None,
     lab: LabOpt = None,
+    store_timeout: StoreTimeoutOpt = None,
 ) -> None:
     """Show a network and its endpoints as JSON."""
     from toolkit.errors import NotFound
     from toolkit.suggest import did_you_mean
 
     require_privileges()
-    snap = call(node, lab, "snapshot")
+    snap = ask(node, lab, "snapshot", True, store_timeout)
     nets = [n for n in snap["networks"] if n["name"] == name or n["id"].startswith(name)]
     if len(nets) != 1:
         raise NotFound(
@@ -73,8 +89,9 @@ def rm(
     name: Annotated[str, typer.Argument(help="Network name.")],
     node: NodeOpt = None,
     lab: LabOpt = None,
+    store_timeout: StoreTimeoutOpt = None,
 ) -> None:
     """Remove a network that has no endpoints."""
     require_privileges()
-    net = call(node, lab, "network_rm", name=name)
+    net = ask(node, lab, "network_rm", False, store_timeout, name=name)
     typer.echo(net["name"])

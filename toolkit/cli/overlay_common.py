@@ -2,16 +2,40 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
+from toolkit.cli.waiting import WaitSpinner
 from toolkit.overlay.client import call
 
-__all__ = ["JsonOpt", "LabOpt", "NodeOpt", "call"]
+__all__ = ["JsonOpt", "LabOpt", "NodeOpt", "StoreTimeoutOpt", "ask"]
 
 NodeOpt = Annotated[
     str | None, typer.Option("--node", help="VM whose agent to ask: NODE or LAB/NODE.")
 ]
 LabOpt = Annotated[str | None, typer.Option("--lab", help="Lab, when several are up.")]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
+StoreTimeoutOpt = Annotated[
+    float | None,
+    typer.Option(
+        "--store-timeout",
+        metavar="SECONDS",
+        help="Wait this long for Consul to elect a leader (or an agent to restart)"
+        " before giving up with exit 4 [default: $OVLAB_STORE_TIMEOUT or 15].",
+    ),
+]
+
+
+def ask(
+    node: str | None,
+    lab: str | None,
+    op: str,
+    json_out: bool = False,
+    store_timeout: float | None = None,
+    need_node: bool = False,
+    **args: Any,
+) -> Any:
+    """``call`` an agent with a spinner on stderr while it waits (not with --json)."""
+    with WaitSpinner(not json_out) as spinner:
+        return call(node, lab, op, need_node, store_timeout, spinner, **args)

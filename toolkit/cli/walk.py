@@ -51,7 +51,7 @@ def walk_command(
         render.console.print(
             f"[bold]Bringing lab {name} up{' and provisioning it' if walk.provision else ''}…"
         )
-        from toolkit.cli.lab import topology_path
+        from toolkit.lab.address import topology_path
 
         argv = ["lab", "up", str(topology_path(name))] + (["--provision"] if walk.provision else [])
         import subprocess

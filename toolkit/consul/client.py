@@ -14,12 +14,41 @@ import urllib.parse
 from dataclasses import dataclass
 from typing import Any
 
+from toolkit.consul.retry import is_transient
 from toolkit.errors import OvlabError
 from toolkit.netns.setns import netns_of_fd
 
 
 class ConsulError(OvlabError):
-    """Consul answered with an error, or not at all."""
+    """Consul answered with an error, or not at all.
+
+    ``status`` is the HTTP status (None: no answer at all); ``transient`` says
+    whether waiting may help (no leader yet, agent restarting), as decided by
+    ``toolkit.consul.retry.is_transient``.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        hint: str | None = None,
+        status: int | None = 0,
+        transient: bool = False,
+    ) -> None:
+        super().__init__(message, hint)
+        self.status = status
+        self.transient = transient
+
+    @classmethod
+    def from_answer(
+        cls, where: str, method: str, path: str, status: int, data: bytes
+    ) -> ConsulError:
+        """The error for a non-2xx answer, classified transient or final."""
+        body = data.decode(errors="replace").strip()
+        return cls(
+            f"consul on {where}: {method} {path} -> {status} {body}",
+            status=status,
+            transient=is_transient(status, body, path),
+        )
 
 
 class _NsConnection(http.client.HTTPConnection):
@@ -73,6 +102,8 @@ class Consul:
             raise ConsulError(
                 f"consul is not answering on {self.where} ({self.host}:{self.port}): {reason}",
                 hint="is the lab provisioned? run 'ovlab provision LAB'",
+                status=None,
+                transient=True,  # refused/reset/timed out: the agent restarts or holds the call
             ) from exc
         finally:
             conn.close()
@@ -83,10 +114,7 @@ class Consul:
         if status == 404:
             return None
         if status != 200:
-            raise ConsulError(
-                f"consul on {self.where}: GET {path} -> {status} "
-                f"{data.decode(errors='replace').strip()}"
-            )
+            raise ConsulError.from_answer(self.where, "GET", path, status, data)
         return json.loads(data) if data else None
 
     def put(self, path: str, body: bytes | str = b"", params: dict[str, Any] | None = None) -> Any:
@@ -94,8 +122,5 @@ class Consul:
         raw = body.encode() if isinstance(body, str) else body
         status, _, data = self.request("PUT", path, body=raw, params=params)
         if status != 200:
-            raise ConsulError(
-                f"consul on {self.where}: PUT {path} -> {status} "
-                f"{data.decode(errors='replace').strip()}"
-            )
+            raise ConsulError.from_answer(self.where, "PUT", path, status, data)
         return json.loads(data) if data else None

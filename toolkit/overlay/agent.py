@@ -10,12 +10,15 @@ it runs on every store change, after every local API change, and every 30 s.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
+import hashlib
 import json
 import logging
 import os
 import secrets
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -24,15 +27,38 @@ from toolkit.errors import OvlabError, UsageError
 from toolkit.overlay import containers, dataplane
 from toolkit.overlay.containers import Container
 from toolkit.overlay.model import VXLAN_OVERHEAD, Endpoint, Network, Snapshot, remotes_for
-from toolkit.overlay.store import Store
+from toolkit.overlay.store import SessionInvalid, Store
 
 log = logging.getLogger("ovlab.agent")
 STATE_FILE = Path("/var/lib/ovlab/agent/state.json")
 GRACE = 5.0  # an endpoint of ours younger than this may still be in the middle of `run`
+# Consul holds a request up to rpc_hold_timeout (7 s) while it has no leader, then answers
+# "No cluster leader"; an operation's calls wait a little longer than that for its answer.
+OP_TIMEOUT = 10.0
+LOOP_BACKOFF_CAP = 2.0  # the background loops notice a new leader within this
+RECENT_OPS = 64
 
 
 class StoreDown(OvlabError):
-    """The store does not answer; the data plane is left as it is."""
+    """The store does not answer; the data plane is left as it is.
+
+    ``transient``: the client may send the same request again (it carries the same
+    op id), because nothing was done, or what was done is found again by that id.
+    """
+
+    def __init__(self, message: str, hint: str | None = None, transient: bool = True) -> None:
+        super().__init__(message, hint)
+        self.transient = transient
+
+
+def op_ids(op_id: str | None) -> dict[str, str]:
+    """Ids for one client request: the same on every attempt of it, fresh without an op id."""
+    if not op_id:
+        return {k: secrets.token_hex(32) for k in ("container", "endpoint", "network")}
+    return {
+        k: hashlib.sha256(f"{op_id}/{k}".encode()).hexdigest()
+        for k in ("container", "endpoint", "network")
+    }
 
 
 class Agent:
@@ -47,7 +73,8 @@ class Agent:
         lab: str | None = None,
         ttl: int = 10,
     ) -> None:
-        self.store = Store(consul)
+        self.store = Store(consul)  # background loops: blocking queries need a long timeout
+        self.ops = Store(dataclasses.replace(consul, timeout=min(consul.timeout, OP_TIMEOUT)))
         self.host = host
         self.lab = lab
         self.port = port
@@ -61,12 +88,16 @@ class Agent:
         self.vtep, underlay_mtu = found
         self.mtu = underlay_mtu - VXLAN_OVERHEAD
         self.session: str | None = None
+        self.publish_due = True  # host key and our endpoints not yet published this session
         self.snap = Snapshot()
         self.store_ok = False
         self.local: dict[str, Container] = {}
         self.lock = threading.RLock()
         self.kick = threading.Event()
+        self.poke = threading.Event()  # wakes the session keeper: an operation met trouble
         self.stopping = threading.Event()
+        self.pending: set[str] = set()  # endpoint ids of `run`s in progress: not orphans
+        self.recent: dict[str, Network] = {}  # op id -> network an earlier attempt removed
         self.reconciled = threading.Condition()
         self.generation = 0
         self._load_state()
@@ -101,52 +132,71 @@ class Agent:
         backoff = 0.5
         while not self.stopping.is_set():
             try:
-                if self.session and self.store.session_renew(self.session):
-                    pass
-                else:
+                if not (self.session and self.store.session_renew(self.session)):
                     self.session = self.store.session_create(self.host, self.ttl)
                     log.info("session created", extra={"session": self.session})
                     with self.lock:
                         self._save_state()
+                    self.publish_due = True
+                if self.publish_due:
+                    # Until both succeed: an election may interrupt them after the session
+                    # was made, and the next round finds the session alive.
                     self.store.register_host(self.session, self.host, self.vtep, self.port)
-                    self._republish()
+                    self._republish(self.session)
+                    self.publish_due = False
                 self.store_ok = True
                 backoff = 0.5
-                self.stopping.wait(self.ttl / 3)
+                self._pause(self.ttl / 3)
             except (ConsulError, OSError) as exc:
                 self.store_ok = False
                 log.warning("store unreachable", extra={"error": str(exc), "retry_in": backoff})
-                self.stopping.wait(backoff)
-                backoff = min(backoff * 2, 10.0)
+                self._pause(backoff)
+                backoff = min(backoff * 2, LOOP_BACKOFF_CAP)
 
-    def _republish(self) -> None:
-        """After a lost session, publish our running containers again (same IPs when free)."""
+    def _pause(self, seconds: float) -> None:
+        """Wait, but wake early when an operation pokes (it found the session or store bad)."""
+        self.poke.wait(seconds)
+        self.poke.clear()
+
+    def _republish(self, sid: str) -> None:
+        """After a lost session, publish our running containers again (same IPs when free).
+
+        A transient store failure is raised (the session keeper tries again soon); the
+        endpoint id is derived from the session and the container, so a repeated attempt
+        adopts what an unanswered one committed instead of publishing the container twice.
+        """
         snap = self.store.snapshot()
         with self.lock:
-            for ctr in list(self.local.values()):
-                if not ctr.alive or ctr.endpoint in snap.endpoints:
-                    continue
-                net = snap.networks.get(ctr.network)
-                if net is None or self.session is None:
-                    continue
-                try:
-                    ep = self.store.create_endpoint(
-                        self.session,
-                        net,
-                        ctr.name,
-                        self.host,
-                        self.vtep,
-                        ctr.service,
-                        ctr.id,
-                        prefer_ip=ctr.ip,
-                    )
-                except (UsageError, ConsulError) as exc:
-                    log.warning(
-                        "republish failed", extra={"container": ctr.name, "error": str(exc)}
-                    )
-                    continue
-                ctr.endpoint, ctr.ip = ep.id, ep.ip
-            self._save_state()
+            try:
+                for ctr in list(self.local.values()):
+                    if not ctr.alive or ctr.endpoint in snap.endpoints:
+                        continue
+                    net = snap.networks.get(ctr.network)
+                    if net is None:
+                        continue
+                    eid = hashlib.sha256(f"{sid}/{ctr.name}".encode()).hexdigest()
+                    try:
+                        ep = self.store.create_endpoint(
+                            sid,
+                            net,
+                            ctr.name,
+                            self.host,
+                            self.vtep,
+                            ctr.service,
+                            ctr.id,
+                            prefer_ip=ctr.ip,
+                            eid=eid,
+                        )
+                    except (UsageError, ConsulError) as exc:
+                        if isinstance(exc, ConsulError) and exc.transient:
+                            raise
+                        log.warning(
+                            "republish failed", extra={"container": ctr.name, "error": str(exc)}
+                        )
+                        continue
+                    ctr.endpoint, ctr.ip = ep.id, ep.ip
+            finally:
+                self._save_state()
         self.kick.set()
 
     # -- watching -------------------------------------------------------------------
@@ -161,7 +211,7 @@ class Agent:
                 self.store_ok = False
                 log.warning("watch failed", extra={"error": str(exc), "retry_in": backoff})
                 self.stopping.wait(backoff)
-                backoff = min(backoff * 2, 10.0)
+                backoff = min(backoff * 2, LOOP_BACKOFF_CAP)
                 index = 0
                 continue
             backoff = 0.5
@@ -232,7 +282,12 @@ class Agent:
         if self.store_ok:
             names = {c.endpoint for c in self.local.values()}
             for ep in snap.endpoints.values():
-                if ep.host == self.host and ep.id not in names and time.time() - ep.created > GRACE:
+                if (
+                    ep.host == self.host
+                    and ep.id not in names
+                    and ep.id not in self.pending
+                    and time.time() - ep.created > GRACE
+                ):
                     log.info("withdrawing orphan endpoint", extra={"container": ep.name})
                     with contextlib.suppress(ConsulError):  # next pass retries
                         self.store.remove_endpoint(ep)
@@ -268,64 +323,141 @@ class Agent:
             containers.write_hosts(ctr, containers.hosts_text(ctr, peers, net.name))
 
     # -- operations behind the local API -----------------------------------------------
+    #
+    # Each operation makes one attempt and fails fast with a transient StoreDown while
+    # Consul has no leader; the client waits and sends the same request again (same op
+    # id). So an attempt must be safe to repeat: allocations reuse the ids derived from
+    # the op id (see store.py), removals are deletes (a second delete is a no-op), and a
+    # failed `run` stops the container it spawned before answering.
 
-    def _require_store(self) -> str:
-        if not self.store_ok or not self.session:
+    @contextlib.contextmanager
+    def _store_errors(self) -> Iterator[None]:
+        """Turn a transient Consul failure into a StoreDown the client may retry."""
+        try:
+            yield
+        except SessionInvalid as exc:
+            self.poke.set()  # the keeper makes a new session and publishes our endpoints
             raise StoreDown(
-                f"the store (consul) is not reachable from {self.host}",
-                hint="the data plane stays as it is; check 'ovlab consul members'",
-            )
+                f"the overlay agent on {self.host} is renewing its Consul session",
+                hint="retry in a moment",
+            ) from exc
+        except ConsulError as exc:
+            if not exc.transient:
+                raise
+            self.poke.set()  # the keeper checks its session as soon as the store answers
+            raise StoreDown(
+                f"the store (consul) is not reachable from {self.host}: {_reason(exc)}",
+                hint="the data plane stays as it is; check 'ovlab consul members LAB'",
+            ) from exc
+
+    def _check_store(self) -> None:
+        """Fail fast while the background loops see the store down and there is no leader.
+
+        Consul holds a request for up to 7 s before saying "No cluster leader";
+        /v1/status/leader answers at once ("" without a leader), so the client sees
+        the election immediately and paces its own retries.
+        """
+        if self.store_ok:
+            return
+        with self._store_errors():
+            leader = self.ops.consul.get_json("/v1/status/leader")
+            if not leader:
+                raise ConsulError("No cluster leader", status=500, transient=True)
+
+    def _require_session(self) -> str:
+        if not self.session:
+            self.poke.set()
+            raise StoreDown(f"the overlay agent on {self.host} has no Consul session yet")
         return self.session
 
     def fresh_snapshot(self) -> Snapshot:
-        """A snapshot read now (fails fast when the store is down)."""
-        try:
-            snap = self.store.snapshot()
-        except (ConsulError, OSError) as exc:
-            raise StoreDown(
-                f"the store (consul) is not reachable from {self.host}: {exc}",
-                hint="the data plane stays as it is",
-            ) from exc
-        return snap
+        """A snapshot read now (a transient StoreDown while the store is down)."""
+        self._check_store()
+        with self._store_errors():
+            return self.ops.snapshot()
 
     def network_create(
-        self, name: str, subnet: str | None = None, driver: str = "overlay"
+        self,
+        name: str,
+        subnet: str | None = None,
+        driver: str = "overlay",
+        op_id: str | None = None,
     ) -> Network:
-        """Create a lab-wide network."""
-        self._require_store()
-        return self.store.create_network(name, subnet, driver)
+        """Create a lab-wide network (the same network again for a repeated op id)."""
+        self._check_store()
+        with self._store_errors():
+            return self.ops.create_network(name, subnet, driver, op_ids(op_id)["network"])
 
-    def network_rm(self, name: str) -> Network:
+    def network_rm(self, name: str, op_id: str | None = None) -> Network:
         """Remove a network without endpoints."""
-        self._require_store()
         snap = self.fresh_snapshot()
         net = snap.network_by_name(name)
         if net is None:
+            done = self.recent.get(op_id or "")
+            if done is not None:
+                return done  # an earlier attempt of this request removed it
             raise UsageError(f"no network {name!r}")
-        self.store.remove_network(net, snap)
+        if op_id:
+            # Remember before sending: the delete may commit although its answer is lost.
+            with self.lock:
+                self.recent[op_id] = net
+                while len(self.recent) > RECENT_OPS:
+                    self.recent.pop(next(iter(self.recent)))
+        with self._store_errors():
+            self.ops.remove_network(net, snap)
         return net
 
-    def run(self, name: str, net_name: str, service: str | None, cmd: list[str]) -> dict[str, Any]:
+    def run(
+        self,
+        name: str,
+        net_name: str,
+        service: str | None,
+        cmd: list[str],
+        op_id: str | None = None,
+    ) -> dict[str, Any]:
         """Start a container attached to a network (created if missing), as `docker run -d`."""
-        sid = self._require_store()
+        ids = op_ids(op_id)
+        with self.lock:
+            if name in self.local:
+                raise UsageError(f"container name {name!r} is already in use in the lab")
+            # From here the reconciler will not take an endpoint with this id for an orphan
+            # (an earlier attempt's late commit is adopted below, not withdrawn under us).
+            self.pending.add(ids["endpoint"])
+        try:
+            return self._run(name, net_name, service, cmd, ids)
+        finally:
+            with self.lock:
+                self.pending.discard(ids["endpoint"])
+
+    def _run(
+        self, name: str, net_name: str, service: str | None, cmd: list[str], ids: dict[str, str]
+    ) -> dict[str, Any]:
+        sid = self._require_session()
         snap = self.fresh_snapshot()
-        if snap.endpoint_by_name(name) or name in self.local:
+        held = snap.endpoint_by_name(name)
+        if held and held[0].id != ids["endpoint"]:
             raise UsageError(f"container name {name!r} is already in use in the lab")
         net = snap.network_by_name(net_name)
         if net is None or net.name != net_name:
             try:
-                net = self.store.create_network(net_name)
+                with self._store_errors():
+                    net = self.ops.create_network(net_name, net_id=ids["network"])
             except UsageError:
                 net = self.fresh_snapshot().network_by_name(net_name)  # lost a race: use theirs
                 if net is None:
                     raise
-        cid = secrets.token_hex(32)
+        cid = ids["container"]
         t0 = time.monotonic()
         ctr = containers.spawn(name, cid, containers.tag(self.lab, self.host, name), cmd)
         t1 = time.monotonic()
         try:
-            ep = self.store.create_endpoint(sid, net, name, self.host, self.vtep, service, cid)
+            with self._store_errors():
+                ep = self.ops.create_endpoint(
+                    sid, net, name, self.host, self.vtep, service, cid, eid=ids["endpoint"]
+                )
         except BaseException:
+            # Nothing of this attempt stays behind; if its txn commits after all, the next
+            # attempt adopts the endpoint by its id, or the reconciler withdraws it.
             containers.release(ctr)
             containers.stop_pid(ctr.pid)
             containers.remove_files(name)
@@ -385,8 +517,8 @@ class Agent:
             "pid": ctr.pid,
         }
 
-    def rm(self, name: str) -> dict[str, Any]:
-        """Stop a container of this host and withdraw its endpoint."""
+    def rm(self, name: str, op_id: str | None = None) -> dict[str, Any]:
+        """Stop a container of this host and withdraw its endpoint (safe to repeat)."""
         with self.lock:
             ctr = self.local.get(name)
         if ctr is None:
@@ -398,15 +530,14 @@ class Agent:
                     hint=f"ask that host: --node {eps[0].host}",
                 )
             raise UsageError(f"no container named {name!r}")
-        ep = self.snap.endpoints.get(ctr.endpoint)
-        if ep is not None or self.store_ok:
-            try:
-                self.store.remove_endpoint(
-                    ep
-                    or Endpoint(ctr.endpoint, ctr.network, name, ctr.ip, "", self.host, self.vtep)
-                )
-            except ConsulError as exc:
-                raise StoreDown(f"could not withdraw {name}: {exc}") from exc
+        ep = self.snap.endpoints.get(ctr.endpoint) or Endpoint(
+            ctr.endpoint, ctr.network, name, ctr.ip, "", self.host, self.vtep
+        )
+        # Withdraw first, stop second: while the store is down the container keeps running
+        # and the request can be repeated; deleting keys that are already gone is a no-op.
+        self._check_store()
+        with self._store_errors():
+            self.ops.remove_endpoint(ep)
         containers.stop_pid(ctr.pid)
         with self.lock:
             self.local.pop(name, None)
@@ -454,3 +585,13 @@ class Agent:
             t.start()
         self.kick.set()  # first pass: repair whatever a crash left
         return threads
+
+
+def _reason(exc: ConsulError) -> str:
+    """The part of a Consul error worth a user's line (its status text, not the URL)."""
+    text = exc.message
+    if exc.status and " -> " in text:
+        text = text.split(" -> ", 1)[1]
+    elif exc.status is None and "): " in text:
+        text = text.split("): ", 1)[1]
+    return text.strip() or "no answer"

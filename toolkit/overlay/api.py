@@ -16,11 +16,17 @@ SOCKET = "/run/ovlab/agent.sock"  # the agent's local API, under the host's (VM'
 
 
 class AgentUnreachable(OvlabError):
-    """No agent answers on that socket."""
+    """No agent answers on that socket: it was never started, or it is restarting.
+
+    Raised only when the request was not delivered (no socket, or connection
+    refused), so sending it again cannot do anything twice.
+    """
 
 
 class StoreUnreachable(OvlabError):
-    """The agent answers, but its store (the local Consul agent) does not."""
+    """The agent answers, but its store (Consul) does not; ``transient``: worth waiting for."""
+
+    transient = False
 
 
 class _Handler(socketserver.StreamRequestHandler):
@@ -37,6 +43,7 @@ class _Handler(socketserver.StreamRequestHandler):
                 "hint": exc.hint,
                 "code": exc.exit_code,
                 "kind": type(exc).__name__,
+                "transient": bool(getattr(exc, "transient", False)),
             }
         except (ValueError, TypeError, KeyError) as exc:
             answer = {"ok": False, "error": f"bad request: {exc}", "code": 2, "kind": "UsageError"}
@@ -51,10 +58,13 @@ def dispatch(agent: Any, op: str, args: dict[str, Any]) -> Any:
     """Run one API operation on the agent."""
     if op == "info":
         return agent.info()
+    op_id = args.get("op_id")  # the same on every attempt of one client request
     if op == "network_create":
-        return agent.network_create(args["name"], args.get("subnet"), args.get("driver", "overlay"))
+        return agent.network_create(
+            args["name"], args.get("subnet"), args.get("driver", "overlay"), op_id
+        )
     if op == "network_rm":
-        return agent.network_rm(args["name"])
+        return agent.network_rm(args["name"], op_id)
     if op == "snapshot":
         snap = agent.fresh_snapshot()
         return {
@@ -65,10 +75,10 @@ def dispatch(agent: Any, op: str, args: dict[str, Any]) -> Any:
         }
     if op == "run":
         return agent.run(
-            args["name"], args["network"], args.get("service"), list(args.get("cmd") or [])
+            args["name"], args["network"], args.get("service"), list(args.get("cmd") or []), op_id
         )
     if op == "rm":
-        return agent.rm(args["name"])
+        return agent.rm(args["name"], op_id)
     if op == "containers":
         return agent.local_containers()
     raise UsageError(f"unknown operation {op!r}")
@@ -88,8 +98,12 @@ class Server(socketserver.ThreadingMixIn, socketserver.UnixStreamServer):
         self.agent = agent
 
 
-def call(path: str, op: str, timeout: float = 30.0, **args: Any) -> Any:
-    """Call the agent at ``path``; raise its error as an OvlabError."""
+def call(path: str, op: str, timeout: float = 60.0, **args: Any) -> Any:
+    """Call the agent at ``path``; raise its error as an OvlabError.
+
+    One attempt of an operation may wait for Consul several times (up to 10 s each
+    while it holds a request without a leader), hence the generous ``timeout``.
+    """
     try:
         with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
             s.settimeout(timeout)
@@ -120,6 +134,8 @@ def call(path: str, op: str, timeout: float = 30.0, **args: Any) -> Any:
     if answer.get("kind") == "StoreDown":
         err = StoreUnreachable
     exc2 = err(answer.get("error", "agent error"), hint=answer.get("hint"))
+    if isinstance(exc2, StoreUnreachable):
+        exc2.transient = bool(answer.get("transient"))
     if answer.get("code") not in (None, 2):
         exc2.exit_code = int(answer.get("code") or EXIT_RUNTIME)
     raise exc2

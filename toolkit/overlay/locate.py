@@ -10,13 +10,25 @@ from toolkit.lab import registry
 from toolkit.overlay.api import SOCKET
 from toolkit.suggest import did_you_mean
 
+# Where the overlay_agent role installs the service (playbooks/roles/overlay_agent/defaults).
+AGENT_SERVICE_FILES = (
+    "/etc/supervisor/conf.d/ovlab-agent.conf",
+    "/etc/systemd/system/ovlab-agent.service",
+)
+
 
 @dataclass(frozen=True)
 class AgentRef:
-    """Where to reach one agent."""
+    """Where to reach one agent; ``root`` is its host's file system as seen from here."""
 
     socket: str
     node: str
+    root: str = ""
+
+    @property
+    def installed(self) -> bool:
+        """Whether the agent is installed as a service there, so a dead socket is a restart."""
+        return any(os.path.exists(self.root + f) for f in AGENT_SERVICE_FILES)
 
 
 def agents_for(node: str | None, lab: str | None = None, need_node: bool = False) -> list[AgentRef]:
@@ -25,7 +37,7 @@ def agents_for(node: str | None, lab: str | None = None, need_node: bool = False
         from toolkit.cli.exec_cmd import resolve_vm
 
         vm = resolve_vm(node, lab)
-        return [AgentRef(f"/proc/{vm.pid}/root{SOCKET}", vm.node)]
+        return [AgentRef(f"/proc/{vm.pid}/root{SOCKET}", vm.node, f"/proc/{vm.pid}/root")]
     if os.path.exists(SOCKET):
         return [AgentRef(SOCKET, os.uname().nodename)]
     if need_node:
@@ -40,11 +52,12 @@ def agents_for(node: str | None, lab: str | None = None, need_node: bool = False
         raise UsageError(
             f"several labs are up ({', '.join(labs)})", hint="say --lab LAB or --node NODE"
         )
-    found = [
-        AgentRef(f"/proc/{vm.pid}/root{SOCKET}", vm.node)
-        for vm in vms
-        if os.path.exists(f"/proc/{vm.pid}/root{SOCKET}")
-    ]
+    refs = [AgentRef(f"/proc/{vm.pid}/root{SOCKET}", vm.node, f"/proc/{vm.pid}/root") for vm in vms]
+    # An installed agent whose socket is missing is restarting: the caller may wait for it.
+    found = sorted(
+        (r for r in refs if os.path.exists(r.socket) or r.installed),
+        key=lambda r: not os.path.exists(r.socket),  # answering agents first
+    )
     if not found:
         raise UsageError(
             f"no overlay agent runs in lab {labs[0]}", hint=f"run 'ovlab provision {labs[0]}'"

@@ -20,6 +20,22 @@ class Conflict(Exception):
     """A transaction lost a race (or a name is taken); the caller may retry."""
 
 
+class SessionInvalid(ConsulError):
+    """A lock named a session Consul no longer has: the agent must make a new one first."""
+
+
+# Idempotent allocation. A write to Consul that fails without a clear answer (the
+# connection drops, the request times out, or a 5xx arrives while the cluster elects a
+# leader) may still be applied: raft can commit an entry the old leader had replicated,
+# after the client has been told "No cluster leader". So an allocation is never simply
+# sent again with fresh identities: that could leave two networks or two endpoints for
+# one request. Instead every attempt of one request reuses the same id (network id,
+# endpoint id), the txn guards the name with check-not-exists, and each attempt starts
+# by re-reading the store: finding the name held by our own id means an earlier attempt
+# did commit, and that record (as stored) is the answer. At most one attempt can ever
+# commit, because they all check the same name key inside one atomic txn.
+
+
 def parse_store_url(url: str) -> tuple[str, int]:
     """``consul://HOST:PORT`` (as the demo's ``--kv-store consul:HOST:PORT``) to host, port."""
     if url.startswith("consul:") and not url.startswith("consul://"):
@@ -50,9 +66,7 @@ class Store:
             params.update(index=index, wait=wait)
         status, headers, data = self.consul.request("GET", "/v1/kv/" + model.ROOT, params=params)
         if status not in (200, 404):
-            raise ConsulError(
-                f"store read failed: {status} {data.decode(errors='replace').strip()}"
-            )
+            raise ConsulError.from_answer(self.consul.where, "GET", "/v1/kv/", status, data)
         new_index = int(headers.get("x-consul-index", "0") or 0)
         entries = json.loads(data) if status == 200 and data else []
         return model.parse_tree(entries, new_index)
@@ -88,11 +102,14 @@ class Store:
         status, _, data = self.consul.request("PUT", "/v1/txn", body=body.encode())
         if status == 409:
             errors = json.loads(data).get("Errors") or []
-            raise Conflict("; ".join(e.get("What", "") for e in errors) or "conflict")
+            what = "; ".join(e.get("What", "") for e in errors) or "conflict"
+            if "invalid session" in what:
+                raise SessionInvalid(
+                    f"the agent's Consul session is gone: {what}", status=409, transient=True
+                )
+            raise Conflict(what)
         if status != 200:
-            raise ConsulError(
-                f"store transaction failed: {status} {data.decode(errors='replace').strip()}"
-            )
+            raise ConsulError.from_answer(self.consul.where, "PUT", "/v1/txn", status, data)
         return list(json.loads(data).get("Results") or [])
 
     def register_host(self, sid: str, host: str, vtep: str, port: int) -> None:
@@ -105,16 +122,28 @@ class Store:
     # -- networks --------------------------------------------------------------
 
     def create_network(
-        self, name: str, subnet: str | None = None, driver: str = "overlay"
+        self,
+        name: str,
+        subnet: str | None = None,
+        driver: str = "overlay",
+        net_id: str | None = None,
     ) -> Network:
-        """Create a network with the lowest free VNI (and subnet, unless given)."""
+        """Create a network with the lowest free VNI (and subnet, unless given).
+
+        ``net_id`` (64 hex) makes a repeated request idempotent: when the name is
+        already held by that id, an earlier attempt committed and its record is returned.
+        """
         if driver != "overlay":
             raise UsageError(f"driver {driver!r} is not supported", hint="use -d overlay")
+        net_id = net_id or secrets.token_hex(32)
         for _ in range(20):
             snap = self.snapshot()
-            if snap.network_by_name(name) and snap.network_by_name(name).name == name:  # type: ignore[union-attr]
+            found = snap.network_by_name(name)
+            if found and found.name == name:
+                if found.id == net_id:
+                    return found  # an earlier attempt of this request committed
                 raise UsageError(f"network {name!r} already exists")
-            net = self._plan_network(snap, name, subnet)
+            net = self._plan_network(snap, name, subnet, net_id)
             value = _b64(json.dumps(net.to_dict()))
             try:
                 self.txn(
@@ -132,7 +161,7 @@ class Store:
         raise ConsulError(f"could not allocate network {name!r}: too much contention")
 
     @staticmethod
-    def _plan_network(snap: Snapshot, name: str, subnet: str | None) -> Network:
+    def _plan_network(snap: Snapshot, name: str, subnet: str | None, net_id: str) -> Network:
         used_vni = {n.vni for n in snap.networks.values()}
         vni = next(v for v in range(model.VNI_MIN, model.VNI_MAX) if v not in used_vni)
         taken = [ipaddress.IPv4Network(n.subnet) for n in snap.networks.values()]
@@ -154,7 +183,7 @@ class Store:
             )
         gateway = str(next(net.hosts()))
         return Network(
-            id=secrets.token_hex(32),
+            id=net_id,
             name=name,
             subnet=str(net),
             gateway=gateway,
@@ -192,18 +221,26 @@ class Store:
         service: str | None = None,
         container: str = "",
         prefer_ip: str | None = None,
+        eid: str | None = None,
     ) -> Endpoint:
-        """Allocate an IP and publish an endpoint, atomically, held by the host's session."""
+        """Allocate an IP and publish an endpoint, atomically, held by the host's session.
+
+        ``eid`` (64 hex) makes a repeated request idempotent: when the name is already
+        held by that endpoint id, an earlier attempt committed and its record is returned.
+        """
+        eid = eid or secrets.token_hex(32)
         for _ in range(50):
             snap = self.snapshot()
+            held = snap.endpoint_by_name(name)
+            if held and held[0].id == eid:
+                return held[0]  # an earlier attempt of this request committed
             if net.id not in snap.networks:
                 raise UsageError(f"network {net.name!r} was removed")
-            if snap.endpoint_by_name(name):
+            if held:
                 raise UsageError(f"container name {name!r} is already in use in the lab")
             used = {e.ip for e in snap.endpoints_of(net.id)} | self._ipam_used(net.id)
             ip = prefer_ip if prefer_ip and prefer_ip not in used else self._free_ip(net, used)
             prefer_ip = None  # only on the first try
-            eid = secrets.token_hex(32)
             ep = Endpoint(
                 id=eid,
                 network=net.id,
@@ -243,15 +280,21 @@ class Store:
                 )
                 return ep
             except Conflict as exc:
-                if "names/container" in str(exc) or self._name_taken(name):
+                holder = self._name_holder(name)
+                if holder is not None and not holder.endswith("/" + eid):
                     raise UsageError(
                         f"container name {name!r} is already in use in the lab"
                     ) from exc
+                # Lost an IP race, or our own earlier attempt holds the name: look again.
                 time.sleep(secrets.randbelow(10) / 1000)
         raise ConsulError(f"could not allocate an address in {net.name}: too much contention")
 
-    def _name_taken(self, name: str) -> bool:
-        return self.consul.get_json("/v1/kv/" + model.k_container_name(name)) is not None
+    def _name_holder(self, name: str) -> str | None:
+        """``<network id>/<endpoint id>`` holding a container name, or None when free."""
+        entries = self.consul.get_json("/v1/kv/" + model.k_container_name(name))
+        if not entries:
+            return None
+        return base64.b64decode(entries[0].get("Value") or "").decode(errors="replace")
 
     def _ipam_used(self, nid: str) -> set[str]:
         keys = self.consul.get_json("/v1/kv/" + f"{model.ROOT}ipam/{nid}/", {"keys": "true"}) or []
@@ -266,11 +309,35 @@ class Store:
         raise UsageError(f"network {net.name!r} ({net.subnet}) has no free address")
 
     def remove_endpoint(self, ep: Endpoint) -> None:
-        """Withdraw an endpoint and free its IP and name."""
-        self.txn(
-            [
-                {"Verb": "delete", "Key": model.k_endpoint(ep.network, ep.id)},
-                {"Verb": "delete", "Key": model.k_ip(ep.network, ep.ip)},
-                {"Verb": "delete", "Key": model.k_container_name(ep.name)},
+        """Withdraw an endpoint and free its IP and name, if they are still this endpoint's.
+
+        The IP and name keys are deleted only while they hold this endpoint's id
+        (delete-cas on the index just read): after a lost session, the same container
+        is published again under a new endpoint id, often with the same IP and always
+        with the same name, and withdrawing the old record from a stale snapshot must
+        not free the new one's IP and name (that would let a second container take them).
+        Safe to repeat: deleting keys that are gone is a no-op.
+        """
+        owned = {
+            model.k_ip(ep.network, ep.ip): ep.id,
+            model.k_container_name(ep.name): f"{ep.network}/{ep.id}",
+        }
+        for _ in range(10):
+            ops: list[dict[str, Any]] = [
+                {"Verb": "delete", "Key": model.k_endpoint(ep.network, ep.id)}
             ]
-        )
+            for key, value in owned.items():
+                entries = self.consul.get_json("/v1/kv/" + key)
+                if not entries:
+                    continue
+                held = base64.b64decode(entries[0].get("Value") or "").decode(errors="replace")
+                if held == value:
+                    ops.append(
+                        {"Verb": "delete-cas", "Key": key, "Index": entries[0]["ModifyIndex"]}
+                    )
+            try:
+                self.txn(ops)
+                return
+            except Conflict:
+                time.sleep(secrets.randbelow(10) / 1000)  # changed since we read it: again
+        raise ConsulError(f"could not withdraw endpoint {ep.name}: too much contention")
