@@ -191,3 +191,23 @@ def test_host_without_python3_is_named_in_one_line(ssh_lab: SshAccess) -> None:
     for node in (SERVER, CLIENT):
         gone = access.ssh(node, "test -e /var/lib/ovlab-agent/never", check=False)
         assert gone.returncode != 0
+
+
+def test_controller_without_a_wheel_says_which_command_makes_it(ssh_lab: SshAccess) -> None:
+    access = ssh_lab
+    empty = access.work / "no-wheels"
+    empty.mkdir(exist_ok=True)
+    result = ansible_playbook(
+        inventory(access),
+        "-e",
+        f"overlay_agent_wheelhouse_dir={empty}",
+        "-e",
+        "overlay_agent_wheelhouse_build=false",
+        playbook="overlay.yml",
+        netns=access.underlay,
+        env={"ANSIBLE_SSH_CONTROL_PATH_DIR": str(access.work / "cp")},
+        timeout=300,
+    )
+    assert result.rc != 0
+    text = " ".join(result.output.split())
+    assert "no wheelhouse for 3." in text and "run 'ovlab wheelhouse -o" in text, text[-3000:]
