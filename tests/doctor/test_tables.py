@@ -38,9 +38,12 @@ def neigh(ip: str = C2_IP, mac: str | None = C2_MAC, state: tuple[str, ...] = ("
 
 def vxlan(**kw: Any) -> Vxlan:
     base: dict[str, Any] = dict(
-        netns=None, name="vxlan0", id=256, port=4789, local=VTEP["vm1"], remote=None,
-        group=None, dev=None, learning=False, proxy=True, l2miss=True, l3miss=True,
-        ageing=300, ttl=None, mtu=1450,
+        netns=None, name="vxlan0", external=False, vnifilter=False, id=256, remote=None,
+        group=None, remote6=None, group6=None, local=VTEP["vm1"], local6=None, dev=None,
+        port_range=None, port=4789, learning=False, proxy=True, rsc=False, l2miss=True,
+        l3miss=True, tos=None, ttl=0, ttl_inherit=False, df=None, label=None, ageing=300,
+        limit=None, udp_csum=False, udp_zero_csum6_tx=False, udp_zero_csum6_rx=False,
+        remcsum_tx=False, remcsum_rx=False, gbp=False, gpe=False, mtu=1450,
     )  # fmt: skip
     base.update(kw)
     return Vxlan(**base)

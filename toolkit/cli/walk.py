@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -60,8 +59,11 @@ def walk_command(
             raise UsageError(
                 f"could not bring lab {name} up", hint=f"try 'ovlab lab up {name}' by hand"
             )
-    # {bin}: this installation's scripts (ovlab, supervisorctl), visible inside lab VMs too.
-    variables = {"lab": name, "bin": str(Path(runner.OVLAB).parent)}
+    # {bin}: the scripts (ovlab, supervisorctl) of the install that brought the lab up,
+    # which is the one visible inside its VMs.
+    from toolkit.lab.lifecycle import install_bin
+
+    variables = {"lab": name, "bin": install_bin(state.load(name) or {})}
     total = len(walk.steps)
     render.console.print(f"\n[bold underline]{walk.title}[/]  [dim]({walk.path}, lab {name})[/]")
     index = step - 1

@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import os
 import signal
+import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -93,6 +94,18 @@ def up(topo: Topology, progress: Progress | None = None) -> UpResult:
     return UpResult(topo.name, changed=True, seconds=time.monotonic() - t0, rebuilt=rebuilt)
 
 
+def install_bin(data: dict[str, object]) -> str:
+    """The bin directory of the ovlab install that brought this lab up.
+
+    Its supervisorctl and ovlab are the ones visible inside the lab's VMs (a VM keeps
+    the install that started it); labs from before this was recorded get this one's.
+    """
+    info = data.get("install")
+    if isinstance(info, dict) and isinstance(info.get("bin"), str):
+        return info["bin"]
+    return str(Path(sys.executable).parent)
+
+
 def _fault(point: str) -> None:
     """Die like a crash at a named point; tests use it to prove teardown copes."""
     if os.environ.get("OVLAB_FAULT_AT") == point:
@@ -113,6 +126,8 @@ def _create(topo: Topology, where: str, digest: str, say: Progress) -> None:
             topology=where,
             digest=digest,
             vars=topo.vars,  # Ansible variables for the lab's inventory
+            # The install whose supervisord and agent the VMs run (visible inside them).
+            install={"bin": str(Path(sys.executable).parent)},
             phase="creating",
             underlay={
                 "netns": ul_name,

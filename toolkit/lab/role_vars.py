@@ -50,6 +50,7 @@ SET_BY_OVLAB = (
     "ovlab_node",
     "ovlab_eth1",
     "ovlab_supervisorctl",
+    "ovlab_bin",
     "consul_service_manager",
     "consul_install_method",
     "consul_copy_src",

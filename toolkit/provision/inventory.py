@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 from typing import Any
 
 import yaml
 
 from toolkit.lab import state
-from toolkit.lab.lifecycle import require_up
+from toolkit.lab.lifecycle import install_bin, require_up
 
 
 def secrets_dir(lab: str) -> Path:
@@ -44,9 +43,10 @@ def from_state(lab: str, data: dict[str, Any], consul_bin: str | None = None) ->
         "consul_service_manager": "supervisord",
         "consul_install_method": "copy",
         "consul_secrets_dir": str(secrets_dir(lab)),
-        # The VMs share the host's filesystem below their private /etc, /var, /run, /tmp,
-        # so the controller's own supervisorctl works inside them.
-        "ovlab_supervisorctl": str(Path(sys.prefix) / "bin" / "supervisorctl"),
+        # The install that brought the lab up is visible inside its VMs: its
+        # supervisorctl drives their supervisord, its ovlab runs their agents.
+        "ovlab_supervisorctl": str(Path(install_bin(data)) / "supervisorctl"),
+        "ovlab_bin": install_bin(data),
     }
     if consul_bin:
         all_vars["consul_copy_src"] = consul_bin
