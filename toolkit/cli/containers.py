@@ -37,6 +37,9 @@ def run_command(
 
     require_privileges()
     args = list(ctx.args)
+    if args and args[0] != "--" and args[0].startswith("-"):
+        # A mistyped option must not become the container's command.
+        raise UsageError(f"no such option: {args[0]}", hint="put the container's command after --")
     cmd = args[1:] if args[:1] == ["--"] else args
     with WaitSpinner(not json_out) as spinner:
         result = run_container(node, lab, name, net, publish_service, cmd, store_timeout, spinner)

@@ -44,6 +44,13 @@ def agents_for(node: str | None, lab: str | None = None, need_node: bool = False
         raise UsageError("say which VM runs it: --node NODE")
     vms = [v for v in registry.vms(lab) if v.alive]
     labs = sorted({v.lab for v in vms})
+    if not vms and lab:
+        up = sorted({v.lab for v in registry.vms(None) if v.alive})
+        raise NotFound(
+            f"no lab named {lab!r} is up",
+            hint=did_you_mean(lab, up)
+            or ("labs up: " + ", ".join(up) if up else "see 'ovlab lab ls'"),
+        )
     if not vms:
         raise UsageError(
             "no overlay agent here and no lab is up", hint="run it inside a VM, or use --node"

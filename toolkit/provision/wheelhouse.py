@@ -85,7 +85,12 @@ def _pip(*args: str, timeout: float = 600) -> None:
     )
     if proc.returncode != 0:
         lines = [ln.strip() for ln in (proc.stderr + proc.stdout).splitlines() if ln.strip()]
-        said = [ln for ln in lines if "Error" in ln or ln.startswith(("ERROR", "error"))]
+        said = [
+            ln
+            for ln in lines
+            if ("Error" in ln or ln.startswith(("ERROR", "error")))
+            and "Ignored the following versions" not in ln
+        ]
         raise OvlabError(f"pip {args[0]} failed: {(said or lines or ['no output'])[0]}")
 
 
@@ -231,9 +236,13 @@ def source_fingerprint() -> str:
 
     h = hashlib.sha256()
     pkg = Path(toolkit.__file__).resolve().parent
-    for f in sorted(pkg.rglob("*")):
-        if f.is_file() and "__pycache__" not in f.parts and f.suffix != ".pyc":
-            h.update(str(f.relative_to(pkg)).encode() + b"\0" + f.read_bytes())
+    files = []
+    # followlinks: in a checkout toolkit/share/* are links to playbooks/, labs/, …
+    for top, dirs, names in os.walk(pkg, followlinks=True):
+        dirs[:] = sorted(d for d in dirs if d != "__pycache__")
+        files += [Path(top, n) for n in names if not n.endswith(".pyc")]
+    for f in sorted(files):
+        h.update(str(f.relative_to(pkg)).encode() + b"\0" + f.read_bytes())
     root = checkout_root()
     if root is not None:
         h.update((root / "pyproject.toml").read_bytes())
@@ -265,6 +274,26 @@ def _current(dest: Path, python: str, machine: str, fingerprint: str) -> Wheelho
     return house
 
 
+# Debian's and others' names for the same machines.
+_MACHINE_ALIASES = {"amd64": "x86_64", "x64": "x86_64", "arm64": "aarch64"}
+MIN_PYTHON = (3, 11)  # pyproject's requires-python, and ansible-core 2.19's
+
+
+def check_target(python: str, machine: str) -> tuple[str, str]:
+    """A valid (python, machine) pair, aliases resolved; UsageError otherwise."""
+    machine = _MACHINE_ALIASES.get(machine, machine)
+    if not _VERSION.match(python):
+        raise UsageError(f"--python {python!r}: give a version like 3.11")
+    if tuple(int(x) for x in python.split(".")) < MIN_PYTHON:
+        raise UsageError(
+            f"--python {python}: ovlab needs Python 3.11 or newer on the hosts",
+            hint="Debian 12, Ubuntu 24.04 and later ship it",
+        )
+    if not _MACHINE.match(machine):
+        raise UsageError(f"--machine {machine!r}: give a machine like x86_64 or aarch64")
+    return python, machine
+
+
 def build(dest: Path, python: str | None = None, machine: str | None = None) -> Wheelhouse:
     """Fill ``dest`` with ovlab's wheel and its dependencies for ``python``/``machine``.
 
@@ -272,41 +301,47 @@ def build(dest: Path, python: str | None = None, machine: str | None = None) -> 
     ones, repacked; for another target pip downloads binary wheels tagged for that
     Python and manylinux on that machine. All of it is also packed into one
     ``wheelhouse.tar`` (one file to copy to each host). A wheelhouse made from the
-    same sources (see :func:`source_fingerprint`) is kept as it is.
+    same sources (see :func:`source_fingerprint`) is kept as it is. The new one is
+    made beside ``dest`` and moved in only when complete; of the wheels already in
+    ``dest`` only those the previous wheelhouse listed are replaced.
     """
     here_py, here_machine = local_target()
-    python, machine = python or here_py, machine or here_machine
-    if not _VERSION.match(python):
-        raise UsageError(f"--python {python!r}: give a version like 3.11")
-    if not _MACHINE.match(machine):
-        raise UsageError(f"--machine {machine!r}: give a machine like x86_64 or aarch64")
+    python, machine = check_target(python or here_py, machine or here_machine)
     fingerprint = source_fingerprint()
     kept = _current(dest, python, machine, fingerprint)
     if kept is not None:
         return kept
-    dest.mkdir(parents=True, exist_ok=True)
-    for old in dest.glob("*.whl"):  # a stale version must not win pip's choice
-        old.unlink()
-    own = build_own_wheel(dest)
-    if (python, machine) == (here_py, here_machine):
-        # The controller runs these very dependencies: repack them, offline and exact.
-        missing = []
-        for dep in dependency_closure():
-            try:
-                repack_installed(dep, dest)
-            except (OvlabError, metadata.PackageNotFoundError):
-                missing.append(dep)
-        if missing:
-            _pip("download", "-q", "--no-deps", "-d", str(dest), *missing)
-    else:
-        args = ["download", "-q", "-d", str(dest), str(own), "--only-binary=:all:"]
-        args += ["--python-version", python, "--implementation", "cp"]
-        for tag in ("manylinux2014", "manylinux_2_28", "manylinux_2_17", "linux"):
-            args += ["--platform", f"{tag}_{machine}"]
-        _pip(*args)
-    wheels = sorted(p.name for p in dest.glob("*.whl"))
+    try:
+        dest.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise UsageError(f"-o {dest}: cannot make that directory: {exc.strerror}") from None
+    with tempfile.TemporaryDirectory(prefix=".wheelhouse-", dir=dest) as tmp:
+        work = Path(tmp)
+        own = build_own_wheel(work)
+        if (python, machine) == (here_py, here_machine):
+            # The controller runs these very dependencies: repack them, offline and exact.
+            missing = []
+            for dep in dependency_closure():
+                try:
+                    repack_installed(dep, work)
+                except (OvlabError, metadata.PackageNotFoundError):
+                    missing.append(dep)
+            if missing:
+                _pip("download", "-q", "--no-deps", "-d", str(work), *missing)
+        else:
+            args = ["download", "-q", "-d", str(work), str(own), "--only-binary=:all:"]
+            args += ["--python-version", python, "--implementation", "cp"]
+            for tag in ("manylinux2014", "manylinux_2_28", "manylinux_2_17", "linux"):
+                args += ["--platform", f"{tag}_{machine}"]
+            _pip(*args)
+        wheels = sorted(p.name for p in work.glob("*.whl"))
+        previous = _listed(dest)
+        for name in previous:  # a stale version must not win pip's choice
+            (dest / name).unlink(missing_ok=True)
+        for name in wheels:
+            os.replace(work / name, dest / name)
     house = Wheelhouse(
-        str(dest),
+        str(dest.resolve()),
         own.name,
         own.name.split("-")[1],
         python,
@@ -316,10 +351,19 @@ def build(dest: Path, python: str | None = None, machine: str | None = None) -> 
         _digest(dest, wheels),
     )
     _write_archive(dest, wheels)
-    tmp = dest / (MANIFEST + ".tmp")
-    tmp.write_text(json.dumps(house.to_dict(), indent=2) + "\n")
-    os.replace(tmp, dest / MANIFEST)
+    tmp_manifest = dest / (MANIFEST + ".tmp")
+    tmp_manifest.write_text(json.dumps(house.to_dict(), indent=2) + "\n")
+    os.replace(tmp_manifest, dest / MANIFEST)
     return house
+
+
+def _listed(dest: Path) -> list[str]:
+    """The wheels the wheelhouse already in ``dest`` made (never anybody else's)."""
+    try:
+        wheels = json.loads((dest / MANIFEST).read_text()).get("wheels", [])
+    except (OSError, ValueError, AttributeError):
+        return []
+    return [w for w in wheels if isinstance(w, str) and "/" not in w and w.endswith(".whl")]
 
 
 def _write_archive(dest: Path, wheels: list[str]) -> None:
