@@ -49,8 +49,11 @@ test: setup
 bench: setup
 	@for b in bench/bench_*.py; do echo "== $$b"; $(PY) $$b || exit 1; done
 
-lint: venv
+# ruff and mypy come with the venv's dev extra; deb brings python3-venv, which a fresh
+# Debian lacks. .ci/run runs this before the tests.
+lint: deb venv
 	$(VENV)/bin/ruff check toolkit tests bench
+	$(VENV)/bin/ruff format --check toolkit tests bench
 	$(VENV)/bin/mypy toolkit
 
 clean:

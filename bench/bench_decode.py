@@ -44,7 +44,7 @@ def _outer(inner: bytes) -> bytes:
     ip = bytearray(struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + udp_len, 1, 0x4000, 64, 17, 0,
                                bytes([192, 168, 100, 24]), bytes([192, 168, 100, 23])))  # fmt: skip
     struct.pack_into("!H", ip, 10, _csum(bytes(ip)))
-    eth = bytes.fromhex("02fc00000001" "02fc00000002" "0800")
+    eth = bytes.fromhex("02fc0000000102fc000000020800")
     udp = struct.pack("!HHHH", 40000, 4789, udp_len, 0)
     vx = struct.pack("!BBHI", 0x08, 0, 0, 256 << 8)
     return eth + bytes(ip) + udp + vx + inner
@@ -54,7 +54,7 @@ def _inner_ip(proto: int, payload: bytes) -> bytes:
     ip = bytearray(struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + len(payload), 7, 0x4000, 64, proto,
                                0, bytes([10, 0, 0, 3]), bytes([10, 0, 0, 2])))  # fmt: skip
     struct.pack_into("!H", ip, 10, _csum(bytes(ip)))
-    eth = bytes.fromhex("02420a000002" "02420a000003" "0800")
+    eth = bytes.fromhex("02420a00000202420a0000030800")
     return eth + bytes(ip) + payload
 
 

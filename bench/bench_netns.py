@@ -131,8 +131,10 @@ def row(label: str, seconds: float, base: float, base_label: str, goal: str = ""
     """One figure beside its baseline, as a ratio (and the target's verdict, if any)."""
     ratio = base / seconds
     speed = f"{ratio:.2f}x faster" if ratio >= 1 else f"{1 / ratio:.2f}x slower"
-    print(f"  {label:<42} {seconds * 1000:8.1f} ms | {base_label} {base * 1000:7.1f} ms "
-          f"| {speed:>13} {goal}")
+    print(
+        f"  {label:<42} {seconds * 1000:8.1f} ms | {base_label} {base * 1000:7.1f} ms "
+        f"| {speed:>13} {goal}"
+    )
 
 
 def naive_child(names: list[str]) -> None:
@@ -207,8 +209,10 @@ def part3(names: list[str]) -> None:
     for label, n, t in (("pyroute2 IPRoute(netns=…)", n_naive, t_naive),
                         ("toolkit.netns.lean", n_lean, t_lean)):  # fmt: skip
         per_ns, per_entry = t / N_NAIVE * 1000, t / max(n, 1) * 1e6
-        print(f"  {label:<28} {t * 1000:8.1f} ms for {n} entries: "
-              f"{per_ns:6.2f} ms per namespace, {per_entry:6.1f} us per entry")
+        print(
+            f"  {label:<28} {t * 1000:8.1f} ms for {n} entries: "
+            f"{per_ns:6.2f} ms per namespace, {per_entry:6.1f} us per entry"
+        )
     print(f"  lean is {t_naive / t_lean:.0f}x faster (pyroute2's import, ~0.2 s, not counted)")
 
 
@@ -223,9 +227,11 @@ def main() -> int:
     try:
         t0 = time.perf_counter()
         names = setup_many()
-        print(f"setup: {N_NS} namespaces x ({N_ENTRIES} fdb + {N_ENTRIES} neigh) "
-              f"in {time.perf_counter() - t0:.1f} s; other named namespaces here: "
-              f"{len(os.listdir('/run/netns')) - N_NS}")
+        print(
+            f"setup: {N_NS} namespaces x ({N_ENTRIES} fdb + {N_ENTRIES} neigh) "
+            f"in {time.perf_counter() - t0:.1f} s; other named namespaces here: "
+            f"{len(os.listdir('/run/netns')) - N_NS}"
+        )
         part1(names)
         part3(names)
         part2(setup_big())  # made last, so that --all above sees only the small ones

@@ -19,6 +19,8 @@ TEST_PREFIX = os.environ.get("OVLAB_TEST_PREFIX", "ovt")
 def lab_name() -> str:
     """A fresh lab name for a test: ``TEST_PREFIX-<6 hex>``."""
     return f"{TEST_PREFIX}-{secrets.token_hex(3)}"
+
+
 # ovt-* are test namespaces, ovb-* the benchmark's; both are disposable by contract.
 DISPOSABLE_PREFIXES = ("ovt-", "ovb-")
 

@@ -181,4 +181,3 @@ def test_a_wheel_without_playbooks_says_so_in_one_line(install: Install) -> None
             assert len(lines) == 1 and "playbooks/" in lines[0] and "install" in lines[0], lines
     finally:
         moved.rename(share / "playbooks")
-

@@ -49,19 +49,21 @@ def topo(make_module_netns) -> tuple[str, str]:
 
 def expected_links(netns: str) -> list[dict[str, Any]]:
     return [
-        prune({
-            "ifindex": link["ifindex"],
-            "name": link["ifname"],
-            "flags": link["flags"],
-            "operstate": link.get("operstate"),
-            "mtu": link.get("mtu"),
-            "mac": link.get("address"),
-            "master": link.get("master"),
-            "kind": link.get("linkinfo", {}).get("info_kind"),
-            "link": link.get("link"),
-            "link_index": link.get("link_index"),
-            "link_netnsid": link.get("link_netnsid"),
-        })  # fmt: skip
+        prune(
+            {
+                "ifindex": link["ifindex"],
+                "name": link["ifname"],
+                "flags": link["flags"],
+                "operstate": link.get("operstate"),
+                "mtu": link.get("mtu"),
+                "mac": link.get("address"),
+                "master": link.get("master"),
+                "kind": link.get("linkinfo", {}).get("info_kind"),
+                "link": link.get("link"),
+                "link_index": link.get("link_index"),
+                "link_netnsid": link.get("link_netnsid"),
+            }
+        )  # fmt: skip
         for link in iproute2(netns, "ip", "-d", "link", "show")
     ]
 
@@ -112,14 +114,16 @@ NEIGH_FLAGS = ("router", "proxy", "extern_learn", "offload", "managed")
 
 def expected_neigh(netns: str) -> list[dict[str, Any]]:
     return [
-        prune({
-            "dst": n.get("dst"),
-            "dev": n.get("dev"),
-            "lladdr": n.get("lladdr"),
-            "state": n.get("state", []),
-            "flags": [f for f in NEIGH_FLAGS if f in n],
-            "protocol": n.get("protocol"),
-        })  # fmt: skip
+        prune(
+            {
+                "dst": n.get("dst"),
+                "dev": n.get("dev"),
+                "lladdr": n.get("lladdr"),
+                "state": n.get("state", []),
+                "flags": [f for f in NEIGH_FLAGS if f in n],
+                "protocol": n.get("protocol"),
+            }
+        )  # fmt: skip
         for n in iproute2(netns, "ip", "neigh", "show")
     ]
 
@@ -183,18 +187,20 @@ def test_fdb_shows_docker_style_entries(topo):
 
 def expected_routes(netns: str) -> list[dict[str, Any]]:
     return [
-        prune({
-            "type": r.get("type", "unicast"),
-            "dst": r["dst"],
-            "gateway": r.get("gateway"),
-            "dev": r.get("dev"),
-            "protocol": r.get("protocol", "boot"),
-            "scope": r.get("scope", "global"),
-            "prefsrc": r.get("prefsrc"),
-            "metric": r.get("metric"),
-            "table": "main",
-            "flags": r.get("flags", []),
-        })  # fmt: skip
+        prune(
+            {
+                "type": r.get("type", "unicast"),
+                "dst": r["dst"],
+                "gateway": r.get("gateway"),
+                "dev": r.get("dev"),
+                "protocol": r.get("protocol", "boot"),
+                "scope": r.get("scope", "global"),
+                "prefsrc": r.get("prefsrc"),
+                "metric": r.get("metric"),
+                "table": "main",
+                "flags": r.get("flags", []),
+            }
+        )  # fmt: skip
         for r in iproute2(netns, "ip", "route", "show")
     ]
 

@@ -100,9 +100,7 @@ def field_ns(make_module_netns) -> str:
 def test_field_report_devices_equal_iproute2(field_ns):
     rows = view(field_ns)
     assert [r["name"] for r in rows] == [line.split()[2] for line in FIELD_REPORT]
-    assert vxlan_oracle.comparable(rows) == vxlan_oracle.comparable(
-        vxlan_oracle.expected(field_ns)
-    )
+    assert vxlan_oracle.comparable(rows) == vxlan_oracle.comparable(vxlan_oracle.expected(field_ns))
     by_name = {r["name"]: r for r in rows}
     assert by_name["vxflan"]["port"] == 8472 and by_name["vxflan"]["dev"] == "ul0"
     assert by_name["vxmc"]["group"] == "239.1.1.1" and "remote" not in by_name["vxmc"]
@@ -168,9 +166,7 @@ def test_device_moved_from_another_namespace(make_netns):
         f"link set vxmove netns {sandbox}",
     ])  # fmt: skip
     rows = view(sandbox)
-    assert vxlan_oracle.comparable(rows) == vxlan_oracle.comparable(
-        vxlan_oracle.expected(sandbox)
-    )
+    assert vxlan_oracle.comparable(rows) == vxlan_oracle.comparable(vxlan_oracle.expected(sandbox))
     assert rows[0]["name"] == "vxmove" and rows[0]["group"] == "239.1.1.2"
 
 

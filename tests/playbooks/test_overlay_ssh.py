@@ -171,7 +171,6 @@ def test_unreachable_host_is_named_in_one_line(ssh_lab: SshAccess) -> None:
     assert "lost-vm" in result.output and "UNREACHABLE" in result.output
 
 
-
 def test_host_without_python3_is_named_in_one_line(ssh_lab: SshAccess) -> None:
     """The role says which host lacks Python 3 and what to install, before copying anything."""
     access = ssh_lab

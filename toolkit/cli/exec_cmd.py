@@ -8,38 +8,8 @@ from typing import Annotated
 import typer
 
 from toolkit.cli.common import require_privileges
-from toolkit.errors import EXIT_USAGE, NotFound, UsageError
-from toolkit.lab import registry
-from toolkit.suggest import did_you_mean
-
-
-def resolve_vm(name: str, lab: str | None = None) -> registry.VmRef:
-    """Find a running VM by ``NODE`` or ``LAB/NODE``; ambiguity and typos are errors."""
-    if "/" in name:
-        prefix, name = name.split("/", 1)
-        if lab not in (None, prefix):
-            raise UsageError(f"{prefix}/{name} is not in lab {lab!r}")
-        lab = prefix
-    vms = registry.vms(lab)
-    hits = [v for v in vms if v.node == name]
-    if not hits:
-        raise NotFound(
-            f"no lab VM named {name!r}" + (f" in lab {lab!r}" if lab else ""),
-            hint=did_you_mean(name, [v.node for v in vms])
-            or "see 'ovlab lab ls' and 'ovlab lab status LAB'",
-        )
-    if len(hits) > 1:
-        labs = ", ".join(v.lab for v in hits)
-        raise UsageError(
-            f"{name!r} exists in several labs ({labs})", hint=f"say LAB/{name} or --lab LAB"
-        )
-    vm = hits[0]
-    if not vm.alive:
-        raise UsageError(
-            f"lab VM {name!r} of lab {vm.lab!r} is not running",
-            hint=f"run 'ovlab lab up' on its topology, or 'ovlab lab down {vm.lab}'",
-        )
-    return vm
+from toolkit.errors import EXIT_USAGE, NotFound
+from toolkit.lab.registry import resolve_vm  # moved to the lab layer; still importable here
 
 
 def exec_command(

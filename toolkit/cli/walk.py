@@ -40,6 +40,7 @@ def walk_command(
     from toolkit.lab.lifecycle import is_healthy
     from toolkit.render import walk as render
     from toolkit.walk import runner
+
     name = lab or walk.lab
     data = state.load(name)
     if not (data and is_healthy(data)):

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
+from toolkit.errors import NotFound, UsageError
 from toolkit.lab import state
 from toolkit.lab.procs import pid_alive
 
@@ -33,6 +34,41 @@ def vms(lab: str | None = None) -> list[VmRef]:
             alive = bool(pid) and pid_alive(pid, info.get("starttime"))
             out.append(VmRef(lab=name, node=node, pid=pid, alive=alive))
     return out
+
+
+def resolve_vm(name: str, lab: str | None = None) -> VmRef:
+    """Find a running VM by ``NODE`` or ``LAB/NODE``; ambiguity and typos are errors.
+
+    Raises NotFound (no such VM; the hint names close matches) or UsageError (in several
+    labs, not running, or LAB/NODE against another ``lab``).
+    """
+    from toolkit.suggest import did_you_mean  # difflib: only paid on this path
+
+    if "/" in name:
+        prefix, name = name.split("/", 1)
+        if lab not in (None, prefix):
+            raise UsageError(f"{prefix}/{name} is not in lab {lab!r}")
+        lab = prefix
+    found = vms(lab)
+    hits = [v for v in found if v.node == name]
+    if not hits:
+        raise NotFound(
+            f"no lab VM named {name!r}" + (f" in lab {lab!r}" if lab else ""),
+            hint=did_you_mean(name, [v.node for v in found])
+            or "see 'ovlab lab ls' and 'ovlab lab status LAB'",
+        )
+    if len(hits) > 1:
+        labs = ", ".join(v.lab for v in hits)
+        raise UsageError(
+            f"{name!r} exists in several labs ({labs})", hint=f"say LAB/{name} or --lab LAB"
+        )
+    vm = hits[0]
+    if not vm.alive:
+        raise UsageError(
+            f"lab VM {name!r} of lab {vm.lab!r} is not running",
+            hint=f"run 'ovlab lab up' on its topology, or 'ovlab lab down {vm.lab}'",
+        )
+    return vm
 
 
 def underlay_netns(lab: str) -> str | None:

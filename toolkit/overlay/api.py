@@ -49,8 +49,12 @@ class _Handler(socketserver.StreamRequestHandler):
             answer = {"ok": False, "error": f"bad request: {exc}", "code": 2, "kind": "UsageError"}
         except Exception as exc:  # noqa: BLE001 - a client must always get an answer
             logging.getLogger("ovlab.agent").exception("request failed")
-            answer = {"ok": False, "error": f"agent error: {type(exc).__name__}: {exc}", "code": 4,
-                      "hint": "see the agent's log (/var/log/supervisor/ovlab-agent.log in the VM)"}
+            answer = {
+                "ok": False,
+                "error": f"agent error: {type(exc).__name__}: {exc}",
+                "code": 4,
+                "hint": "see the agent's log (/var/log/supervisor/ovlab-agent.log in the VM)",
+            }
         self.wfile.write(json.dumps(answer, default=lambda o: o.to_dict()).encode() + b"\n")
 
 

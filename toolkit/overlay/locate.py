@@ -34,9 +34,7 @@ class AgentRef:
 def agents_for(node: str | None, lab: str | None = None, need_node: bool = False) -> list[AgentRef]:
     """Agents to ask, best first: NODE's; else this host's; else every running lab VM's."""
     if node:
-        from toolkit.cli.exec_cmd import resolve_vm
-
-        vm = resolve_vm(node, lab)
+        vm = registry.resolve_vm(node, lab)
         return [AgentRef(f"/proc/{vm.pid}/root{SOCKET}", vm.node, f"/proc/{vm.pid}/root")]
     if os.path.exists(SOCKET):
         return [AgentRef(SOCKET, os.uname().nodename)]
@@ -105,15 +103,19 @@ def containers() -> list[ContainerRef]:
 
 
 def find_container(name: str, lab: str | None = None) -> ContainerRef:
-    """A running container by name (lab-wide unique)."""
-    found = [c for c in containers() if c.name == name and (lab is None or c.lab == lab)]
+    """A running container by name (lab-wide unique).
+
+    Raises NotFound, whose hint names close matches among the VMs and containers of
+    ``lab`` (of every lab when None), or UsageError when the name is in several labs.
+    """
+    mine = [c for c in containers() if lab is None or c.lab == lab]
+    found = [c for c in mine if c.name == name]
     if not found:
+        # Only names that would resolve with the same --lab: another lab's 'vm3' would not.
+        known = [c.name for c in mine] + [v.node for v in registry.vms(lab)]
         raise NotFound(
             f"no VM or container named {name!r}",
-            hint=did_you_mean(
-                name, [c.name for c in containers()] + [v.node for v in registry.vms()]
-            )
-            or "see 'ovlab ps'",
+            hint=did_you_mean(name, known) or "see 'ovlab ps'",
         )
     if len(found) > 1:
         raise UsageError(f"{name!r} exists in several labs", hint="say --lab LAB")

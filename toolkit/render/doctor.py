@@ -9,10 +9,12 @@ from __future__ import annotations
 import os
 import sys
 from collections import Counter
-from typing import IO
+from typing import IO, TYPE_CHECKING
 
 from toolkit.doctor.findings import SEVERITIES
-from toolkit.doctor.run import Report
+
+if TYPE_CHECKING:  # doctor.run pulls in the collectors; a renderer only needs the type
+    from toolkit.doctor.run import Report
 
 _COLOUR = {"critical": "1;35", "error": "1;31", "warning": "1;33", "info": "1;36"}
 
