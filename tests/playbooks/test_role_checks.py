@@ -6,6 +6,7 @@ import importlib.util
 import json
 import os
 import re
+import shlex
 import shutil
 import subprocess
 import sys
@@ -398,7 +399,7 @@ def test_systemd_unit_is_verified_before_it_is_installed(tmp_path: Path) -> None
     rc, output, unit = _unit_play(tmp_path, real)
     assert rc == 0, output[-3000:]
     text = unit.read_text()
-    assert f"ExecStart={real} agent --store consul://127.0.0.1:8500" in text
+    assert f"ExecStart={shlex.quote(real)} agent --store consul://127.0.0.1:8500" in text
     # The oracle: systemd's own checker on the installed file.
     check = subprocess.run(["systemd-analyze", "verify", str(unit)], capture_output=True, text=True)
     assert check.returncode == 0, check.stderr

@@ -47,6 +47,9 @@ def provision_command(
     """Run the project's playbooks (Consul, overlay) against a running lab."""
     require_privileges()
     from toolkit.provision.runner import failure_error
+    from toolkit.resources import check_install
+
+    check_install()  # a broken install is said first: no lab would help
 
     result = provision_lab(lab, playbook, limit, quiet=json_out, check=not json_out)
     if json_out:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import shlex
-import sys
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -21,8 +20,6 @@ _EXIT = {
     "error": EXIT_ERROR,
     "critical": EXIT_CRITICAL,
 }
-
-SUPERVISORCTL = f"{Path(sys.prefix) / 'bin' / 'supervisorctl'} -c /etc/supervisor/supervisord.conf"
 
 
 @dataclass(frozen=True)
@@ -79,5 +76,12 @@ def in_overlay(lab: str, vm: str, netns: str, *argv: str) -> str:
 
 
 def supervisor(lab: str, vm: str, action: str, program: str) -> str:
-    """A supervisorctl command (start/restart a program) inside a lab VM."""
-    return f"ovlab exec {lab}/{vm} -- {SUPERVISORCTL} {action} {program}"
+    """A supervisorctl command (start/restart a program) inside a lab VM.
+
+    The supervisorctl is the one of the install that brought the lab up: the one the
+    VM can see. Paths are shell-quoted (an install may live under "/tmp/some dir").
+    """
+    from toolkit.lab import state
+
+    ctl = str(Path(state.install_bin(state.load(lab) or {})) / "supervisorctl")
+    return in_vm(lab, vm, ctl, "-c", "/etc/supervisor/supervisord.conf", action, program)

@@ -19,6 +19,7 @@ from typing import Any
 from toolkit.errors import OvlabError, UsageError
 from toolkit.lab import cleanup, procs, state
 from toolkit.lab.names import ifname
+from toolkit.lab.state import install_bin  # noqa: F401  (re-exported)
 from toolkit.lab.topology import Topology
 from toolkit.lab.vm import LabVM, tag
 
@@ -92,18 +93,6 @@ def up(topo: Topology, progress: Progress | None = None) -> UpResult:
         rebuilt = True
     _create(topo, where, digest, say)
     return UpResult(topo.name, changed=True, seconds=time.monotonic() - t0, rebuilt=rebuilt)
-
-
-def install_bin(data: dict[str, object]) -> str:
-    """The bin directory of the ovlab install that brought this lab up.
-
-    Its supervisorctl and ovlab are the ones visible inside the lab's VMs (a VM keeps
-    the install that started it); labs from before this was recorded get this one's.
-    """
-    info = data.get("install")
-    if isinstance(info, dict) and isinstance(info.get("bin"), str):
-        return info["bin"]
-    return str(Path(sys.executable).parent)
 
 
 def _fault(point: str) -> None:

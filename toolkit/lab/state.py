@@ -13,6 +13,7 @@ import fcntl
 import json
 import os
 import shutil
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -122,3 +123,15 @@ def locked(lab: str, create: bool = False) -> Iterator[LabState]:
     """Open a lab's state under its lock."""
     with LabState(lab, create=create) as st:
         yield st
+
+
+def install_bin(data: dict[str, object]) -> str:
+    """The bin directory of the ovlab install that brought this lab up.
+
+    Its supervisorctl and ovlab are the ones visible inside the lab's VMs (a VM keeps
+    the install that started it); labs from before this was recorded get this one's.
+    """
+    info = data.get("install")
+    if isinstance(info, dict) and isinstance(info.get("bin"), str):
+        return info["bin"]
+    return str(Path(sys.executable).parent)

@@ -78,6 +78,23 @@ class ContainerRef:
     host: str
     name: str
     pid: int
+    dir: str = ""  # its state directory, in its VM's private /var
+
+    def is_here(self) -> bool:
+        """True when the container belongs to the VM this process runs in.
+
+        Every VM shares one pid space, and VMs of two labs may both be called
+        lab-vm-2; the container's state directory, seen through its own root and
+        through ours, is the same directory only on its own VM.
+        """
+        if not self.dir:
+            return False
+        try:
+            ours = os.stat(self.dir)
+            theirs = os.stat(f"/proc/{self.pid}/root{self.dir}")
+        except OSError:
+            return False
+        return (ours.st_dev, ours.st_ino) == (theirs.st_dev, theirs.st_ino)
 
 
 def containers() -> list[ContainerRef]:
@@ -98,7 +115,7 @@ def containers() -> list[ContainerRef]:
         lab_part, _, rest = tag.rpartition(":")
         host, _, name = rest.partition("/")
         lab = lab_part.split(":", 1)[1] if lab_part.startswith("ovlab:") else None
-        out.append(ContainerRef(lab, host, name, int(entry)))
+        out.append(ContainerRef(lab, host, name, int(entry), args[4].decode(errors="replace")))
     return out
 
 
@@ -117,6 +134,11 @@ def find_container(name: str, lab: str | None = None) -> ContainerRef:
             f"no VM or container named {name!r}",
             hint=did_you_mean(name, known) or "see 'ovlab ps'",
         )
+    if len(found) > 1 and os.path.exists(SOCKET):
+        # Inside a VM (its own agent answers here): this VM's container is meant.
+        here = [c for c in found if c.is_here()]
+        if len(here) == 1:
+            return here[0]
     if len(found) > 1:
         raise UsageError(f"{name!r} exists in several labs", hint="say --lab LAB")
     return found[0]
