@@ -20,7 +20,7 @@ from pathlib import Path
 
 from labkit import ROOT
 
-ROUNDS = 2
+ROUNDS = 3
 
 
 def clone(dest: Path) -> float:
