@@ -86,6 +86,19 @@ def inventory(access: SshAccess) -> Path:
     return path
 
 
+def overlay_play(access: SshAccess, *extra_vars: str, inventory_path: Path | None = None):
+    """overlay.yml over ssh with ``-e`` for each of ``extra_vars``; the PlaybookRun."""
+    args = [a for var in extra_vars for a in ("-e", var)]
+    return ansible_playbook(
+        inventory_path or inventory(access),
+        *args,
+        playbook="overlay.yml",
+        netns=access.underlay,
+        env={"ANSIBLE_SSH_CONTROL_PATH_DIR": str(access.work / "cp")},
+        timeout=300,
+    )
+
+
 def site(access: SshAccess) -> tuple[int, str, dict[str, dict[str, int]]]:
     result = ansible_playbook(
         inventory(access),
@@ -156,17 +169,7 @@ def test_unreachable_host_is_named_in_one_line(ssh_lab: SshAccess) -> None:
     doc["all"]["hosts"]["lost-vm"] = {"ansible_host": f"{SUBNET}.99"}
     doc["all"]["children"]["consul_clients"]["hosts"]["lost-vm"] = {}
     path.write_text(yaml.safe_dump(doc))
-    result = ansible_playbook(
-        path,
-        "-e",
-        "consul_retry_interval=1s",
-        "-e",
-        "ansible_ssh_timeout=3",
-        playbook="overlay.yml",
-        netns=access.underlay,
-        env={"ANSIBLE_SSH_CONTROL_PATH_DIR": str(access.work / "cp")},
-        timeout=300,
-    )
+    result = overlay_play(access, "ansible_ssh_timeout=3", inventory_path=path)
     assert result.rc != 0
     assert "lost-vm" in result.output and "UNREACHABLE" in result.output
 
@@ -174,16 +177,10 @@ def test_unreachable_host_is_named_in_one_line(ssh_lab: SshAccess) -> None:
 def test_host_without_python3_is_named_in_one_line(ssh_lab: SshAccess) -> None:
     """The role says which host lacks Python 3 and what to install, before copying anything."""
     access = ssh_lab
-    result = ansible_playbook(
-        inventory(access),
-        "-e",
+    result = overlay_play(
+        access,
         "overlay_agent_host_python=/nonexistent/python3",
-        "-e",
         "overlay_agent_venv=/var/lib/ovlab-agent/never",
-        playbook="overlay.yml",
-        netns=access.underlay,
-        env={"ANSIBLE_SSH_CONTROL_PATH_DIR": str(access.work / "cp")},
-        timeout=300,
     )
     assert result.rc != 0
     assert "has no Python 3 at /nonexistent/python3" in result.output, result.output[-3000:]
@@ -196,16 +193,8 @@ def test_controller_without_a_wheel_says_which_command_makes_it(ssh_lab: SshAcce
     access = ssh_lab
     empty = access.work / "no-wheels"
     empty.mkdir(exist_ok=True)
-    result = ansible_playbook(
-        inventory(access),
-        "-e",
-        f"overlay_agent_wheelhouse_dir={empty}",
-        "-e",
-        "overlay_agent_wheelhouse_build=false",
-        playbook="overlay.yml",
-        netns=access.underlay,
-        env={"ANSIBLE_SSH_CONTROL_PATH_DIR": str(access.work / "cp")},
-        timeout=300,
+    result = overlay_play(
+        access, f"overlay_agent_wheelhouse_dir={empty}", "overlay_agent_wheelhouse_build=false"
     )
     assert result.rc != 0
     text = " ".join(result.output.split())

@@ -16,13 +16,19 @@ def _impair_text(imp: dict[str, Any]) -> str:
     return Impairment.from_dict(imp).describe() if imp else "-"
 
 
+def _table(title: str, columns: Sequence[str] = ()) -> Table:
+    """The house style of lab tables: a left title, a rule under the header."""
+    t = Table(
+        title=title, title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False, padding=(0, 1)
+    )
+    for col in columns:
+        t.add_column(col)
+    return t
+
+
 def labs_table(rows: Sequence[Any]) -> Table:
     """Table of lab summaries."""
-    t = Table(
-        title="labs", title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False, padding=(0, 1)
-    )
-    for col in ("LAB", "PHASE", "VMS", "ALIVE", "UNDERLAY", "TOPOLOGY"):
-        t.add_column(col)
+    t = _table("labs", ("LAB", "PHASE", "VMS", "ALIVE", "UNDERLAY", "TOPOLOGY"))
     for r in rows:
         colour = "green" if r.phase == "up" else "yellow"
         t.add_row(
@@ -33,15 +39,7 @@ def labs_table(rows: Sequence[Any]) -> Table:
 
 def shipped_table(rows: Sequence[Any]) -> Table:
     """Table of shipped labs and walkthroughs (``lab ls --shipped``)."""
-    t = Table(
-        title="shipped with ovlab (address them by name)",
-        title_justify="left",
-        box=box.SIMPLE_HEAD,
-        pad_edge=False,
-        padding=(0, 1),
-    )
-    for col in ("NAME", "KIND", "WHAT", "USE"):
-        t.add_column(col)
+    t = _table("shipped with ovlab (address them by name)", ("NAME", "KIND", "WHAT", "USE"))
     for r in rows:
         use = f"ovlab lab up {r.name}" if r.kind == "topology" else f"ovlab walk {r.name}"
         t.add_row(r.name, r.kind, r.title, use)
@@ -50,16 +48,11 @@ def shipped_table(rows: Sequence[Any]) -> Table:
 
 def plan_table(topo: Any, path: Any) -> Table:
     """What ``lab up --dry-run`` would build: one row per VM."""
-    t = Table(
-        title=f"lab {topo.name} (from {path}): underlay {topo.underlay.subnet},"
+    t = _table(
+        f"lab {topo.name} (from {path}): underlay {topo.underlay.subnet},"
         f" MTU {topo.underlay.mtu}; nothing was created",
-        title_justify="left",
-        box=box.SIMPLE_HEAD,
-        pad_edge=False,
-        padding=(0, 1),
+        ("NODE", "ETH1", "GROUPS", "IMPAIRMENT"),
     )
-    for col in ("NODE", "ETH1", "GROUPS", "IMPAIRMENT"):
-        t.add_column(col)
     for n in topo.nodes:
         imp = n.impair.describe() if not n.impair.is_empty else "-"
         t.add_row(n.name, str(n.eth1.ip), ", ".join(n.groups) or "-", imp)
@@ -68,13 +61,7 @@ def plan_table(topo: Any, path: Any) -> Table:
 
 def status_table(lab: str, rows: Sequence[Any]) -> Table:
     """Table of one lab's VMs and their namespaces."""
-    t = Table(
-        title=f"lab {lab}",
-        title_justify="left",
-        box=box.SIMPLE_HEAD,
-        pad_edge=False,
-        padding=(0, 1),
-    )
+    t = _table(f"lab {lab}")
     impaired = any(r.impair for r in rows)
     cols = ["NODE", "INIT", "HOSTNAME", "ETH1", "NAMESPACES", "PROCS", "SERVICES"]
     for col in cols + (["IMPAIRMENT"] if impaired else []):
