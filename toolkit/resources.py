@@ -103,12 +103,11 @@ _KINDS = (("topology", "topology.yml"), ("walkthrough", "walk.yml"))
 
 def _title(path: Path) -> str:
     """A one-line description: the ``title:`` of a walkthrough, else the first comment."""
-    for line in path.read_text(errors="replace").splitlines():
-        s = line.strip()
+    lines = [s.strip() for s in path.read_text(errors="replace").splitlines()]
+    for s in lines:
         if s.startswith("title:"):
             return s.split(":", 1)[1].strip().strip("'\"")
-    for line in path.read_text(errors="replace").splitlines():
-        s = line.strip()
+    for s in lines:
         if s.startswith("#"):
             # "# labs/x/topology.yml — what it is": keep what it is.
             return s.lstrip("# ").strip().split(" — ", 1)[-1]

@@ -11,17 +11,10 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.lab.conftest import ovlab
+from tests.lab.conftest import one_line, ovlab
 from toolkit.lab import state
 
 pytestmark = pytest.mark.root
-
-
-def one_line(proc) -> str:
-    assert "Traceback" not in proc.stderr
-    lines = proc.stderr.strip().splitlines()
-    assert len(lines) == 1, proc.stderr
-    return lines[0]
 
 
 def test_every_lab_command_takes_a_name_a_file_or_a_directory(make_lab, tmp_path: Path):

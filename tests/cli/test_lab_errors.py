@@ -4,16 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from tests.lab.conftest import host_snapshot, ovlab
+from tests.lab.conftest import host_snapshot, one_line, ovlab
 
 pytestmark = pytest.mark.root
-
-
-def one_line(proc) -> str:
-    assert "Traceback" not in proc.stderr
-    lines = proc.stderr.strip().splitlines()
-    assert len(lines) == 1, proc.stderr
-    return lines[0]
 
 
 def test_not_root_is_refused_before_anything(make_lab):

@@ -35,6 +35,14 @@ def ovlab(
     return proc
 
 
+def one_line(proc: subprocess.CompletedProcess[str]) -> str:
+    """The single stderr line of a refused command (no traceback), for exact asserts."""
+    assert "Traceback" not in proc.stderr
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1, proc.stderr
+    return lines[0]
+
+
 def ovlab_json(*args: str) -> object:
     """Run the CLI with --json and parse its output."""
     return json.loads(ovlab(*args, "--json").stdout)
