@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import NamedTuple
 
 from toolkit.errors import NotFound, UsageError
+from toolkit.host import paths
 from toolkit.lab import state
 from toolkit.lab.procs import pid_alive
 
@@ -20,6 +21,31 @@ class VmRef(NamedTuple):
     node: str
     pid: int  # the VM's init; /proc/<pid>/ns/* are its namespaces, /proc/<pid>/root its files
     alive: bool
+
+    @property
+    def netns_path(self) -> str:
+        """The VM's network namespace, as a path this process can open."""
+        return paths.proc_ns(self.pid, "net")
+
+    def ns_path(self, kind: str) -> str:
+        """The VM's namespace of one kind (``net``, ``mnt``, ``uts``, …)."""
+        return paths.proc_ns(self.pid, kind)
+
+    def root(self, path: str = "") -> str:
+        """``path`` inside the VM (absolute, as the VM sees it), reached from the host."""
+        return paths.in_root(self.pid, path)
+
+    @property
+    def agent_socket(self) -> str:
+        """The VM's overlay agent API socket, reached from the host."""
+        return self.root(paths.AGENT_SOCKET)
+
+    def overlay_ns(self, name: str) -> str:
+        """A namespace pinned under the VM's Docker netns dir (``1-<nid>``), from the host.
+
+        ``name`` is the pinned file's name, e.g. ``overlay.model.netns_name(net_id)``.
+        """
+        return self.root(f"{paths.DOCKER_NETNS_DIR}/{name}")
 
 
 def vms(lab: str | None = None) -> list[VmRef]:
