@@ -23,7 +23,7 @@ from dataclasses import replace
 
 from toolkit.capture.annotate import snapshot
 from toolkit.capture.verdict import Check, Verdict
-from toolkit.capture.verify_explain import explain
+from toolkit.capture.verify_explain import explain, findings
 from toolkit.capture.verify_judge import judge
 from toolkit.capture.verify_plan import plan
 from toolkit.capture.verify_probe import probe
@@ -44,4 +44,6 @@ def verify(lab: str, src: str | None = None, dst: str | None = None, count: int 
         lab, p.src.name, p.target, p.src.host, p.dst.host, p.network, p.vni, p.port, p.netns,
         tuple(judge(p, seen, count)),
     )  # fmt: skip
-    return v if v.ok else replace(v, checks=explain(p, v.checks, seen.mtu))
+    if v.ok:
+        return v
+    return replace(v, checks=explain(p, v.checks, seen.mtu, findings(lab)))

@@ -9,11 +9,14 @@ to look at is named from the check alone.
 from __future__ import annotations
 
 from dataclasses import replace
-from typing import Any
+from typing import TYPE_CHECKING
 
 from toolkit.capture.verdict import Check, End
 from toolkit.capture.verify_plan import UNDERLAY_IF, Plan
 from toolkit.errors import OvlabError
+
+if TYPE_CHECKING:  # the doctor itself loads only when a check failed
+    from toolkit.doctor.findings import Finding
 
 VXLAN_OVERHEAD = 50  # outer IPv4 20 + UDP 8 + VXLAN 8 + inner Ethernet 14 (RFC 7348 §5)
 
@@ -22,7 +25,7 @@ _WIDE = {"vni-mismatch", "vxlan-missing", "vxlan-port", "vxlan-local", "vxlan-pr
 _WIDE |= {"netns-missing", "netns-unreadable", "mtu-overlay"}
 
 
-def findings(lab: str) -> list[Any]:
+def findings(lab: str) -> list[Finding]:
     """The doctor's static findings (no probes), worst first; none when it cannot run."""
     from toolkit.doctor.run import diagnose
 
@@ -32,7 +35,7 @@ def findings(lab: str) -> list[Any]:
         return []
 
 
-def _about(found: list[Any], vm: str, ns: str, peer: End | None, eth1: bool) -> Any:
+def _about(found: list[Finding], vm: str, ns: str, peer: End | None, eth1: bool) -> Finding | None:
     """The worst finding on ``vm`` that explains traffic to ``peer`` (or eth1's)."""
     for f in found:
         if f.vm != vm:
@@ -49,15 +52,17 @@ def _about(found: list[Any], vm: str, ns: str, peer: End | None, eth1: bool) -> 
     return None
 
 
-def explain(p: Plan, checks: tuple[Check, ...], mtu: int) -> tuple[Check, ...]:
+def explain(
+    p: Plan, checks: tuple[Check, ...], mtu: int, found: list[Finding]
+) -> tuple[Check, ...]:
     """``checks`` with a hint (and the doctor's fix, when it has one) on each failed one.
 
     A sender's checks (leave, port, VNI, VTEPs, inner addresses, header) point at its
     vxlan0 and its FDB/neighbour entries for the peer; fragments and lost packets at the
-    underlay (eth1's MTU, a firewall on the receiver). ``mtu``: the overlay's.
+    underlay (eth1's MTU, a firewall on the receiver). ``mtu``: the overlay's;
+    ``found``: the doctor's findings, worst first (:func:`findings`). Pure.
     """
     a, b, ns = p.src, p.dst, p.netns
-    found = findings(p.lab)
     wrong_req = [
         c
         for c in checks
