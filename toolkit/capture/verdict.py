@@ -51,14 +51,10 @@ class Check:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready mapping: name, expected, observed, ok, hint, fix."""
-        return {
-            "name": self.name,
-            "expected": self.expected,
-            "observed": self.observed,
-            "ok": self.ok,
-            "hint": self.hint,
-            "fix": self.fix,
-        }
+        return {k: getattr(self, k) for k in _JSON_FIELDS}
+
+
+_JSON_FIELDS = ("name", "expected", "observed", "ok", "hint", "fix")
 
 
 @dataclass(frozen=True)

@@ -52,6 +52,11 @@ def _about(found: list[Finding], vm: str, ns: str, peer: End | None, eth1: bool)
     return None
 
 
+def _underlay(found: list[Finding], ns: str, first: str, then: str) -> Finding | None:
+    """The worst finding about the underlay (eth1) of VM ``first``, else of ``then``."""
+    return _about(found, first, ns, None, True) or _about(found, then, ns, None, True)
+
+
 def explain(
     p: Plan, checks: tuple[Check, ...], mtu: int, found: list[Finding]
 ) -> tuple[Check, ...]:
@@ -78,19 +83,15 @@ def explain(
             hint = f"look at /etc/hosts in container {a.name} (its agent on {a.host} writes it)"
             out.append(replace(c, hint=hint))
             continue
-        if c.step == "reach":
-            f = _about(found, peer.host, ns, None, True) or _about(
-                found, sender.host, ns, None, True
-            )
+        if c.step == "reach":  # lost on the way: the receiver's eth1 first
+            f = _underlay(found, ns, peer.host, sender.host)
             fallback = (
                 f"look at the underlay from {sender.host}'s {UNDERLAY_IF} to {peer.host}'s: "
                 f"UDP {p.port} to {peer.vtep} (an MTU below {mtu + VXLAN_OVERHEAD}, "
                 f"a firewall in {peer.host}?)"
             )
-        elif c.step == "fragments":
-            f = _about(found, sender.host, ns, None, True) or _about(
-                found, peer.host, ns, None, True
-            )
+        elif c.step == "fragments":  # split on the way out: the sender's eth1 first
+            f = _underlay(found, ns, sender.host, peer.host)
             fallback = (
                 f"look at {UNDERLAY_IF}'s MTU on {sender.host}: a full-size overlay frame "
                 f"needs {mtu + VXLAN_OVERHEAD} bytes on the underlay"

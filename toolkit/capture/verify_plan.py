@@ -3,7 +3,8 @@
 From an agent snapshot (``{"networks": […], "endpoints": […], "hosts": […]}``, as
 ``toolkit.overlay.api`` returns it): the two containers to ping between (across VMs,
 preferring a destination with a service), the name to ping, the network's VNI and
-namespace, the lab's VXLAN UDP port and the ports to decode as VXLAN.
+namespace, the lab's VXLAN UDP port and the ports to decode as VXLAN. Both VMs are
+captured on ``UNDERLAY_IF``.
 """
 
 from __future__ import annotations
