@@ -17,6 +17,7 @@ from dataclasses import dataclass
 
 from toolkit.capture import live
 from toolkit.capture.verify_plan import UNDERLAY_IF, Plan
+from toolkit.doctor.view import ifinfo
 from toolkit.errors import NotFound, OvlabError
 from toolkit.host import paths
 from toolkit.lab import registry
@@ -112,8 +113,6 @@ def probe(p: Plan, count: int) -> Observed:
     Raises NotFound when either VM or the source container is not running, and the
     capture's errors (``toolkit.capture.live``) when a socket cannot be opened.
     """
-    from toolkit.doctor.view import ifinfo
-
     vms = {vm.node: vm for vm in registry.vms(p.lab) if vm.alive}
     for end in (p.src, p.dst):
         if end.host not in vms:
