@@ -7,17 +7,25 @@ from typing import Annotated
 
 import typer
 
-from toolkit.cli.common import require_privileges
+from toolkit.cli import complete
+from toolkit.cli.common import needs_root
+from toolkit.cli.options import LabOpt
 from toolkit.errors import EXIT_USAGE, NotFound
 from toolkit.lab.registry import resolve_vm  # moved to the lab layer; still importable here
 
 
+@needs_root()
 def exec_command(
     ctx: typer.Context,
-    node: Annotated[str, typer.Argument(help="Lab VM to enter: NODE or LAB/NODE.")],
-    lab: Annotated[
-        str | None, typer.Option("--lab", help="Lab of the node, when names clash.")
-    ] = None,
+    node: Annotated[
+        str,
+        typer.Argument(
+            help="Lab VM or container to enter: NODE, LAB/NODE or a container name.",
+            autocompletion=complete.nodes_or_containers,
+            show_default=False,
+        ),
+    ],
+    lab: LabOpt = None,
 ) -> None:
     """Run a command in a lab VM's or a container's namespaces (a shell when none is given).
 
@@ -25,7 +33,6 @@ def exec_command(
     """
     from toolkit.lab.vm import enter
 
-    require_privileges()
     argv = [a for a in ctx.args]
     if argv and argv[0] == "--":
         argv = argv[1:]
