@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import os
-from typing import Annotated
 
 import typer
 
-from toolkit.cli import complete
 from toolkit.cli.common import needs_root
-from toolkit.cli.options import LabOpt
+from toolkit.cli.options import LabOpt, NodeArg
 from toolkit.errors import EXIT_USAGE, NotFound
 from toolkit.lab.registry import resolve_vm  # moved to the lab layer; still importable here
 
@@ -17,14 +15,7 @@ from toolkit.lab.registry import resolve_vm  # moved to the lab layer; still imp
 @needs_root()
 def exec_command(
     ctx: typer.Context,
-    node: Annotated[
-        str,
-        typer.Argument(
-            help="Lab VM or container to enter: NODE, LAB/NODE or a container name.",
-            autocompletion=complete.nodes_or_containers,
-            show_default=False,
-        ),
-    ],
+    node: NodeArg,
     lab: LabOpt = None,
 ) -> None:
     """Run a command in a lab VM's or a container's namespaces (a shell when none is given).

@@ -35,6 +35,7 @@ LabArg = Annotated[
     str,
     typer.Argument(
         help="Lab name, its topology file, or its directory.",
+        metavar="LAB",
         autocompletion=complete.labs,
         show_default=False,
     ),
@@ -47,10 +48,14 @@ LabOpt = Annotated[
         autocompletion=complete.labs,
     ),
 ]
+# exec's NODE: a VM, or a container (found by its tag, toolkit.overlay.locate).
 NodeArg = Annotated[
     str,
     typer.Argument(
-        help="Lab VM: NODE or LAB/NODE.", autocompletion=complete.nodes, show_default=False
+        help="Lab VM or container to enter: NODE, LAB/NODE or a container name.",
+        metavar="NODE",
+        autocompletion=complete.nodes_or_containers,
+        show_default=False,
     ),
 ]
 NodeOpt = Annotated[
@@ -61,7 +66,12 @@ NodeOpt = Annotated[
 ]
 ContainerArg = Annotated[
     str,
-    typer.Argument(help="Container name.", autocompletion=complete.containers, show_default=False),
+    typer.Argument(
+        help="Container name.",
+        metavar="CONTAINER",
+        autocompletion=complete.containers,
+        show_default=False,
+    ),
 ]
 TARGET_HELP = (
     "A netns name, a path, pid:N, a lab NODE or LAB/NODE, or NODE:NETNS "
@@ -69,13 +79,16 @@ TARGET_HELP = (
 )
 TargetArg = Annotated[
     str | None,
-    typer.Argument(help=TARGET_HELP, autocompletion=complete.targets, show_default=False),
+    typer.Argument(
+        help=TARGET_HELP, metavar="TARGET", autocompletion=complete.targets, show_default=False
+    ),
 ]
 CaptureTargetArg = Annotated[
     str,
     typer.Argument(
         help="Where to capture: a lab VM (NODE, LAB/NODE), a container, a netns name or "
         "path, pid:N, or NODE:NETNS.",
+        metavar="TARGET",
         autocompletion=complete.capture_targets,
         show_default=False,
     ),
