@@ -15,7 +15,7 @@ import typer
 from toolkit.cli import complete
 from toolkit.cli.common import emit_json, needs_root
 from toolkit.cli.options import CaptureTargetArg, JsonLinesOpt, JsonOpt, LabArg, LabOpt, PortsOpt
-from toolkit.errors import EXIT_CHECK, UsageError
+from toolkit.errors import EXIT_CHECK
 
 if TYPE_CHECKING:
     from toolkit.capture.annotate import LabNames
@@ -172,27 +172,10 @@ def decode_command(
 
 
 def _detail(reader: Any, n: int, ports: frozenset[int], names: Any, json_out: bool) -> None:
-    from toolkit.capture import vxlan
+    from toolkit.capture.detail import nth_packet
     from toolkit.render.capture import LineFormatter, dissection
 
-    # The packets before N are decoded too, so that a fragment completing a datagram shows
-    # the reassembled decode; scapy dissects the frame's own bytes.
-    found: list[Any] = []
-
-    def upto() -> Any:
-        for seen, frame in enumerate(reader, 1):
-            found[:] = [seen, frame]
-            yield frame
-            if seen == n:
-                return
-
-    last = None
-    for row in vxlan.rows(upto(), ports):
-        last = row
-    if last is None or found[0] != n:
-        raise UsageError(f"--detail {n}: the file has {found[0] if found else 0} packet(s)")
-    _ts, lt, _wirelen, data, _note = found[1]
-    p = vxlan.expand(last)
+    p, (_ts, lt, _wirelen, data, _note) = nth_packet(reader, n, ports)
     text = dissection(data, lt, p.kind not in ("other", "fragment"))
     if json_out:
         emit_json("decode --detail", {**p.to_dict(), "dissection": text})

@@ -50,12 +50,12 @@ def bring_up(topo: Topology, provision: bool) -> None:
         provision_lab(topo.name)
 
 
-def _up_needs_root(params: dict[str, Any]) -> bool:
-    return not params.get("dry_run")
+def _unless_dry_run(params: dict[str, Any]) -> bool:
+    return not params.get("dry_run")  # the plan reads the topology file only
 
 
 @app.command()
-@needs_root(_up_needs_root)
+@needs_root(_unless_dry_run)
 def up(
     topology: Annotated[
         str,
@@ -103,7 +103,7 @@ def up(
 
 
 @app.command()
-@needs_root()
+@needs_root()  # even its plan reads the labs' state files, root's only
 def down(
     lab: Annotated[
         str | None,
