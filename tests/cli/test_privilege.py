@@ -68,10 +68,13 @@ def public_dir() -> Iterator[Path]:
     shutil.rmtree(path, ignore_errors=True)
 
 
-def as_nobody(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+def as_nobody(
+    *args: str, cwd: Path, extra: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
     if os.geteuid() != 0 or not shutil.which("setpriv"):
         pytest.skip("switching to the user nobody needs root and setpriv")
     env = {k: v for k, v in os.environ.items() if not k.startswith("OVLAB_FAKE")}
+    env.update(extra or {})
     return subprocess.run(
         ["setpriv", "--reuid", "nobody", "--regid", "nogroup", "--clear-groups",
          sys.executable, "-m", "toolkit.cli.main", *args],
@@ -114,6 +117,16 @@ def test_what_needs_no_root_works_without_it(args, out, public_dir):
         return
     assert proc.returncode == 0, proc.stderr
     assert out in proc.stdout
+
+
+@pytest.mark.root
+def test_completion_as_a_user_offers_what_it_can_read_and_never_fails(public_dir):
+    # The labs' state files are root's: a user's TAB gets no VM names, and no traceback.
+    line = "ovlab exec x"
+    proc = as_nobody(cwd=public_dir, extra={
+        "_OVLAB_COMPLETE": "complete_bash", "COMP_WORDS": line, "COMP_CWORD": "2",
+    })  # fmt: skip
+    assert (proc.returncode, proc.stderr) == (0, "")
 
 
 def test_the_hook_checks_before_the_body_and_only_when_asked(monkeypatch, capsys):

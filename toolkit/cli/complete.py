@@ -12,9 +12,12 @@ command's parsed parameters so far, used to narrow to ``--lab``) and ``incomplet
 
 from __future__ import annotations
 
+import functools
 import os
+from collections.abc import Callable
 from typing import Any
 
+from toolkit.errors import OvlabError
 from toolkit.host import paths
 
 # The pinned namespace of a VM is written NODE:NETNS (toolkit.netns.target).
@@ -36,6 +39,19 @@ def _lab_of(ctx: Any) -> str | None:
 
 def _match(words: list[str], incomplete: str) -> list[str]:
     return sorted({w for w in words if w.startswith(incomplete)})
+
+
+def _quiet(fn: Callable[..., list[str]]) -> Callable[..., list[str]]:
+    # A completion offers nothing rather than print a traceback into the user's shell
+    # (state files are root's: a user's TAB must not fail).
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> list[str]:
+        try:
+            return fn(*args, **kwargs)
+        except (OvlabError, OSError):
+            return []
+
+    return wrapper
 
 
 def lab_names() -> list[str]:
@@ -83,16 +99,19 @@ def netns_names(lab: str | None = None) -> list[str]:
     return out
 
 
+@_quiet
 def labs(incomplete: str) -> list[str]:
     """Completion of a LAB argument or ``--lab``."""
     return _match(lab_names(), incomplete)
 
 
+@_quiet
 def nodes(ctx: Any, incomplete: str) -> list[str]:
     """Completion of a NODE (``NODE`` or ``LAB/NODE``), narrowed by ``--lab`` when given."""
     return _match(node_names(_lab_of(ctx)), incomplete)
 
 
+@_quiet
 def lab_nodes(ctx: Any, incomplete: str) -> list[str]:
     """Completion of a bare NODE of the LAB given before it (``lab impair LAB NODE``)."""
     from toolkit.lab import registry
@@ -103,23 +122,27 @@ def lab_nodes(ctx: Any, incomplete: str) -> list[str]:
     return _match([v.node for v in registry.vms(lab) if v.alive], incomplete)
 
 
+@_quiet
 def nodes_or_containers(ctx: Any, incomplete: str) -> list[str]:
     """Completion of ``exec``'s NODE: a VM or a container."""
     lab = _lab_of(ctx)
     return _match(node_names(lab) + container_names(lab), incomplete)
 
 
+@_quiet
 def containers(ctx: Any, incomplete: str) -> list[str]:
     """Completion of a container name (``rm``)."""
     return _match(container_names(_lab_of(ctx)), incomplete)
 
 
+@_quiet
 def targets(ctx: Any, incomplete: str) -> list[str]:
     """Completion of a netns TARGET: a namespace, a VM, or ``LAB/NODE:NETNS``."""
     lab = _lab_of(ctx)
     return _match(node_names(lab) + netns_names(lab), incomplete)
 
 
+@_quiet
 def capture_targets(ctx: Any, incomplete: str) -> list[str]:
     """Completion of a capture TARGET: a netns TARGET or a container."""
     lab = _lab_of(ctx)
