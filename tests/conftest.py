@@ -10,7 +10,8 @@ from collections.abc import Callable, Iterator
 
 import pytest
 
-NETNS_DIR = "/run/netns"
+from toolkit.host.paths import NAMED_NETNS_DIR as NETNS_DIR
+
 # Labs made by tests are named TEST_PREFIX-<hex>; a second test session on the same
 # machine (another checkout) sets OVLAB_TEST_PREFIX so the two never sweep each other.
 TEST_PREFIX = os.environ.get("OVLAB_TEST_PREFIX", "ovt")

@@ -27,6 +27,7 @@ from toolkit.capture import live
 from toolkit.capture.annotate import snapshot
 from toolkit.capture.vxlan import IANA_PORT, KNOWN_PORTS, Packet, _link, decode_frame, ip4
 from toolkit.errors import NotFound, OvlabError, UsageError
+from toolkit.host import paths
 from toolkit.suggest import did_you_mean
 
 UNDERLAY_IF = "eth1"
@@ -328,7 +329,7 @@ def verify(lab: str, src: str | None = None, dst: str | None = None, count: int 
     Raises UsageError/NotFound (one line) for an unknown lab, container or service, or
     when the two containers share a VM.
     """
-    from toolkit.doctor.view import ifinfo
+    from toolkit.host.ifaces import ifinfo
     from toolkit.lab import registry
     from toolkit.overlay.locate import find_container
     from toolkit.overlay.model import netns_name
@@ -347,12 +348,12 @@ def verify(lab: str, src: str | None = None, dst: str | None = None, count: int 
         lab, a.name, target, a.host, b.host, net["name"], int(net["vni"]), port,
         netns_name(net["id"]),
     )  # fmt: skip
-    eth0 = ifinfo(f"/proc/{ctr.pid}/ns/net", "eth0")
+    eth0 = ifinfo(paths.proc_ns(ctr.pid, "net"), "eth0")
     mtu = eth0.mtu if eth0 else 1450
     sources = []
     try:
         for end in (a, b):
-            where = live.Where(end.host, f"/proc/{pids[end.host]}/ns/net", lab)
+            where = live.Where(end.host, paths.proc_ns(pids[end.host], "net"), lab)
             sources.append(live.open_source(where, UNDERLAY_IF))
         recorders = [_Recorder(s) for s in sources]
         for r in recorders:

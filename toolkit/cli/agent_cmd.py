@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 
 from toolkit.cli.common import require_privileges
+from toolkit.host import paths
 
 
 def agent_command(
@@ -30,7 +31,7 @@ def agent_command(
     ttl: Annotated[int, typer.Option("--ttl", help="Session TTL in seconds (host liveness).")] = 10,
     socket_path: Annotated[
         str, typer.Option("--socket", help="Local API socket.")
-    ] = "/run/ovlab/agent.sock",
+    ] = paths.AGENT_SOCKET,
     check: Annotated[
         bool,
         typer.Option(

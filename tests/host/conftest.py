@@ -1,0 +1,63 @@
+"""Throwaway namespaces and processes for the host primitives, named with the test prefix.
+
+Every namespace is ``<OVLAB_TEST_PREFIX>-<hex>`` in /run/netns and every helper process
+carries that prefix in its command line; all are removed in ``finally``, test failed or not.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import subprocess
+import sys
+from collections.abc import Callable, Iterator
+
+import pytest
+
+from tests.conftest import TEST_PREFIX, delete_netns, run
+
+
+def tag() -> str:
+    """A fresh, findable word for a helper process's command line."""
+    return f"{TEST_PREFIX}-{secrets.token_hex(4)}"
+
+
+@pytest.fixture
+def netns() -> Iterator[Callable[[], str]]:
+    """Factory of named namespaces ``<prefix>-<hex>`` (their name; /run/netns/<name> pins it)."""
+    if os.geteuid() != 0:
+        pytest.skip("needs root to create namespaces")
+    made: list[str] = []
+
+    def factory() -> str:
+        name = f"{TEST_PREFIX}-{secrets.token_hex(3)}"
+        made.append(name)
+        run("ip", "netns", "add", name)
+        return name
+
+    try:
+        yield factory
+    finally:
+        for name in made:
+            delete_netns(name)
+
+
+@pytest.fixture
+def spawn() -> Iterator[Callable[..., subprocess.Popen[bytes]]]:
+    """Factory of sleeping helper processes: ``spawn(tag, prefix=[...])`` runs
+    ``*prefix python -c <sleep> tag``; every one is killed and reaped afterwards."""
+    procs: list[subprocess.Popen[bytes]] = []
+
+    def factory(
+        word: str, prefix: list[str] | None = None, code: str = "import time; time.sleep(60)"
+    ) -> subprocess.Popen[bytes]:
+        proc = subprocess.Popen([*(prefix or []), sys.executable, "-c", code, word])
+        procs.append(proc)
+        return proc
+
+    try:
+        yield factory
+    finally:
+        for proc in procs:
+            proc.kill()
+            proc.wait(timeout=10)
