@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import signal
 import time
 from collections.abc import Iterable, Iterator
 
@@ -117,6 +116,8 @@ def pids_with(needle: bytes) -> list[int]:
 
 def terminate(pids: list[int], grace: float = 2.0) -> list[int]:
     """SIGTERM, wait up to ``grace`` seconds, then SIGKILL; return pids that survived."""
+    import signal  # only teardown needs it; the inspection hot paths import this module
+
     me = os.getpid()
     pids = [p for p in pids if p != me]
     for pid in pids:
