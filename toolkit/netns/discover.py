@@ -112,7 +112,7 @@ def _vm_label(vm: Any, nodes: list[str]) -> str:
 def _vm_pinned_target(label: str, mount: str) -> str:
     """NODE:NAME for the VM's own netns directories, NODE:/MOUNTPOINT for anywhere else."""
     directory, name = os.path.split(mount)
-    if directory.lstrip("/") in VM_PINNED_SUBDIRS or directory == "/var/run/netns":
+    if directory.lstrip("/") in VM_PINNED_SUBDIRS or directory in NAMED_DIRS:
         return f"{label}:{name}"
     return f"{label}:{mount}"
 
