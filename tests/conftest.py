@@ -70,13 +70,13 @@ def _sweep_leftover_netns() -> None:
             delete_netns(name)
 
 
-def _netns_factory() -> Iterator[Callable[[], str]]:
+def _netns_factory(prefix: str = "ovt") -> Iterator[Callable[[], str]]:
     if os.geteuid() != 0:
         pytest.skip("needs root to create namespaces")
     made: list[str] = []
 
     def factory() -> str:
-        name = f"ovt-{secrets.token_hex(3)}"
+        name = f"{prefix}-{secrets.token_hex(3)}"
         made.append(name)
         run("ip", "netns", "add", name)
         return name

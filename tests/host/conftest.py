@@ -6,7 +6,6 @@ carries that prefix in its command line; all are removed in ``finally``, test fa
 
 from __future__ import annotations
 
-import os
 import secrets
 import subprocess
 import sys
@@ -14,7 +13,7 @@ from collections.abc import Callable, Iterator
 
 import pytest
 
-from tests.conftest import TEST_PREFIX, delete_netns, run
+from tests.conftest import TEST_PREFIX, _netns_factory
 
 
 def tag() -> str:
@@ -25,21 +24,7 @@ def tag() -> str:
 @pytest.fixture
 def netns() -> Iterator[Callable[[], str]]:
     """Factory of named namespaces ``<prefix>-<hex>`` (their name; /run/netns/<name> pins it)."""
-    if os.geteuid() != 0:
-        pytest.skip("needs root to create namespaces")
-    made: list[str] = []
-
-    def factory() -> str:
-        name = f"{TEST_PREFIX}-{secrets.token_hex(3)}"
-        made.append(name)
-        run("ip", "netns", "add", name)
-        return name
-
-    try:
-        yield factory
-    finally:
-        for name in made:
-            delete_netns(name)
+    yield from _netns_factory(TEST_PREFIX)
 
 
 @pytest.fixture
