@@ -9,7 +9,9 @@ from __future__ import annotations
 import secrets
 import subprocess
 import sys
+import time
 from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import pytest
 
@@ -38,6 +40,11 @@ def spawn() -> Iterator[Callable[..., subprocess.Popen[bytes]]]:
     ) -> subprocess.Popen[bytes]:
         proc = subprocess.Popen([*(prefix or []), sys.executable, "-c", code, word])
         procs.append(proc)
+        # Until it has exec'd, the child's command line is still ours: wait for its own.
+        deadline = time.monotonic() + 10
+        while not Path(f"/proc/{proc.pid}/cmdline").read_bytes().endswith(word.encode() + b"\0"):
+            assert time.monotonic() < deadline, f"{word} never started"
+            time.sleep(0.01)
         return proc
 
     try:
