@@ -10,7 +10,8 @@ from collections.abc import Callable, Iterator
 
 import pytest
 
-NETNS_DIR = "/run/netns"
+from toolkit.host.paths import NAMED_NETNS_DIR as NETNS_DIR
+
 # Labs made by tests are named TEST_PREFIX-<hex>; a second test session on the same
 # machine (another checkout) sets OVLAB_TEST_PREFIX so the two never sweep each other.
 TEST_PREFIX = os.environ.get("OVLAB_TEST_PREFIX", "ovt")
@@ -69,13 +70,13 @@ def _sweep_leftover_netns() -> None:
             delete_netns(name)
 
 
-def _netns_factory() -> Iterator[Callable[[], str]]:
+def _netns_factory(prefix: str = "ovt") -> Iterator[Callable[[], str]]:
     if os.geteuid() != 0:
         pytest.skip("needs root to create namespaces")
     made: list[str] = []
 
     def factory() -> str:
-        name = f"ovt-{secrets.token_hex(3)}"
+        name = f"{prefix}-{secrets.token_hex(3)}"
         made.append(name)
         run("ip", "netns", "add", name)
         return name

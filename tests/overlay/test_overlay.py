@@ -25,8 +25,9 @@ import pytest
 from tests.jsonout import data as json_data
 from tests.lab.conftest import OVLAB, ovlab
 from tests.overlay.conftest import VTEP, Lab, wait_for
+from toolkit.host import paths
+from toolkit.host.ns import inside
 from toolkit.lab import registry
-from toolkit.netns.setns import netns_of_fd
 from toolkit.overlay import locate
 
 pytestmark = pytest.mark.root
@@ -38,12 +39,8 @@ def net_id(lab: Lab, name: str) -> str:
 
 def sniff_vxlan(pid: int, seconds: float, out: list[dict]) -> None:
     """Capture UDP/4789 on a VM's eth1 with a raw socket opened inside the VM."""
-    fd = os.open(f"/proc/{pid}/ns/net", os.O_RDONLY)
-    try:
-        with netns_of_fd(fd):
-            s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(0x0003))
-    finally:
-        os.close(fd)
+    with inside(paths.proc_ns(pid, "net")):
+        s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(0x0003))
     s.bind(("eth1", 0))
     s.settimeout(0.2)
     end = time.monotonic() + seconds
@@ -631,7 +628,7 @@ def test_whole_vm_crash_reaps_its_endpoints(lab: Lab):
     wait_for(lambda: doomed["ip"] in (lab.kernel("vm1", nid) or ({}, {}))[0], 5)
     # SIGKILL every process of vm3: its init, consul, agent and containers.
     vm = next(v for v in registry.vms(lab.name) if v.node == "vm3")
-    from toolkit.lab import procs
+    from toolkit.host import procs
 
     victims = set(procs.pids_in_ns("net", procs.ns_inode(vm.pid, "net") or 0))
     victims |= {c.pid for c in locate.containers() if c.host == "vm3" and c.lab == lab.name}

@@ -49,7 +49,7 @@ SSH_OPTS = "-o UserKnownHostsFile=/dev/null -o StrictHostKeyChecking=no -o LogLe
 
 def pids_in_netns(path: str) -> list[int]:
     """Processes living in the network namespace at ``path`` (ssh masters, strays)."""
-    from toolkit.lab import procs
+    from toolkit.host import procs
 
     return procs.pids_in_ns("net", os.stat(path).st_ino)
 

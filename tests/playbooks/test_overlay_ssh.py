@@ -114,7 +114,7 @@ def site(access: SshAccess) -> tuple[int, str, dict[str, dict[str, int]]]:
 
 def agent_argv(lab: Lab, node: str) -> list[str]:
     """The command line of the overlay agent running in ``node``."""
-    from toolkit.lab import procs
+    from toolkit.host import procs
 
     ino = os.stat(f"/proc/{lab.pid(node)}/ns/net").st_ino
     for pid in procs.pids_in_ns("net", ino):

@@ -17,7 +17,8 @@ from pathlib import Path
 from typing import Any
 
 from toolkit.errors import OvlabError, UsageError
-from toolkit.lab import cleanup, procs, state
+from toolkit.host import paths, procs
+from toolkit.lab import cleanup, state
 from toolkit.lab.names import ifname
 from toolkit.lab.state import install_bin  # noqa: F401  (re-exported)
 from toolkit.lab.topology import Topology
@@ -120,7 +121,7 @@ def _create(topo: Topology, where: str, digest: str, say: Progress) -> None:
             phase="creating",
             underlay={
                 "netns": ul_name,
-                "netns_path": f"/run/netns/{ul_name}",
+                "netns_path": os.path.join(paths.NAMED_NETNS_DIR, ul_name),
                 "bridge": BRIDGE,
                 "subnet": str(topo.underlay.subnet),
                 "mtu": topo.underlay.mtu,
@@ -189,7 +190,7 @@ def apply_impairment_sides(ul_path: str, pid: int, host_if: str, imp: Any) -> No
     from toolkit.lab import underlay
 
     underlay.set_impairment(ul_path, host_if, imp)
-    underlay.set_impairment(f"/proc/{pid}/ns/net", "eth1", imp)
+    underlay.set_impairment(paths.proc_ns(pid, "net"), "eth1", imp)
 
 
 def impair(lab: str, node: str, imp: Any) -> dict[str, Any]:

@@ -20,25 +20,24 @@ from pathlib import Path
 from typing import Any
 
 from toolkit.errors import OvlabError
+from toolkit.host import paths
 
-# /run is a tmpfs: lab state vanishes with a reboot, exactly like the namespaces it names.
-DEFAULT_ROOT = Path(os.environ.get("OVLAB_STATE_ROOT", "/run/ovlab"))
 STATE_VERSION = 1
 
 
 def state_root() -> Path:
     """Directory holding every lab's state (``OVLAB_STATE_ROOT`` overrides)."""
-    return Path(os.environ.get("OVLAB_STATE_ROOT", str(DEFAULT_ROOT)))
+    return Path(paths.state_root())
 
 
 def lab_dir(lab: str) -> Path:
     """Directory of one lab's state and VM layers."""
-    return state_root() / "labs" / lab
+    return Path(paths.labs_root(), lab)
 
 
 def list_labs() -> list[str]:
     """Names of labs that have a state file, sorted."""
-    base = state_root() / "labs"
+    base = Path(paths.labs_root())
     if not base.is_dir():
         return []
     return sorted(p.name for p in base.iterdir() if (p / "state.json").is_file())

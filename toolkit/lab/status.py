@@ -6,9 +6,9 @@ import os
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from toolkit.errors import UsageError
-from toolkit.lab import procs, state
-from toolkit.netns.setns import CLONE_NEWUTS, setns
+from toolkit.errors import OvlabError, UsageError
+from toolkit.host import ns, paths, procs
+from toolkit.lab import state
 from toolkit.suggest import did_you_mean
 
 
@@ -81,29 +81,20 @@ def summaries() -> list[LabSummary]:
 def _uts_hostname(pid: int) -> str | None:
     """The hostname as the VM itself sees it (setns into its UTS namespace and back)."""
     try:
-        target = os.open(f"/proc/{pid}/ns/uts", os.O_RDONLY | os.O_CLOEXEC)
-    except OSError:
-        return None
-    home = os.open("/proc/thread-self/ns/uts", os.O_RDONLY | os.O_CLOEXEC)
-    try:
-        setns(target, CLONE_NEWUTS)
-        try:
+        with ns.inside(paths.proc_ns(pid, "uts"), "uts"):
             return os.uname().nodename
-        finally:
-            setns(home, CLONE_NEWUTS)
-    finally:
-        os.close(target)
-        os.close(home)
+    except (OSError, OvlabError):
+        return None  # the VM went away meanwhile
 
 
 def _eth1_state(pid: int) -> str | None:
-    from toolkit.netns.iproute import iproute_at
+    from toolkit.host.netlink import iproute_at
 
     try:
-        with iproute_at(f"/proc/{pid}/ns/net") as ipr:
+        with iproute_at(paths.proc_ns(pid, "net")) as ipr:
             links = ipr.link("get", ifname="eth1")
-    except Exception:  # noqa: BLE001 - a dead or half-made VM simply has no eth1 state
-        return None
+    except (OSError, OvlabError):
+        return None  # a dead or half-made VM simply has no eth1 state (KernelRefused: no eth1)
     return str(links[0].get("state")) if links else None
 
 
@@ -133,8 +124,7 @@ def vm_status(lab: str) -> list[VmStatus]:
                 mntns=mnt,
                 utsns=procs.ns_inode(pid, "uts") if alive else None,
                 processes=len(procs.pids_in_ns("mnt", mnt)) if mnt else 0,
-                services=alive
-                and os.path.exists(f"/proc/{pid}/root/run/supervisor/supervisor.sock"),
+                services=alive and os.path.exists(paths.in_root(pid, paths.SUPERVISOR_SOCKET)),
                 impair=info.get("impair") or {},
             )
         )

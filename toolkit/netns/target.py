@@ -11,11 +11,11 @@ os.open on the nsfs file, which fails cleanly when it is missing, where
 
 from __future__ import annotations
 
-import fcntl
 import os
 from typing import TYPE_CHECKING, NamedTuple
 
 from toolkit.errors import EnvError, NotFound, UsageError
+from toolkit.host import ns, paths
 from toolkit.netns import discover
 
 if TYPE_CHECKING:
@@ -73,7 +73,7 @@ def _vm_target(vm: VmRef, spec: str) -> NsTarget:
             f"lab VM {vm.lab}/{vm.node} is not running",
             hint=f"start it with 'ovlab lab up {vm.lab}'",
         )
-    return NsTarget(spec, f"/proc/{vm.pid}/ns/net")
+    return NsTarget(spec, vm.netns_path)
 
 
 def _pinned(spec: str, lab: str | None) -> NsTarget:
@@ -92,12 +92,12 @@ def _pinned(spec: str, lab: str | None) -> NsTarget:
     _vm_target(vm, spec)  # running?
     if name.startswith("/"):
         # A path inside the VM's own file system, reached through its init's root.
-        path = f"/proc/{vm.pid}/root{name}"
+        path = vm.root(name)
         if not os.path.exists(path):
             raise NotFound(f"no file {name!r} inside {node_spec}", hint="see 'ovlab netns ls'")
         return NsTarget(spec, path)
     for sub in discover.VM_PINNED_SUBDIRS:
-        path = f"/proc/{vm.pid}/root/{sub}/{name}"
+        path = vm.root(f"/{sub}/{name}")
         if os.path.exists(path):
             return NsTarget(spec, path)
     names = [n for n, _p in discover.vm_pinned(vm.pid)]
@@ -124,14 +124,14 @@ def resolve(spec: str, lab: str | None = None) -> NsTarget:
         pid = spec[4:]
         if not pid.isdigit():
             raise UsageError(f"bad TARGET {spec!r}", hint="write pid:N with a process id")
-        path = f"/proc/{pid}/ns/net"
+        path = paths.proc_ns(pid, "net")
         if not os.path.exists(path):
             raise NotFound(f"no process {pid}")
         return NsTarget(spec, path)
     if ":" in spec:
         return _pinned(spec, lab)
     if "/" not in spec and not lab and spec in discover.named_names():
-        return NsTarget(spec, f"{discover.NAMED_DIR}/{spec}")
+        return NsTarget(spec, os.path.join(paths.NAMED_NETNS_DIR, spec))
     vm = _find_vm(spec, lab)
     if vm is not None:
         return _vm_target(vm, spec)
@@ -151,16 +151,12 @@ def lab_targets(lab: str) -> list[NsTarget]:
     labs = sorted({vm.lab for vm in vms})
     if lab not in labs:
         raise NotFound(f"no lab named {lab!r}", hint=did_you_mean(lab, labs))
-    return [NsTarget(vm.node, f"/proc/{vm.pid}/ns/net") for vm in vms if vm.lab == lab and vm.alive]
+    return [NsTarget(vm.node, vm.netns_path) for vm in vms if vm.lab == lab and vm.alive]
 
 
 def all_targets() -> list[NsTarget]:
     """Every namespace discovery finds, labelled with its TARGET string."""
     return [NsTarget(f.target, f.path) for f in discover.discover()]
-
-
-NS_GET_NSTYPE = 0xB703  # ioctl on an nsfs fd: which kind of namespace it is
-CLONE_NEWNET = 0x40000000
 
 
 def open_ns(target: NsTarget) -> int:
@@ -170,16 +166,8 @@ def open_ns(target: NsTarget) -> int:
     (or another kind of namespace) a UsageError.
     """
     try:
-        fd = os.open(target.path, os.O_RDONLY | os.O_CLOEXEC)
+        return ns.open_ns(target.path, "net")
     except FileNotFoundError:
         raise NotFound(f"namespace {target.label!r} is gone ({target.path})") from None
     except PermissionError as exc:
         raise EnvError(f"cannot open {target.path}: {exc.strerror}", hint="run as root") from None
-    try:
-        kind = fcntl.ioctl(fd, NS_GET_NSTYPE)
-    except OSError:
-        kind = None  # not an nsfs file at all
-    if kind != CLONE_NEWNET:
-        os.close(fd)
-        raise UsageError(f"{target.path} is not a network namespace")
-    return fd

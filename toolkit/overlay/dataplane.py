@@ -19,14 +19,14 @@ import time
 
 from pyroute2.netlink.exceptions import NetlinkError
 
-from toolkit.lab.mounts import MNT_DETACH, MS_BIND, mount, umount
-from toolkit.netns.iproute import iproute_at
-from toolkit.netns.setns import CLONE_NEWNET, unshare
+from toolkit.host import paths
+from toolkit.host.mounts import MNT_DETACH, MS_BIND, mount, umount
+from toolkit.host.netlink import iproute_at
+from toolkit.host.ns import CLONE_NEWNET, unshare
 from toolkit.overlay.model import Remote
 
 __all__ = ["Remote"]  # re-exported: callers build the list they pass to program_remotes
 
-NETNS_DIR = "/run/docker/netns"
 NUD_PERMANENT = 0x80
 NTF_SELF = 0x02
 AF_BRIDGE = 7
@@ -34,20 +34,20 @@ AF_BRIDGE = 7
 
 def ns_path(name: str) -> str:
     """Where a network's namespace is pinned on this host."""
-    return f"{NETNS_DIR}/{name}"
+    return f"{paths.DOCKER_NETNS_DIR}/{name}"
 
 
 def list_namespaces() -> list[str]:
     """Overlay namespaces pinned on this host (``1-…``)."""
     try:
-        return sorted(n for n in os.listdir(NETNS_DIR) if n.startswith("1-"))
+        return sorted(n for n in os.listdir(paths.DOCKER_NETNS_DIR) if n.startswith("1-"))
     except FileNotFoundError:
         return []
 
 
 def create_netns(name: str) -> str:
     """Create and pin a new network namespace (in a throwaway thread: setns is per thread)."""
-    os.makedirs(NETNS_DIR, exist_ok=True)
+    os.makedirs(paths.DOCKER_NETNS_DIR, exist_ok=True)
     path = ns_path(name)
     errors: list[BaseException] = []
 
