@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from collections.abc import Callable, Iterator
@@ -105,13 +106,24 @@ def host_snapshot() -> dict[str, object]:
             ).stdout
         )
     )
+    state = sorted(os.listdir("/run/ovlab/labs")) if os.path.isdir("/run/ovlab/labs") else []
     return {
-        "netns": netns,
-        "mounts": mounts,
-        "links": links,
+        "netns": _ours(netns),
+        "mounts": _ours(mounts),
+        "links": _ours(links),
         "tagged": cleanup.leftovers(TEST_PREFIX + "-"),
-        "state": sorted(os.listdir("/run/ovlab/labs")) if os.path.isdir("/run/ovlab/labs") else [],
+        "state": _ours(state),
     }
+
+
+# A lab made by a test is PREFIX-<6 hex> (tests.conftest.lab_name). Another test session,
+# with its own OVLAB_TEST_PREFIX, may make and remove labs at the same time: its objects
+# are not this session's to judge.
+_LAB_NAME = re.compile(r"(?<![A-Za-z0-9])([a-z][a-z0-9]*)-[0-9a-f]{6}(?![0-9a-f])")
+
+
+def _ours(names: list[str]) -> list[str]:
+    return [n for n in names if all(m.group(1) == TEST_PREFIX for m in _LAB_NAME.finditer(n))]
 
 
 UNDERLAY_IPS = {"vm1": "192.168.100.23", "vm2": "192.168.100.24", "vm3": "192.168.100.25"}
