@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.lab.conftest import one_line, ovlab
+from tests.helpers import one_line, ovlab
 from toolkit.lab import state
 
 pytestmark = pytest.mark.root

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from tests.lab.conftest import host_snapshot, ovlab
+from tests.helpers import host_snapshot, ovlab
 
 pytestmark = pytest.mark.root
 

@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.conftest import lab_name
+from tests.helpers import lab_name
 
 ROOT = Path(__file__).resolve().parents[2]
 NEEDED = (

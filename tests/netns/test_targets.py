@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from tests.conftest import netns_names
+from tests.helpers import netns_names
 from toolkit.cli import netns as cli
 from toolkit.lab import procs, state
 

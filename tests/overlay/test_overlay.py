@@ -22,8 +22,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.lab.conftest import OVLAB, ovlab
-from tests.overlay.conftest import VTEP, Lab, wait_for
+from tests.helpers import OVLAB, ovlab, wait_for
+from tests.overlay.conftest import VTEP, Lab
 from toolkit.lab import registry
 from toolkit.netns.setns import netns_of_fd
 from toolkit.overlay import locate
