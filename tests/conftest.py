@@ -18,6 +18,52 @@ from toolkit.host.paths import NAMED_NETNS_DIR
 DISPOSABLE_PREFIXES = ("ovt-", "ovb-")
 
 
+# The fast layer (`make test-fast`, `pytest -m unit`): no root, no lab, well under a minute
+# in all. A module is in it when it is named test_*_unit.py, or listed here (modules that
+# predate the convention; renaming one to *_unit.py takes it off this list).
+UNIT_MODULES = {
+    "tests/capture/test_reassembly.py",
+    "tests/cli/test_fast.py",
+    "tests/cli/test_waiting.py",
+    "tests/consul/test_retry.py",
+    "tests/doctor/test_tables.py",
+    "tests/lab/test_address.py",
+    "tests/lab/test_names.py",
+    "tests/lab/test_role_vars.py",
+    "tests/lab/test_topology.py",
+    "tests/lab/test_vminit.py",
+    "tests/overlay/test_client_retry.py",
+    "tests/overlay/test_locate.py",
+    "tests/overlay/test_model.py",
+    "tests/provision/test_inventory.py",
+    "tests/test_layers.py",
+    "tests/test_resources.py",
+    "tests/test_yamlcheck.py",
+    "tests/walk/test_errors.py",
+    "tests/walk/test_model.py",
+}
+_TESTS = Path(__file__).resolve().parent
+
+
+def unit_paths() -> list[str]:
+    """The fast layer's files, relative to the checkout: ``make test-fast`` hands them to
+    pytest, so the rest of the suite is not even imported."""
+    found = {f"tests/{p.relative_to(_TESTS).as_posix()}" for p in _TESTS.rglob("test_*_unit.py")}
+    return sorted(found | UNIT_MODULES)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Mark the fast layer ``unit``; a unit test that needs root is a collection error."""
+    for item in items:
+        path = item.path.resolve()
+        rel = f"tests/{path.relative_to(_TESTS).as_posix()}" if _TESTS in path.parents else ""
+        if not (path.name.endswith("_unit.py") or rel in UNIT_MODULES):
+            continue
+        if item.get_closest_marker("root"):
+            raise pytest.UsageError(f"{item.nodeid} is marked root but is in the unit layer")
+        item.add_marker(pytest.mark.unit)
+
+
 # Only namespaces this old count as leftovers: a younger one may belong to a test
 # session or benchmark running right now on the same machine.
 LEFTOVER_AGE = 600.0
@@ -106,3 +152,7 @@ def make_lab(tmp_path: Path, _clean_labs: None) -> Iterator[Callable[..., tuple[
 
     for lab in made:
         teardown(lab)
+
+
+if __name__ == "__main__":  # `python -m tests.conftest`: the fast layer's files, for make
+    print(" ".join(unit_paths()))

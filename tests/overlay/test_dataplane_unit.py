@@ -118,7 +118,7 @@ fdbs = st.dictionaries(
 )
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=150, deadline=None, database=None)
 @given(want=remotes, neigh=neighs, fdb=fdbs)
 def test_any_tables_end_equal_to_the_wanted_ones_and_stay_there(
     want: list[Remote], neigh: Neigh, fdb: Fdb
