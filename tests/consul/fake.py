@@ -9,9 +9,10 @@ own semantics (agent/consul/state/kvs.go, txn.go, session.go; agent/kvs_endpoint
   ``?index=N&wait=Ds`` blocks until the index passes N or the wait ends (a blocking query).
 - ``PUT /v1/txn``: a list of ``{"KV": {Verb, Key, Value, Session, Index}}`` applied
   all-or-nothing at one new index; verbs set, cas, lock, unlock, get, check-not-exists,
-  check-index, check-session, delete, delete-tree, delete-cas. A failed check answers 409
-  with ``Errors: [{OpIndex, What}]`` worded as Consul words it ("key ... exists",
-  "invalid session ...", "failed to lock key ..., lock is already held").
+  check-index, check-session, delete, delete-tree, delete-cas. Failed ops answer 409 with
+  ``Errors: [{OpIndex, What}]``, one per failed op (Consul goes on past the first),
+  worded as Consul words them ("key ... exists", "invalid session ...", "failed to lock
+  key ..., lock is already held"); tests/consul/test_fake_vs_consul.py checks that.
 - ``PUT /v1/session/create|renew/<id>|destroy/<id>``; a session with behaviour "delete"
   takes the keys it holds with it when it is destroyed or invalidated (``invalidate``,
   the test's stand-in for a missed TTL), "release" only unlocks them.
@@ -50,6 +51,15 @@ class TxnFailed(Exception):
         super().__init__(what)
         self.index = index
         self.what = what
+
+
+class TxnRolledBack(Exception):
+    """A transaction with failed ops: every failure, as Consul lists them (it goes on
+    past the first failed op and reports each one, then applies nothing)."""
+
+    def __init__(self, failures: list[TxnFailed]) -> None:
+        super().__init__("; ".join(f.what for f in failures))
+        self.failures = failures
 
 
 @dataclass
@@ -113,15 +123,22 @@ class FakeConsul:
         return self.index
 
     def txn(self, ops: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        """Apply KV ops atomically; TxnFailed (nothing applied) when one fails."""
+        """Apply KV ops atomically; TxnRolledBack (nothing applied) when any fails."""
         with self._cond:
             kv = dict(self.kv)  # work on a copy: all or nothing
             idx = self.index + 1
             results: list[dict[str, Any]] = []
+            failures: list[TxnFailed] = []
             for i, op in enumerate(ops):
-                got = self._apply(kv, idx, i, op)
+                try:
+                    got = self._apply(kv, idx, i, op)
+                except TxnFailed as exc:
+                    failures.append(exc)
+                    continue
                 if got is not None:
                     results.append({"KV": got.to_json(with_value=op["Verb"] == "get")})
+            if failures:
+                raise TxnRolledBack(failures)
             self.kv = kv
             self._bump()
             return results
@@ -369,10 +386,9 @@ class _Handler(BaseHTTPRequestHandler):
         try:
             if fail is None or fail[2]:
                 results = fake.txn(kv_ops)
-        except TxnFailed as exc:
-            self._answer(
-                409, {"Results": None, "Errors": [{"OpIndex": exc.index, "What": exc.what}]}
-            )
+        except TxnRolledBack as exc:
+            errors = [{"OpIndex": f.index, "What": f.what} for f in exc.failures]
+            self._answer(409, {"Results": None, "Errors": errors})
             return
         if fail is not None:
             self._answer(fail[0], fail[1].encode(), raw=True)
