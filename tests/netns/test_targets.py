@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from tests.conftest import netns_names
+from tests.helpers import netns_names
 from tests.jsonout import data as json_data
 from toolkit.cli import netns as cli
 from toolkit.host import procs

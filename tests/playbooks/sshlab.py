@@ -17,7 +17,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from tests.playbooks.conftest import SUPERVISORCTL, Lab, eventually, run
+from tests.helpers import wait_for
+from tests.playbooks.conftest import SUPERVISORCTL, Lab, run
 
 SSHD_CONFIG = """\
 # sshd of a lab VM, started by the playbook tests; everything it reads is VM-private.
@@ -69,7 +70,7 @@ def start_sshd(lab: Lab, node: str, pubkey: str) -> None:
     (root / "run/sshd").mkdir(mode=0o755, exist_ok=True)  # sshd's privilege separation dir
     (root / "etc/supervisor/conf.d/sshd.conf").write_text(SSHD_PROGRAM)
     lab.exec(node, *SUPERVISORCTL, "update", "sshd")
-    eventually(
+    wait_for(
         lambda: "RUNNING" in lab.exec(node, *SUPERVISORCTL, "status", "sshd", check=False).stdout,
         timeout=15,
         what="sshd up",

@@ -1,23 +1,78 @@
-"""Fixtures for lab tests: throwaway labs named ovt-*, swept before and after."""
+"""Plain helpers every test package shares (fixtures live in tests/conftest.py).
+
+Import from here, never from another package's conftest: a conftest is pytest's to load.
+"""
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import re
+import secrets
 import subprocess
 import sys
-from collections.abc import Callable, Iterator
-from pathlib import Path
-from typing import Any
+import time
+from collections.abc import Callable
+from typing import Any, TypeVar
 
-import pytest
-
-from tests.conftest import TEST_PREFIX, lab_name
 from tests.jsonout import data as json_data
-from toolkit.lab import cleanup
+from toolkit.host.paths import NAMED_NETNS_DIR
+
+T = TypeVar("T")
 
 OVLAB = [sys.executable, "-m", "toolkit.cli.main"]
+# Labs made by tests are named TEST_PREFIX-<hex>; a second test session on the same
+# machine (another checkout) sets OVLAB_TEST_PREFIX so the two never sweep each other.
+TEST_PREFIX = os.environ.get("OVLAB_TEST_PREFIX", "ovt")
+
+
+def lab_name() -> str:
+    """A fresh lab name for a test: ``TEST_PREFIX-<6 hex>``."""
+    return f"{TEST_PREFIX}-{secrets.token_hex(3)}"
+
+
+def netns_names() -> list[str]:
+    """Names in /run/netns, sorted."""
+    try:
+        return sorted(os.listdir(NAMED_NETNS_DIR))
+    except FileNotFoundError:
+        return []
+
+
+def run(*argv: str) -> str:
+    """Run a command (argv list, no shell), fail loudly, return its stdout."""
+    proc = subprocess.run(argv, capture_output=True, text=True, timeout=60)
+    if proc.returncode != 0:
+        raise AssertionError(f"{' '.join(argv)} -> {proc.returncode}: {proc.stderr.strip()}")
+    return proc.stdout
+
+
+def delete_netns(name: str) -> None:
+    """Remove a named namespace if it exists (ignores one already gone)."""
+    subprocess.run(["ip", "netns", "del", name], capture_output=True, timeout=30)
+
+
+def wait_for(
+    probe: Callable[[], T], timeout: float = 30.0, step: float = 0.2, what: str = "condition"
+) -> T:
+    """Call ``probe`` until it returns something truthy and return that; fail after
+    ``timeout`` seconds naming ``what`` and the last answer (or AssertionError) seen.
+
+    An AssertionError raised by the probe counts as "not yet", so a probe may assert.
+    """
+    deadline = time.monotonic() + timeout
+    last: Any = None
+    while True:
+        try:
+            last = probe()
+            if last:
+                return last
+        except AssertionError as exc:
+            last = exc
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{what} not met within {timeout}s; last: {last!r}")
+        time.sleep(step)
 
 
 def ovlab(
@@ -51,19 +106,14 @@ def ovlab_json(*args: str) -> Any:
     return json_data(ovlab(*args, "--json").stdout, " ".join(args[:2]))
 
 
-def sweep() -> None:
-    """Remove every test lab, including leftovers of a crashed earlier run."""
-    for name in cleanup.leftovers(TEST_PREFIX + "-"):
-        cleanup.teardown(name)
+def rendered(table: Any, width: int = 160) -> list[str]:
+    """What a rich renderable prints on a plain, colourless terminal: its non-blank
+    lines, right-stripped."""
+    from rich.console import Console
 
-
-@pytest.fixture(scope="session")
-def _clean_labs() -> Iterator[None]:
-    if os.geteuid() != 0:
-        pytest.skip("lab tests need root")
-    sweep()
-    yield
-    sweep()
+    out = io.StringIO()
+    Console(file=out, width=width, color_system=None, force_terminal=False).print(table)
+    return [line.rstrip() for line in out.getvalue().splitlines() if line.strip()]
 
 
 def topology_text(name: str, n: int = 2, subnet: str = "192.168.100", impair: str = "") -> str:
@@ -76,25 +126,10 @@ def topology_text(name: str, n: int = 2, subnet: str = "192.168.100", impair: st
     return "\n".join(lines) + "\n"
 
 
-@pytest.fixture
-def make_lab(tmp_path: Path, _clean_labs: None) -> Iterator[Callable[..., tuple[str, Path]]]:
-    """Factory: write a topology for a fresh ovt-* lab; every lab made is torn down after."""
-    made: list[str] = []
-
-    def factory(n: int = 2, name: str | None = None, **kw: str) -> tuple[str, Path]:
-        lab = name or lab_name()
-        path = tmp_path / f"{lab}-{len(made)}.yml"
-        path.write_text(topology_text(lab, n, **kw))
-        made.append(lab)
-        return lab, path
-
-    yield factory
-    for lab in made:
-        cleanup.teardown(lab)
-
-
 def host_snapshot() -> dict[str, object]:
     """What a lab could leak on the host: namespaces, mounts, root links, tagged processes."""
+    from toolkit.lab.cleanup import leftovers
+
     netns = sorted(os.listdir("/run/netns")) if os.path.isdir("/run/netns") else []
     with open("/proc/self/mountinfo") as fh:
         mounts = sorted(line.split()[4] for line in fh)
@@ -111,7 +146,7 @@ def host_snapshot() -> dict[str, object]:
         "netns": _ours(netns),
         "mounts": _ours(mounts),
         "links": _ours(links),
-        "tagged": cleanup.leftovers(TEST_PREFIX + "-"),
+        "tagged": leftovers(TEST_PREFIX + "-"),
         "state": _ours(state),
     }
 
