@@ -35,6 +35,9 @@ def from_state(lab: str, data: dict[str, Any], consul_bin: str | None = None) ->
         }
         for group in info.get("groups", []):
             groups.setdefault(group, []).append(node)
+    # Both roles require their controller-side secrets directory (they read nothing from the
+    # controller's environment): the lab's own, beside its state, gone with 'lab down'.
+    secrets = str(secrets_dir(lab))
     all_vars: dict[str, Any] = {
         **data.get("vars", {}),
         "ansible_connection": "ovlab_vm",
@@ -42,7 +45,8 @@ def from_state(lab: str, data: dict[str, Any], consul_bin: str | None = None) ->
         "ovlab_lab": lab,
         "consul_service_manager": "supervisord",
         "consul_install_method": "copy",
-        "consul_secrets_dir": str(secrets_dir(lab)),
+        "consul_secrets_dir": secrets,
+        "overlay_agent_secrets_dir": secrets,
         # The install that brought the lab up is visible inside its VMs: its
         # supervisorctl drives their supervisord, its ovlab runs their agents.
         "ovlab_supervisorctl": str(Path(install_bin(data)) / "supervisorctl"),
