@@ -34,6 +34,7 @@ def build_app() -> typer.Typer:
         network,
         provision,
         share,
+        trace,
         wheelhouse,
     )
 
@@ -63,6 +64,7 @@ def build_app() -> typer.Typer:
     app.command("capture")(capture.capture_command)
     app.command("decode")(capture.decode_command)
     app.command("verify")(capture.verify_command)
+    app.command("trace")(trace.trace_command)
     app.command("share")(share.share_command)
     app.command("wheelhouse")(wheelhouse.wheelhouse_command)
     return app

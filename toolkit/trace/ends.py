@@ -53,6 +53,7 @@ def pick(snap: Snapshot, src: str, dst: str) -> Ends:
         )
     pairs = [(a, b) for a in srcs for b in dsts if a.network == b.network and a.name != b.name]
     if not pairs:
+
         def nets(eps: list[Endpoint]) -> str:
             return ", ".join(sorted({snap.networks[e.network].name for e in eps}))
 

@@ -30,8 +30,18 @@ IFLA_ADDRESS, IFLA_IFNAME, IFLA_MTU, IFLA_LINK, IFLA_MASTER = 1, 3, 4, 5, 10
 IFLA_OPERSTATE, IFLA_LINKINFO = 16, 18
 IFLA_INFO_KIND = 1
 IFF_UP, IFF_LOWER_UP = 0x1, 0x10000
-ROUTE_TYPES = {1: "unicast", 2: "local", 3: "broadcast", 4: "anycast", 5: "multicast",
-               6: "blackhole", 7: "unreachable", 8: "prohibit", 9: "throw", 10: "nat"}  # fmt: skip
+ROUTE_TYPES = {
+    1: "unicast",
+    2: "local",
+    3: "broadcast",
+    4: "anycast",
+    5: "multicast",
+    6: "blackhole",
+    7: "unreachable",
+    8: "prohibit",
+    9: "throw",
+    10: "nat",
+}
 OPERSTATES = ("unknown", "notpresent", "down", "lowerlayerdown", "testing", "dormant", "up")
 
 _RTMSG = struct.Struct("=BBBBBBBBI")
@@ -121,7 +131,7 @@ class FdbAnswer(NamedTuple):
 class LinkAnswer(NamedTuple):
     """One device: what the path needs to know of it."""
 
-    index: int
+    ifindex: int
     name: str
     kind: str | None
     mtu: int | None
@@ -251,8 +261,9 @@ class Lookups:
         master = at.get(lean.NDA_MASTER)
         port = at.get(lean.NDA_PORT)
         vni = at.get(lean.NDA_VNI)
-        fl = tuple(n for bit, n in ((lean.NTF_SELF, "self"), (lean.NTF_MASTER, "master"))
-                   if nflags & bit)  # fmt: skip
+        fl = tuple(
+            n for bit, n in ((lean.NTF_SELF, "self"), (lean.NTF_MASTER, "master")) if nflags & bit
+        )
         fam = socket.AF_INET6 if dst and dst[1] - dst[0] == 16 else socket.AF_INET
         dst_ip = socket.inet_ntop(fam, bytes(buf[dst[0] : dst[1]])) if dst else None
         master_idx = _U32.unpack_from(buf, master[0])[0] if master else None
@@ -260,8 +271,9 @@ class Lookups:
         vni_id = _U32.unpack_from(buf, vni[0])[0] if vni else None
         # name() may dump links into the shared buffer: every field is read before it.
         dev_name = self.name(idx) or str(idx)
-        return FdbAnswer(mac, dev_name, self.name(master_idx), dst_ip, udp, vni_id, fl,
-                         lean.fdb_state(state))  # fmt: skip
+        return FdbAnswer(
+            mac, dev_name, self.name(master_idx), dst_ip, udp, vni_id, fl, lean.fdb_state(state)
+        )
 
     def link(self, name: str | None = None, index: int = 0) -> LinkAnswer:
         """``ip link show DEV``: one device by name or ifindex (ENODEV when absent)."""

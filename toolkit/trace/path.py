@@ -114,11 +114,19 @@ class Context:
 
 
 def _finding(
-    ctx: Context, check: str, summary: str, vm: str, where: str | None, device: str | None,
-    expected: str, found: str, fix: str,
-) -> dict[str, Any]:  # fmt: skip
-    return Finding("error", check, summary, ctx.lab, vm, where, device, expected, found,
-                   fix).to_dict()  # fmt: skip
+    ctx: Context,
+    check: str,
+    summary: str,
+    vm: str,
+    where: str | None,
+    device: str | None,
+    expected: str,
+    found: str,
+    fix: str,
+) -> dict[str, Any]:
+    return Finding(
+        "error", check, summary, ctx.lab, vm, where, device, expected, found, fix
+    ).to_dict()
 
 
 def _break(hop: Hop, ctx: Context, check: str, reason: str, fix: str, device: str | None) -> Hop:
@@ -134,7 +142,7 @@ def _in_ctr(ctx: Context, side: Side, *argv: str) -> str:
 
 
 def _errtext(exc: OSError) -> str:
-    return f"no entry ({exc.strerror})" if exc.errno == errno.ENOENT else f"error: {exc.strerror}"
+    return "no entry" if exc.errno == errno.ENOENT else f"no entry ({exc.strerror})"
 
 
 def _link(k: Lookups, name: str | None = None, index: int = 0) -> LinkAnswer | None:
@@ -152,38 +160,92 @@ def walk(ctx: Context, direction: str, a: Side, b: Side) -> list[Hop]:
     eth0 = _link(kc, "eth0")
 
     # 1. The container's route to B (its own routing table, its own source choice).
-    hop = Hop(direction, "route", a.vm.node, a.ctr_where, "routing table (ip route get)",
-              "", f"{B.ip} dev eth0 src {A.ip} (on-link: {ctx.net.subnet})",
-              f"network {ctx.net.name} {ctx.net.subnet} ({ctx.net_key})",
-              tap=Tap(a.ctr_where, a.ctr_ns, "eth0"))  # fmt: skip
+    hop = Hop(
+        direction,
+        "route",
+        a.vm.node,
+        a.ctr_where,
+        "routing table (ip route get)",
+        "",
+        f"{B.ip} dev eth0 src {A.ip} (on-link: {ctx.net.subnet})",
+        f"network {ctx.net.name} {ctx.net.subnet} ({ctx.net_key})",
+        tap=Tap(a.ctr_where, a.ctr_ns, "eth0"),
+    )
     hops.append(hop)
-    fix = _in_ctr(ctx, a, "ip", "route", "replace", ctx.net.subnet, "dev", "eth0", "proto",
-                  "kernel", "scope", "link", "src", A.ip)  # fmt: skip
-    oif = eth0.index if eth0 else 0
+    fix = _in_ctr(
+        ctx,
+        a,
+        "ip",
+        "route",
+        "replace",
+        ctx.net.subnet,
+        "dev",
+        "eth0",
+        "proto",
+        "kernel",
+        "scope",
+        "link",
+        "src",
+        A.ip,
+    )
+    oif = eth0.ifindex if eth0 else 0
     try:
         r = kc.route(B.ip, A.ip)
         hop.entry = r.text
         oif = r.oif or oif
         if r.type != "unicast" or r.gateway or r.dev != "eth0":
-            _break(hop, ctx, "route-wrong",
-                   f"{A.name} sends {B.ip} " + (f"via gateway {r.gateway} " if r.gateway else "")
-                   + f"on {r.dev} ({r.type}), not on-link on eth0: the route for "
-                   f"{ctx.net.subnet} is missing", fix, "eth0")  # fmt: skip
+            _break(
+                hop,
+                ctx,
+                "route-wrong",
+                f"{A.name} sends {B.ip} "
+                + (f"via gateway {r.gateway} " if r.gateway else "")
+                + f"on {r.dev} ({r.type}), not on-link on eth0: the route for "
+                f"{ctx.net.subnet} is missing",
+                fix,
+                "eth0",
+            )
     except OSError as exc:
         hop.entry = _errtext(exc)
-        _break(hop, ctx, "route-missing",
-               f"{A.name} has no route to {B.ip}: {exc.strerror}", fix, "eth0")  # fmt: skip
+        _break(
+            hop,
+            ctx,
+            "route-missing",
+            f"{A.name} has no route to {B.ip}: {exc.strerror}",
+            fix,
+            "eth0",
+        )
 
     # 2-3. The container's neighbour entry, and vxlan0's (its ARP proxy answers from it).
     ko = ctx.k(a.ovl_path)
     vx = _link(ko, "vxlan0")
     br = _link(ko, "br0")
-    proxy_fix = in_overlay(lab, a.vm.node, a.ovl, "ip", "neigh", "replace", B.ip, "lladdr",
-                           B.mac, "dev", "vxlan0", "nud", "permanent")  # fmt: skip
+    proxy_fix = in_overlay(
+        lab,
+        a.vm.node,
+        a.ovl,
+        "ip",
+        "neigh",
+        "replace",
+        B.ip,
+        "lladdr",
+        B.mac,
+        "dev",
+        "vxlan0",
+        "nud",
+        "permanent",
+    )
     same_vm = a.vm.node == b.vm.node
-    hop = Hop(direction, "neighbour", a.vm.node, a.ctr_where, "neighbour table (eth0)", "",
-              f"{B.ip} lladdr {B.mac}, or none (ARP asks)",
-              f"endpoint {B.name} mac {B.mac} ({ctx.ep_key(B)})")  # fmt: skip
+    hop = Hop(
+        direction,
+        "neighbour",
+        a.vm.node,
+        a.ctr_where,
+        "neighbour table (eth0)",
+        "",
+        f"{B.ip} lladdr {B.mac}, or none (ARP asks)",
+        f"endpoint {B.name} mac {B.mac} ({ctx.ep_key(B)})",
+    )
     hops.append(hop)
     cached = None
     try:
@@ -193,60 +255,107 @@ def walk(ctx: Context, direction: str, a: Side, b: Side) -> list[Hop]:
     except OSError as exc:
         hop.entry = _errtext(exc)
     if cached and cached.lladdr and cached.lladdr != B.mac and USABLE & set(cached.state):
-        _break(hop, ctx, "neigh-wrong-mac",
-               f"{A.name} holds {B.ip} lladdr {cached.lladdr}, not {B.name}'s MAC {B.mac}: "
-               "its frames go to a MAC nobody has",
-               _in_ctr(ctx, a, "ip", "neigh", "del", B.ip, "dev", "eth0"), "eth0")  # fmt: skip
+        _break(
+            hop,
+            ctx,
+            "neigh-wrong-mac",
+            f"{A.name} holds {B.ip} lladdr {cached.lladdr}, not {B.name}'s MAC {B.mac}: "
+            "its frames go to a MAC nobody has",
+            _in_ctr(ctx, a, "ip", "neigh", "del", B.ip, "dev", "eth0"),
+            "eth0",
+        )
     if not same_vm:
-        hop = Hop(direction, "ARP proxy", a.vm.node, a.ovl_where,
-                  "vxlan0 neighbour table (its ARP proxy answers from it)", "",
-                  f"{B.ip} lladdr {B.mac} PERMANENT",
-                  f"endpoint {B.name} on {B.host} ({ctx.ep_key(B)})")  # fmt: skip
+        hop = Hop(
+            direction,
+            "ARP proxy",
+            a.vm.node,
+            a.ovl_where,
+            "vxlan0 neighbour table (its ARP proxy answers from it)",
+            "",
+            f"{B.ip} lladdr {B.mac} PERMANENT",
+            f"endpoint {B.name} on {B.host} ({ctx.ep_key(B)})",
+        )
         hops.append(hop)
         try:
             if vx is None:
                 raise OSError(errno.ENODEV, "no vxlan0")
-            n = ko.neigh(B.ip, vx.index)
+            n = ko.neigh(B.ip, vx.ifindex)
             hop.entry = n.text
             if n.lladdr != B.mac:
-                _break(hop, ctx, "neigh-wrong-mac",
-                       f"vxlan0 on {a.vm.node} answers ARP for {B.ip} with {n.lladdr}, not "
-                       f"{B.name}'s MAC {B.mac}", proxy_fix, "vxlan0")  # fmt: skip
+                _break(
+                    hop,
+                    ctx,
+                    "neigh-wrong-mac",
+                    f"vxlan0 on {a.vm.node} answers ARP for {B.ip} with {n.lladdr}, not "
+                    f"{B.name}'s MAC {B.mac}",
+                    proxy_fix,
+                    "vxlan0",
+                )
         except OSError as exc:
             hop.entry = _errtext(exc)
-            _break(hop, ctx, "neigh-missing",
-                   f"no neighbour entry for {B.name} on vxlan0: ARP for {B.ip} goes unanswered",
-                   proxy_fix, "vxlan0")  # fmt: skip
+            _break(
+                hop,
+                ctx,
+                "neigh-missing",
+                f"no neighbour entry for {B.name} on vxlan0: ARP for {B.ip} goes unanswered",
+                proxy_fix,
+                "vxlan0",
+            )
 
     # 4. br0's table: which port B's MAC goes out of.
     veth_a = _link(ko, index=eth0.link) if eth0 and eth0.link else None
     veth_b = _peer_veth(ctx, b)
     want_port = veth_b.name if same_vm and veth_b else "vxlan0"
-    hop = Hop(direction, "br0 FDB", a.vm.node, a.ovl_where, "br0 forwarding table", "",
-              f"{B.mac} on port {want_port}, or none (flooded to every port)",
-              f"endpoint {B.name} on {B.host} ({ctx.ep_key(B)})",
-              tap=Tap(a.ovl_where, a.ovl_path, veth_a.name) if veth_a else None)  # fmt: skip
+    hop = Hop(
+        direction,
+        "br0 FDB",
+        a.vm.node,
+        a.ovl_where,
+        "br0 forwarding table",
+        "",
+        f"{B.mac} on port {want_port}, or none (flooded to every port)",
+        f"endpoint {B.name} on {B.host} ({ctx.ep_key(B)})",
+        tap=Tap(a.ovl_where, a.ovl_path, veth_a.name) if veth_a else None,
+    )
     hops.append(hop)
     if br is None:
         hop.entry = "no br0"
-        _break(hop, ctx, "netns-broken", f"no br0 in {a.ovl}",
-               in_vm(lab, a.vm.node, "ip", "netns"), "br0")  # fmt: skip
+        _break(
+            hop,
+            ctx,
+            "netns-broken",
+            f"no br0 in {a.ovl}",
+            in_vm(lab, a.vm.node, "ip", "netns"),
+            "br0",
+        )
     else:
         try:
-            f = ko.fdb(B.mac, bridge=br.index)
+            f = ko.fdb(B.mac, bridge=br.ifindex)
             hop.entry = f.text
             if f.dev != want_port:
-                _break(hop, ctx, "fdb-wrong-device",
-                       f"br0 sends {B.name}'s MAC to {f.dev}, not {want_port}",
-                       in_overlay(lab, a.vm.node, a.ovl, "bridge", "fdb", "del", B.mac, "dev",
-                                  f.dev, "master"), "br0")  # fmt: skip
+                _break(
+                    hop,
+                    ctx,
+                    "fdb-wrong-device",
+                    f"br0 sends {B.name}'s MAC to {f.dev}, not {want_port}",
+                    in_overlay(
+                        lab, a.vm.node, a.ovl, "bridge", "fdb", "del", B.mac, "dev", f.dev, "master"
+                    ),
+                    "br0",
+                )
         except OSError as exc:
             hop.entry = _errtext(exc) + ": flooded to every port"
-            if not same_vm and vx is not None and vx.master != br.index:
-                _break(hop, ctx, "vxlan-not-port", "vxlan0 is not a port of br0: frames for "
-                       f"{B.name} never reach the tunnel",
-                       in_overlay(lab, a.vm.node, a.ovl, "ip", "link", "set", "vxlan0",
-                                  "master", "br0"), "vxlan0")  # fmt: skip
+            if not same_vm and vx is not None and vx.master != br.ifindex:
+                _break(
+                    hop,
+                    ctx,
+                    "vxlan-not-port",
+                    f"vxlan0 is not a port of br0: frames for {B.name} never reach the tunnel",
+                    in_overlay(
+                        lab, a.vm.node, a.ovl, "ip", "link", "set", "vxlan0", "master", "br0"
+                    ),
+                    "vxlan0",
+                )
     if same_vm:
         hops += _deliver(ctx, direction, b)
         return hops
@@ -256,45 +365,89 @@ def walk(ctx: Context, direction: str, a: Side, b: Side) -> list[Hop]:
     carry_vni = kinfo.id if kinfo and kinfo.id is not None else ctx.net.vni
     carry_port = kinfo.port if kinfo and kinfo.port else ctx.port
     local = kinfo.local if kinfo and kinfo.local else A.vtep
-    hop = Hop(direction, "vxlan0", a.vm.node, a.ovl_where, "vxlan0 device", "",
-              f"up, vni {ctx.net.vni}, local {A.vtep}, dstport {ctx.port}",
-              f"network {ctx.net.name} vni {ctx.net.vni} ({ctx.net_key}); {A.host}'s VTEP "
-              f"{A.vtep} ({ROOT}hosts/{A.host})")  # fmt: skip
+    hop = Hop(
+        direction,
+        "vxlan0",
+        a.vm.node,
+        a.ovl_where,
+        "vxlan0 device",
+        "",
+        f"up, vni {ctx.net.vni}, local {A.vtep}, dstport {ctx.port}",
+        f"network {ctx.net.name} vni {ctx.net.vni} ({ctx.net_key}); {A.host}'s VTEP "
+        f"{A.vtep} ({ROOT}hosts/{A.host})",
+    )
     hops.append(hop)
     if vx is None or kinfo is None:
         hop.entry = "no vxlan0"
-        _break(hop, ctx, "vxlan-missing", f"no vxlan0 in {a.ovl} on {a.vm.node}",
-               _restart_agent(ctx, a.vm.node), "vxlan0")  # fmt: skip
+        _break(
+            hop,
+            ctx,
+            "vxlan-missing",
+            f"no vxlan0 in {a.ovl} on {a.vm.node}",
+            _restart_agent(ctx, a.vm.node),
+            "vxlan0",
+        )
     else:
-        hop.entry = (f"vxlan0 {'up' if vx.up else 'DOWN'}, vni {kinfo.id}, local {kinfo.local}, "
-                     f"dstport {kinfo.port}, mtu {vx.mtu}"
-                     + (", master br0" if br and vx.master == br.index else ""))  # fmt: skip
+        hop.entry = (
+            f"vxlan0 {'up' if vx.up else 'DOWN'}, vni {kinfo.id}, local {kinfo.local}, "
+            f"dstport {kinfo.port}, mtu {vx.mtu}"
+            + (", master br0" if br and vx.master == br.ifindex else "")
+        )
         if not vx.up:
-            _break(hop, ctx, "vxlan-down", f"vxlan0 on {a.vm.node} is down: br0 drops frames "
-                   f"for {B.name} at a disabled port",
-                   in_overlay(lab, a.vm.node, a.ovl, "ip", "link", "set", "vxlan0", "up"),
-                   "vxlan0")  # fmt: skip
+            _break(
+                hop,
+                ctx,
+                "vxlan-down",
+                f"vxlan0 on {a.vm.node} is down: br0 drops frames for {B.name} at a disabled port",
+                in_overlay(lab, a.vm.node, a.ovl, "ip", "link", "set", "vxlan0", "up"),
+                "vxlan0",
+            )
         elif kinfo.local != A.vtep:
-            _break(hop, ctx, "vxlan-local", f"vxlan0's local {kinfo.local} is not {A.host}'s "
-                   f"VTEP {A.vtep}", _restart_agent(ctx, a.vm.node), "vxlan0")  # fmt: skip
+            _break(
+                hop,
+                ctx,
+                "vxlan-local",
+                f"vxlan0's local {kinfo.local} is not {A.host}'s VTEP {A.vtep}",
+                _restart_agent(ctx, a.vm.node),
+                "vxlan0",
+            )
         elif kinfo.id != ctx.net.vni:
-            _break(hop, ctx, "vni-mismatch", f"vxlan0 on {a.vm.node} has VNI {kinfo.id}, "
-                   f"network {ctx.net.name} has {ctx.net.vni}",
-                   _restart_agent(ctx, a.vm.node), "vxlan0")  # fmt: skip
+            _break(
+                hop,
+                ctx,
+                "vni-mismatch",
+                f"vxlan0 on {a.vm.node} has VNI {kinfo.id}, "
+                f"network {ctx.net.name} has {ctx.net.vni}",
+                _restart_agent(ctx, a.vm.node),
+                "vxlan0",
+            )
 
     # 6. vxlan0's own FDB: the VTEP (and any own port/VNI) B's frames are sent to.
-    hop = Hop(direction, "vxlan0 FDB", a.vm.node, a.ovl_where, "vxlan0 forwarding table", "",
-              f"{B.mac} dst {B.vtep} self permanent (vni {ctx.net.vni}, port {ctx.port})",
-              f"endpoint {B.name} on {B.host}: vtep {B.vtep} ({ctx.ep_key(B)})",
-              tap=Tap(a.ovl_where, a.ovl_path, "vxlan0"))  # fmt: skip
+    hop = Hop(
+        direction,
+        "vxlan0 FDB",
+        a.vm.node,
+        a.ovl_where,
+        "vxlan0 forwarding table",
+        "",
+        f"{B.mac} dst {B.vtep} self permanent (vni {ctx.net.vni}, port {ctx.port})",
+        f"endpoint {B.name} on {B.host}: vtep {B.vtep} ({ctx.ep_key(B)})",
+        tap=Tap(a.ovl_where, a.ovl_path, "vxlan0"),
+    )
     hops.append(hop)
-    fdb_fix = in_overlay(lab, a.vm.node, a.ovl, "sh", "-c",
-                         f"bridge fdb del {B.mac} dev vxlan0 self; bridge fdb append {B.mac} "
-                         f"dev vxlan0 dst {B.vtep} self permanent")  # fmt: skip
+    fdb_fix = in_overlay(
+        lab,
+        a.vm.node,
+        a.ovl,
+        "sh",
+        "-c",
+        f"bridge fdb del {B.mac} dev vxlan0 self; bridge fdb append {B.mac} "
+        f"dev vxlan0 dst {B.vtep} self permanent",
+    )
     dst = None
     if vx is not None:
         try:
-            f = ko.fdb(B.mac, dev=vx.index)
+            f = ko.fdb(B.mac, dev=vx.ifindex)
             hop.entry = f.text
             dst = f.dst
             carry_vni = f.vni if f.vni is not None else carry_vni
@@ -302,21 +455,51 @@ def walk(ctx: Context, direction: str, a: Side, b: Side) -> list[Hop]:
             wrong = []
             if f.dst != B.vtep:
                 who = ctx.vteps.get(f.dst or "", "no VM of the lab")
-                wrong.append(("fdb-wrong-vtep", f"dst {f.dst} ({who}), not {B.host}'s VTEP {B.vtep}"))
+                wrong.append(
+                    ("fdb-wrong-vtep", f"dst {f.dst} ({who}), not {B.host}'s VTEP {B.vtep}")
+                )
             if carry_vni != ctx.net.vni:
-                wrong.append(("fdb-wrong-vni", f"VNI {carry_vni}, not {ctx.net.vni}: "
-                              f"{B.host} has no vxlan device for it"))  # fmt: skip
+                wrong.append(
+                    (
+                        "fdb-wrong-vni",
+                        f"VNI {carry_vni}, not {ctx.net.vni}: {B.host} has no vxlan device for it",
+                    )
+                )
             if carry_port != ctx.port:
                 wrong.append(("fdb-wrong-port", f"UDP port {carry_port}, not {ctx.port}"))
             if wrong:
-                _break(hop, ctx, wrong[0][0], f"vxlan0 sends {B.name}'s frames with "
-                       + "; ".join(w[1] for w in wrong), fdb_fix, "vxlan0")  # fmt: skip
+                _break(
+                    hop,
+                    ctx,
+                    wrong[0][0],
+                    f"vxlan0 sends {B.name}'s frames with " + "; ".join(w[1] for w in wrong),
+                    fdb_fix,
+                    "vxlan0",
+                )
         except OSError as exc:
             hop.entry = _errtext(exc)
-            _break(hop, ctx, "fdb-missing", f"no FDB entry for {B.name} on vxlan0: frames to "
-                   f"{B.mac} are dropped (l2miss)",
-                   in_overlay(lab, a.vm.node, a.ovl, "bridge", "fdb", "replace", B.mac, "dev",
-                              "vxlan0", "dst", B.vtep, "self", "permanent"), "vxlan0")  # fmt: skip
+            _break(
+                hop,
+                ctx,
+                "fdb-missing",
+                f"no FDB entry for {B.name} on vxlan0: frames to {B.mac} are dropped (l2miss)",
+                in_overlay(
+                    lab,
+                    a.vm.node,
+                    a.ovl,
+                    "bridge",
+                    "fdb",
+                    "replace",
+                    B.mac,
+                    "dev",
+                    "vxlan0",
+                    "dst",
+                    B.vtep,
+                    "self",
+                    "permanent",
+                ),
+                "vxlan0",
+            )
     dst = dst or B.vtep
     hops += _underlay(ctx, direction, a, b, local, dst, carry_port)
     hops += _far_side(ctx, direction, a, b, carry_vni, carry_port)
@@ -355,11 +538,18 @@ def _underlay(
 
     lab, A = ctx.lab, a.ep
     k = ctx.k(a.vm.netns_path)
-    hop = Hop(direction, "underlay route", a.vm.node, a.vm.node, "routing table (ip route get)",
-              "", f"{dst} dev eth1 src {A.vtep}, eth1 mtu ≥ {ctx.outer}",
-              f"{A.host}'s VTEP {A.vtep} ({ROOT}hosts/{A.host}); probe {ctx.inner} B inner "
-              f"+ {VXLAN_OVERHEAD} = {ctx.outer} B outer",
-              tap=Tap(a.vm.node, a.vm.netns_path, "eth1"))  # fmt: skip
+    hop = Hop(
+        direction,
+        "underlay route",
+        a.vm.node,
+        a.vm.node,
+        "routing table (ip route get)",
+        "",
+        f"{dst} dev eth1 src {A.vtep}, eth1 mtu ≥ {ctx.outer}",
+        f"{A.host}'s VTEP {A.vtep} ({ROOT}hosts/{A.host}); probe {ctx.inner} B inner "
+        f"+ {VXLAN_OVERHEAD} = {ctx.outer} B outer",
+        tap=Tap(a.vm.node, a.vm.netns_path, "eth1"),
+    )
     out = [hop]
     try:
         r = k.route(dst, local)
@@ -367,32 +557,64 @@ def _underlay(
         mtu = min(x for x in (r.mtu, dev.mtu if dev else None, 1 << 16) if x)
         hop.entry = r.text + (f" (mtu {mtu})" if dev else "")
         if dev is not None and not dev.carrier:
-            _break(hop, ctx, "underlay-down", f"{dev.name} on {a.vm.node} is down",
-                   in_vm(lab, a.vm.node, "ip", "link", "set", dev.name, "up"), dev.name)  # fmt: skip
+            _break(
+                hop,
+                ctx,
+                "underlay-down",
+                f"{dev.name} on {a.vm.node} is down",
+                in_vm(lab, a.vm.node, "ip", "link", "set", dev.name, "up"),
+                dev.name,
+            )
         elif ctx.outer > mtu:
-            _break(hop, ctx, "mtu-underlay",
-                   f"a {ctx.inner}-byte probe is a {ctx.outer}-byte VXLAN packet, over "
-                   f"{r.dev}'s MTU {mtu} on {a.vm.node}: fragmented on the underlay, or "
-                   "dropped where DF is set or a receiver's MTU is as small",
-                   in_vm(lab, a.vm.node, "ip", "link", "set", r.dev or "eth1", "mtu",
-                         str(ctx.underlay_mtu)), r.dev)  # fmt: skip
+            _break(
+                hop,
+                ctx,
+                "mtu-underlay",
+                f"a {ctx.inner}-byte probe is a {ctx.outer}-byte VXLAN packet, over "
+                f"{r.dev}'s MTU {mtu} on {a.vm.node}: fragmented on the underlay, or "
+                "dropped where DF is set or a receiver's MTU is as small",
+                in_vm(
+                    lab,
+                    a.vm.node,
+                    "ip",
+                    "link",
+                    "set",
+                    r.dev or "eth1",
+                    "mtu",
+                    str(ctx.underlay_mtu),
+                ),
+                r.dev,
+            )
     except OSError as exc:
         hop.entry = _errtext(exc)
-        _break(hop, ctx, "underlay-route", f"{a.vm.node} has no route from its VTEP {local} "
-               f"to {dst}: {exc.strerror}", in_vm(lab, a.vm.node, "ip", "-br", "addr"),
-               "eth1")  # fmt: skip
+        _break(
+            hop,
+            ctx,
+            "underlay-route",
+            f"{a.vm.node} has no route from its VTEP {local} to {dst}: {exc.strerror}",
+            in_vm(lab, a.vm.node, "ip", "-br", "addr"),
+            "eth1",
+        )
     out.append(_nft(ctx, direction, a.vm, port, SEND_HOOKS, "output"))
     return out
 
 
-def _nft(ctx: Context, direction: str, vm: VmRef, port: int, hooks: tuple[str, ...],
-         way: str) -> Hop:  # fmt: skip
+def _nft(
+    ctx: Context, direction: str, vm: VmRef, port: int, hooks: tuple[str, ...], way: str
+) -> Hop:
     """The nftables verdict for the outer UDP to ``port`` on ``way`` (output | input)."""
     from toolkit.doctor.nft import blocks
 
-    hop = Hop(direction, f"nftables {way}", vm.node, vm.node,
-              f"nftables ruleset ({', '.join(hooks)} hooks)", "",
-              f"no rule drops udp dport {port}", f"the lab's VXLAN port {port}")  # fmt: skip
+    hop = Hop(
+        direction,
+        f"nftables {way}",
+        vm.node,
+        vm.node,
+        f"nftables ruleset ({', '.join(hooks)} hooks)",
+        "",
+        f"no rule drops udp dport {port}",
+        f"the lab's VXLAN port {port}",
+    )
     objs = ctx.ruleset(vm.node)
     if objs is None:
         hop.status, hop.entry = UNDETERMINED, "undetermined (nft missing or unreadable)"
@@ -403,9 +625,14 @@ def _nft(ctx: Context, direction: str, vm: VmRef, port: int, hooks: tuple[str, .
         hop.entry = f"accept: {len(rules)} rules, none drops udp dport {port}"
         return hop
     hop.entry = "; ".join(b.what for b in found)
-    return _break(hop, ctx, "nft-drop", f"nftables on {vm.node} drops UDP to port {port} "
-                  f"({way}): {found[0].what}",
-                  in_vm(ctx.lab, vm.node, "nft", *found[0].undo.split()), None)  # fmt: skip
+    return _break(
+        hop,
+        ctx,
+        "nft-drop",
+        f"nftables on {vm.node} drops UDP to port {port} ({way}): {found[0].what}",
+        in_vm(ctx.lab, vm.node, "nft", *found[0].undo.split()),
+        None,
+    )
 
 
 def _far_side(ctx: Context, direction: str, a: Side, b: Side, vni: int, port: int) -> list[Hop]:
@@ -414,64 +641,124 @@ def _far_side(ctx: Context, direction: str, a: Side, b: Side, vni: int, port: in
 
     lab, B = ctx.lab, b.ep
     k = ctx.k(b.vm.netns_path)
-    hop = Hop(direction, "eth1 (receive)", b.vm.node, b.vm.node,
-              "eth1 and the local routing table", "",
-              f"local {B.vtep} on eth1, eth1 up, mtu ≥ {ctx.outer}",
-              f"{B.host}'s VTEP {B.vtep} ({ROOT}hosts/{B.host})",
-              tap=Tap(b.vm.node, b.vm.netns_path, "eth1"))  # fmt: skip
+    hop = Hop(
+        direction,
+        "eth1 (receive)",
+        b.vm.node,
+        b.vm.node,
+        "eth1 and the local routing table",
+        "",
+        f"local {B.vtep} on eth1, eth1 up, mtu ≥ {ctx.outer}",
+        f"{B.host}'s VTEP {B.vtep} ({ROOT}hosts/{B.host})",
+        tap=Tap(b.vm.node, b.vm.netns_path, "eth1"),
+    )
     out = [hop]
     eth1 = _link(k, "eth1")
     try:
         r = k.route(B.vtep)
         hop.entry = r.text + (f"; eth1 mtu {eth1.mtu}" if eth1 else "; no eth1")
         if r.type != "local":
-            _break(hop, ctx, "vtep-not-local", f"{B.vtep} is not an address of {b.vm.node}",
-                   in_vm(lab, b.vm.node, "ip", "-br", "addr"), "eth1")  # fmt: skip
+            _break(
+                hop,
+                ctx,
+                "vtep-not-local",
+                f"{B.vtep} is not an address of {b.vm.node}",
+                in_vm(lab, b.vm.node, "ip", "-br", "addr"),
+                "eth1",
+            )
         elif eth1 is None or not eth1.carrier:
-            _break(hop, ctx, "underlay-down", f"eth1 on {b.vm.node} is down or missing",
-                   in_vm(lab, b.vm.node, "ip", "link", "set", "eth1", "up"), "eth1")  # fmt: skip
+            _break(
+                hop,
+                ctx,
+                "underlay-down",
+                f"eth1 on {b.vm.node} is down or missing",
+                in_vm(lab, b.vm.node, "ip", "link", "set", "eth1", "up"),
+                "eth1",
+            )
         elif eth1.mtu is not None and ctx.outer > eth1.mtu:
-            _break(hop, ctx, "mtu-underlay",
-                   f"eth1 on {b.vm.node} has MTU {eth1.mtu}: the {ctx.outer}-byte VXLAN packet "
-                   "of the probe is dropped on the way in",
-                   in_vm(lab, b.vm.node, "ip", "link", "set", "eth1", "mtu",
-                         str(ctx.underlay_mtu)), "eth1")  # fmt: skip
+            _break(
+                hop,
+                ctx,
+                "mtu-underlay",
+                f"eth1 on {b.vm.node} has MTU {eth1.mtu}: the {ctx.outer}-byte VXLAN packet "
+                "of the probe is dropped on the way in",
+                in_vm(lab, b.vm.node, "ip", "link", "set", "eth1", "mtu", str(ctx.underlay_mtu)),
+                "eth1",
+            )
     except OSError as exc:
         hop.entry = _errtext(exc)
     out.append(_nft(ctx, direction, b.vm, port, RECEIVE_HOOKS, "input"))
     socks = udp_listeners(f"/proc/{b.vm.pid}/net/udp", port)
-    hop = Hop(direction, "UDP socket", b.vm.node, b.vm.node, f"UDP sockets on port {port}",
-              ", ".join(socks) or "no socket", f"a socket on UDP {port} (vxlan0's, kernel-owned)",
-              f"the lab's VXLAN port {ctx.port}")  # fmt: skip
+    hop = Hop(
+        direction,
+        "UDP socket",
+        b.vm.node,
+        b.vm.node,
+        f"UDP sockets on port {port}",
+        ", ".join(socks) or "no socket",
+        f"a socket on UDP {port} (vxlan0's, kernel-owned)",
+        f"the lab's VXLAN port {ctx.port}",
+    )
     out.append(hop)
     if not socks:
-        _break(hop, ctx, "vxlan-socket", f"nothing listens on UDP {port} on {b.vm.node}: "
-               "the packet is answered with ICMP port unreachable",
-               _restart_agent(ctx, b.vm.node), None)  # fmt: skip
+        _break(
+            hop,
+            ctx,
+            "vxlan-socket",
+            f"nothing listens on UDP {port} on {b.vm.node}: "
+            "the packet is answered with ICMP port unreachable",
+            _restart_agent(ctx, b.vm.node),
+            None,
+        )
     ko = ctx.k(b.ovl_path)
     kinfo = _vxlan_info(ko)
     vx = _link(ko, "vxlan0")
-    hop = Hop(direction, "vxlan0 (receive)", b.vm.node, b.ovl_where, "vxlan0 device", "",
-              f"up, vni {vni}, dstport {port}",
-              f"network {ctx.net.name} vni {ctx.net.vni} ({ctx.net_key})",
-              tap=Tap(b.ovl_where, b.ovl_path, "vxlan0"))  # fmt: skip
+    hop = Hop(
+        direction,
+        "vxlan0 (receive)",
+        b.vm.node,
+        b.ovl_where,
+        "vxlan0 device",
+        "",
+        f"up, vni {vni}, dstport {port}",
+        f"network {ctx.net.name} vni {ctx.net.vni} ({ctx.net_key})",
+        tap=Tap(b.ovl_where, b.ovl_path, "vxlan0"),
+    )
     out.append(hop)
     if kinfo is None or vx is None:
         hop.entry = "no vxlan0"
-        _break(hop, ctx, "vxlan-missing", f"no vxlan0 in {b.ovl} on {b.vm.node}",
-               _restart_agent(ctx, b.vm.node), "vxlan0")
+        _break(
+            hop,
+            ctx,
+            "vxlan-missing",
+            f"no vxlan0 in {b.ovl} on {b.vm.node}",
+            _restart_agent(ctx, b.vm.node),
+            "vxlan0",
+        )
         return out
-    hop.entry = (f"vxlan0 {'up' if vx.up else 'DOWN'}, vni {kinfo.id}, local {kinfo.local}, "
-                 f"dstport {kinfo.port}")  # fmt: skip
+    hop.entry = (
+        f"vxlan0 {'up' if vx.up else 'DOWN'}, vni {kinfo.id}, local {kinfo.local}, "
+        f"dstport {kinfo.port}"
+    )
     if not vx.up:
-        _break(hop, ctx, "vxlan-down", f"vxlan0 on {b.vm.node} is down: the packet is dropped",
-               in_overlay(lab, b.vm.node, b.ovl, "ip", "link", "set", "vxlan0", "up"),
-               "vxlan0")  # fmt: skip
+        _break(
+            hop,
+            ctx,
+            "vxlan-down",
+            f"vxlan0 on {b.vm.node} is down: the packet is dropped",
+            in_overlay(lab, b.vm.node, b.ovl, "ip", "link", "set", "vxlan0", "up"),
+            "vxlan0",
+        )
     elif kinfo.id != vni or kinfo.port != port:
-        _break(hop, ctx, "vni-mismatch" if kinfo.id != vni else "vxlan-port",
-               f"the packet carries VNI {vni} to port {port}; vxlan0 on {b.vm.node} has VNI "
-               f"{kinfo.id}, port {kinfo.port}: dropped", _restart_agent(ctx, b.vm.node),
-               "vxlan0")  # fmt: skip
+        _break(
+            hop,
+            ctx,
+            "vni-mismatch" if kinfo.id != vni else "vxlan-port",
+            f"the packet carries VNI {vni} to port {port}; vxlan0 on {b.vm.node} has VNI "
+            f"{kinfo.id}, port {kinfo.port}: dropped",
+            _restart_agent(ctx, b.vm.node),
+            "vxlan0",
+        )
     return out
 
 
@@ -482,51 +769,104 @@ def _deliver(ctx: Context, direction: str, b: Side) -> list[Hop]:
     veth = _peer_veth(ctx, b)
     br = _link(ko, "br0")
     name = veth.name if veth else "?"
-    hop = Hop(direction, "br0 FDB (deliver)", b.vm.node, b.ovl_where, "br0 forwarding table",
-              "", f"{B.mac} on port {name} (learned), or none (flooded to every port)",
-              f"endpoint {B.name} mac {B.mac} ({ctx.ep_key(B)})",
-              tap=Tap(b.ovl_where, b.ovl_path, name) if veth else None)  # fmt: skip
+    hop = Hop(
+        direction,
+        "br0 FDB (deliver)",
+        b.vm.node,
+        b.ovl_where,
+        "br0 forwarding table",
+        "",
+        f"{B.mac} on port {name} (learned), or none (flooded to every port)",
+        f"endpoint {B.name} mac {B.mac} ({ctx.ep_key(B)})",
+        tap=Tap(b.ovl_where, b.ovl_path, name) if veth else None,
+    )
     out = [hop]
     if br is None or veth is None:
         hop.entry = "no br0" if br is None else f"no veth for {B.name}'s eth0"
-        _break(hop, ctx, "veth-missing", hop.entry + f" in {b.ovl}",
-               _restart_agent(ctx, b.vm.node), None)  # fmt: skip
+        _break(
+            hop,
+            ctx,
+            "veth-missing",
+            hop.entry + f" in {b.ovl}",
+            _restart_agent(ctx, b.vm.node),
+            None,
+        )
     else:
         try:
-            f = ko.fdb(B.mac, bridge=br.index)
+            f = ko.fdb(B.mac, bridge=br.ifindex)
             hop.entry = f.text
             if f.dev != veth.name:
-                _break(hop, ctx, "fdb-wrong-device", f"br0 on {b.vm.node} sends {B.name}'s MAC "
-                       f"to {f.dev}, not its veth {veth.name}",
-                       in_overlay(lab, b.vm.node, b.ovl, "bridge", "fdb", "del", B.mac, "dev",
-                                  f.dev, "master"), "br0")  # fmt: skip
+                _break(
+                    hop,
+                    ctx,
+                    "fdb-wrong-device",
+                    f"br0 on {b.vm.node} sends {B.name}'s MAC to {f.dev}, not its veth {veth.name}",
+                    in_overlay(
+                        lab, b.vm.node, b.ovl, "bridge", "fdb", "del", B.mac, "dev", f.dev, "master"
+                    ),
+                    "br0",
+                )
         except OSError as exc:
             hop.entry = _errtext(exc) + ": flooded to every port"
-        if hop.status == OK and (not veth.up or veth.master != br.index):
-            _break(hop, ctx, "veth-down", f"{veth.name} ({B.name}'s veth) is "
-                   + ("down" if not veth.up else "not a port of br0"),
-                   in_overlay(lab, b.vm.node, b.ovl, "ip", "link", "set", veth.name, "up",
-                              "master", "br0"), veth.name)  # fmt: skip
+        if hop.status == OK and (not veth.up or veth.master != br.ifindex):
+            _break(
+                hop,
+                ctx,
+                "veth-down",
+                f"{veth.name} ({B.name}'s veth) is "
+                + ("down" if not veth.up else "not a port of br0"),
+                in_overlay(
+                    lab, b.vm.node, b.ovl, "ip", "link", "set", veth.name, "up", "master", "br0"
+                ),
+                veth.name,
+            )
     kc = ctx.k(b.ctr_ns)
     eth0 = _link(kc, "eth0")
-    hop = Hop(direction, "eth0", b.vm.node, b.ctr_where, "eth0 and the local routing table", "",
-              f"eth0 up, {B.mac}, local {B.ip}", f"endpoint {B.name} ({ctx.ep_key(B)})",
-              tap=Tap(b.ctr_where, b.ctr_ns, "eth0"))  # fmt: skip
+    hop = Hop(
+        direction,
+        "eth0",
+        b.vm.node,
+        b.ctr_where,
+        "eth0 and the local routing table",
+        "",
+        f"eth0 up, {B.mac}, local {B.ip}",
+        f"endpoint {B.name} ({ctx.ep_key(B)})",
+        tap=Tap(b.ctr_where, b.ctr_ns, "eth0"),
+    )
     out.append(hop)
     try:
         r = kc.route(B.ip)
-        hop.entry = (f"eth0 {'up' if eth0 and eth0.carrier else 'DOWN'} {eth0.mac if eth0 else ''}"
-                     f" mtu {eth0.mtu if eth0 else '?'}; {r.text}")  # fmt: skip
+        hop.entry = (
+            f"eth0 {'up' if eth0 and eth0.carrier else 'DOWN'} {eth0.mac if eth0 else ''}"
+            f" mtu {eth0.mtu if eth0 else '?'}; {r.text}"
+        )
         if eth0 is None or not eth0.carrier:
-            _break(hop, ctx, "eth0-down", f"{B.name}'s eth0 is down",
-                   _in_ctr(ctx, b, "ip", "link", "set", "eth0", "up"), "eth0")  # fmt: skip
+            _break(
+                hop,
+                ctx,
+                "eth0-down",
+                f"{B.name}'s eth0 is down",
+                _in_ctr(ctx, b, "ip", "link", "set", "eth0", "up"),
+                "eth0",
+            )
         elif r.type != "local":
-            _break(hop, ctx, "address-missing", f"{B.ip} is not an address of {B.name}",
-                   _in_ctr(ctx, b, "ip", "addr", "add", f"{B.ip}/{ctx.net.prefixlen}", "dev",
-                           "eth0"), "eth0")  # fmt: skip
+            _break(
+                hop,
+                ctx,
+                "address-missing",
+                f"{B.ip} is not an address of {B.name}",
+                _in_ctr(ctx, b, "ip", "addr", "add", f"{B.ip}/{ctx.net.prefixlen}", "dev", "eth0"),
+                "eth0",
+            )
         elif eth0.mac != B.mac:
-            _break(hop, ctx, "mac-wrong", f"{B.name}'s eth0 has MAC {eth0.mac}, the store "
-                   f"says {B.mac}", _restart_agent(ctx, b.vm.node), "eth0")  # fmt: skip
+            _break(
+                hop,
+                ctx,
+                "mac-wrong",
+                f"{B.name}'s eth0 has MAC {eth0.mac}, the store says {B.mac}",
+                _restart_agent(ctx, b.vm.node),
+                "eth0",
+            )
     except OSError as exc:
         hop.entry = _errtext(exc)
     return out

@@ -82,6 +82,11 @@ class Trace:
         return next((h for h in self.hops if h.status == BROKEN), None)
 
     @property
+    def first_unseen(self) -> Hop | None:
+        """--confirm: the first watched hop the probe never reached (None: seen everywhere)."""
+        return next((h for h in self.hops if h.seen is False), None)
+
+    @property
     def ok(self) -> bool:
         """No hop breaks the path."""
         return self.first_broken is None
@@ -95,4 +100,7 @@ class Trace:
         d["first_broken"] = None if first is None else self.hops.index(first)
         d["reason"] = first.reason if first else None
         d["finding"] = first.finding if first else None
+        if self.confirmed:
+            gone = self.first_unseen
+            d["first_unseen"] = None if gone is None else self.hops.index(gone)
         return d

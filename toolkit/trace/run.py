@@ -78,12 +78,16 @@ def trace(
     for ep in (ends.src, ends.dst):
         vm = vms.get(ep.host)
         if vm is None or not vm.alive:
-            raise OvlabError(f"lab VM {ep.host} of {lab} is not running",
-                             hint="run 'ovlab lab up' on its topology again")  # fmt: skip
+            raise OvlabError(
+                f"lab VM {ep.host} of {lab} is not running",
+                hint="run 'ovlab lab up' on its topology again",
+            )
         ctr = ctrs.get(ep.name)
         if ctr is None or ctr.host != ep.host:
-            raise OvlabError(f"container {ep.name} is in the store but not running on {ep.host}",
-                             hint="see 'ovlab ps'")  # fmt: skip
+            raise OvlabError(
+                f"container {ep.name} is in the store but not running on {ep.host}",
+                hint="see 'ovlab ps'",
+            )
         sides.append(Side(ep, vm, ctr.pid, netns_name(ends.network.id)))
     a, b = sides
     nodes = {a.vm.node: a.vm.pid, b.vm.node: b.vm.pid}
@@ -93,10 +97,24 @@ def trace(
     mtu = int((data.get("underlay") or {}).get("mtu") or 1500)
     vteps = {h.vtep: h.host for h in snap.hosts.values()}
     vteps.update({e.vtep: e.host for e in snap.endpoints.values()})
-    ctx = Context(lab, ends.network, port, inner_length(proto, size), mtu, rulesets, vteps,
-                  threads)  # fmt: skip
-    t = Trace(lab, src, dst, a.ep.name, b.ep.name, a.ep.ip, b.ep.ip, a.vm.node, b.vm.node,
-              ends.network.name, ends.network.vni, port, proto, dport, size)  # fmt: skip
+    ctx = Context(lab, ends.network, port, inner_length(proto, size), mtu, rulesets, vteps, threads)
+    t = Trace(
+        lab,
+        src,
+        dst,
+        a.ep.name,
+        b.ep.name,
+        a.ep.ip,
+        b.ep.ip,
+        a.vm.node,
+        b.vm.node,
+        ends.network.name,
+        ends.network.vni,
+        port,
+        proto,
+        dport,
+        size,
+    )
     try:
         t.hops = walk(ctx, "request", a, b) + walk(ctx, "reply", b, a)
     finally:

@@ -1,0 +1,55 @@
+"""``ovlab trace LAB SRC DST``: why a packet goes where it goes, hop by hop."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from toolkit.cli.common import emit_json, require_privileges
+
+
+def trace_command(
+    lab: Annotated[str, typer.Argument(help="The lab: its name, topology file, or directory.")],
+    src: Annotated[str, typer.Argument(help="A container, service or overlay IP to send from.")],
+    dst: Annotated[str, typer.Argument(help="A container, service (svc1) or overlay IP.")],
+    proto: Annotated[str, typer.Option("--proto", help="The probe: icmp, udp or tcp.")] = "icmp",
+    port: Annotated[int | None, typer.Option("--port", help="Destination port (udp, tcp).")] = None,
+    size: Annotated[
+        int | None,
+        typer.Option("--size", help="Probe payload bytes (icmp: 56, udp: 32 by default)."),
+    ] = None,
+    confirm: Annotated[
+        bool,
+        typer.Option("--confirm", help="Send one real probe and watch for it at every hop."),
+    ] = False,
+    json_out: Annotated[bool, typer.Option("--json", help="Print JSON instead of text.")] = False,
+) -> None:
+    """Explain the path from SRC to DST and back with the kernel's own lookups.
+
+    In each namespace the packet crosses (the container, the network's 1-<nid>
+    namespace, the VM, the far VM, …) it asks the kernel: route get, neighbour get,
+    br0's and vxlan0's FDB get, vxlan0's VNI/local/port, the underlay route and MTU,
+    nftables on the outer UDP port, the far side's UDP socket and vxlan0. Each hop
+    shows the entry used and the store fact behind it; the first broken hop is named
+    with its reason and fix, as the doctor would.
+
+    Exit codes: 0 the path holds, 1 a hop is broken (or --confirm lost the probe),
+    2 bad input, 3 not root, 4 runtime failure.
+    """
+    from toolkit.lab.address import lab_name
+    from toolkit.trace.run import trace
+
+    require_privileges()
+    t = trace(lab_name(lab), src, dst, proto.lower(), port, size)
+    if confirm:
+        from toolkit.trace.confirm import confirm as watch
+
+        watch(t)
+    if json_out:
+        emit_json(t)
+    else:
+        from toolkit.render.trace import print_trace
+
+        print_trace(t)
+    raise typer.Exit(0 if t.ok and t.first_unseen is None else 1)
