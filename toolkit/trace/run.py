@@ -56,8 +56,9 @@ def trace(
     from toolkit.lab.lifecycle import require_up
     from toolkit.overlay.locate import containers
     from toolkit.overlay.model import from_dict, netns_name
+    from toolkit.trace.context import Context, Side
     from toolkit.trace.ends import pick
-    from toolkit.trace.path import Context, Side, walk
+    from toolkit.trace.path import walk
 
     if proto not in PROTOS:
         raise UsageError(f"unknown protocol {proto!r}", hint="use icmp, udp or tcp")
