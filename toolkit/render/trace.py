@@ -27,7 +27,8 @@ def _seen(h: Hop) -> str:
 
 def text(t: Trace, colour: bool = False) -> str:
     """The trace as lines of text."""
-    probe = f"{t.proto} {t.size} B" + (f" to port {t.dport}" if t.dport else "")
+    probe = "tcp SYN" if t.proto == "tcp" else f"{t.proto} {t.size} B"
+    probe += f" to port {t.dport}" if t.dport else ""
     lines = [
         f"trace {t.lab}: {t.src_ctr} ({t.src_ip}, {t.src_vm}) → {t.dst_ctr} ({t.dst_ip}, "
         f"{t.dst_vm})  network {t.network}, VNI {t.vni}, UDP {t.port}, probe {probe}"

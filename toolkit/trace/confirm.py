@@ -79,10 +79,13 @@ def send_probe(ns: str, t: Trace, ident: int) -> str:
         with s:
             s.setsockopt(socket.IPPROTO_IP, IP_MTU_DISCOVER, IP_PMTUDISC_DONT)
             head = struct.pack("!BBHHH", 8, 0, 0, ident, 1)
-            s.sendto(
-                struct.pack("!BBHHH", 8, 0, _checksum(head + payload), ident, 1) + payload,
-                (t.dst_ip, 0),
-            )
+            try:
+                s.sendto(
+                    struct.pack("!BBHHH", 8, 0, _checksum(head + payload), ident, 1) + payload,
+                    (t.dst_ip, 0),
+                )
+            except OSError as exc:
+                return f"not sent: {exc.strerror}"
             s.settimeout(WAIT)
             while time.monotonic() - t0 < WAIT:
                 try:
@@ -129,9 +132,11 @@ def _is(p: Packet, t: Trace, ident: int, request: bool) -> bool:
     if t.proto == "icmp":
         word = "request" if request else "reply"
         return f"ICMP echo {word} id={ident} " in p.summary + " "
+    # A frame the decoder did not take for VXLAN carries its ports in the outer fields.
+    sport, dport = (p.sport, p.dport) if p.kind == "vxlan" else (p.outer_sport, p.outer_dport)
     if request:
-        return p.sport == ident
-    return p.dport == ident or (p.proto or "").startswith("ICMP")
+        return sport == ident
+    return dport == ident or (p.proto or "").startswith("ICMP")
 
 
 def _wire(p: Packet) -> str:

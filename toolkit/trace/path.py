@@ -165,31 +165,48 @@ def walk(ctx: Context, direction: str, a: Side, b: Side) -> list[Hop]:
             f"endpoint {B.name} on {B.host} ({ctx.ep_key(B)})",
         )
         hops.append(hop)
-        try:
-            if vx is None:
-                raise OSError(errno.ENODEV, "no vxlan0")
-            n = ko.neigh(B.ip, vx.ifindex)
-            hop.entry = n.text
-            if n.lladdr != B.mac:
+        if vx is not None and not vx.up:
+            # A device going down takes its neighbour entries with it (neigh_ifdown), so
+            # its ARP proxy has nothing to answer from until the agent programs them again.
+            hop.entry = "vxlan0 is down (no neighbour entries)"
+            fix = in_overlay(
+                lab, a.vm.node, a.ovl, "sh", "-c",
+                f"ip link set vxlan0 up && ip neigh replace {B.ip} lladdr {B.mac} dev vxlan0 "
+                "nud permanent",
+            )  # fmt: skip
+            mark_broken(
+                hop, ctx, "vxlan-down",
+                f"vxlan0 on {a.vm.node} is down: it answers no ARP for {B.ip} and drops "
+                "every frame for the tunnel (the agent restores the other entries on its "
+                "next pass)",
+                fix, "vxlan0",
+            )  # fmt: skip
+        else:
+            try:
+                if vx is None:
+                    raise OSError(errno.ENODEV, "no vxlan0")
+                n = ko.neigh(B.ip, vx.ifindex)
+                hop.entry = n.text
+                if n.lladdr != B.mac:
+                    mark_broken(
+                        hop,
+                        ctx,
+                        "neigh-wrong-mac",
+                        f"vxlan0 on {a.vm.node} answers ARP for {B.ip} with {n.lladdr}, not "
+                        f"{B.name}'s MAC {B.mac}",
+                        proxy_fix,
+                        "vxlan0",
+                    )
+            except OSError as exc:
+                hop.entry = errtext(exc)
                 mark_broken(
                     hop,
                     ctx,
-                    "neigh-wrong-mac",
-                    f"vxlan0 on {a.vm.node} answers ARP for {B.ip} with {n.lladdr}, not "
-                    f"{B.name}'s MAC {B.mac}",
+                    "neigh-missing",
+                    f"no neighbour entry for {B.name} on vxlan0: ARP for {B.ip} goes unanswered",
                     proxy_fix,
                     "vxlan0",
                 )
-        except OSError as exc:
-            hop.entry = errtext(exc)
-            mark_broken(
-                hop,
-                ctx,
-                "neigh-missing",
-                f"no neighbour entry for {B.name} on vxlan0: ARP for {B.ip} goes unanswered",
-                proxy_fix,
-                "vxlan0",
-            )
 
     # 4. br0's table: which port B's MAC goes out of.
     veth_a = link_of(ko, index=eth0.link) if eth0 and eth0.link else None
