@@ -52,8 +52,7 @@ def trace(
     no agent answers).
     """
     from toolkit.capture.annotate import snapshot
-    from toolkit.lab import registry
-    from toolkit.lab.lifecycle import require_up
+    from toolkit.lab import registry, state
     from toolkit.overlay.locate import containers
     from toolkit.overlay.model import from_dict, netns_name
     from toolkit.trace.context import Context, Side
@@ -69,7 +68,12 @@ def trace(
     size = DEFAULT_SIZE[proto] if size is None else size
     if not 0 <= size <= 65000:
         raise UsageError(f"--size {size} is out of range (0-65000 bytes)")
-    data = require_up(lab)
+    # The state file alone, on the hot path: lifecycle (and YAML) only to word a refusal.
+    data = state.load(lab) or {}
+    if data.get("phase") != "up":
+        from toolkit.lab.lifecycle import require_up
+
+        data = require_up(lab)
     raw = snapshot(lab)
     snap = from_dict(raw)
     ends = pick(snap, src, dst)
