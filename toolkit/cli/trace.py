@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -24,6 +25,10 @@ def trace_command(
         typer.Option("--confirm", help="Send one real probe and watch for it at every hop."),
     ] = False,
     json_out: Annotated[bool, typer.Option("--json", help="Print JSON instead of text.")] = False,
+    svg: Annotated[
+        Path | None,
+        typer.Option("--svg", help="Also draw the path over the lab graph (.svg/.png, Graphviz)."),
+    ] = None,
 ) -> None:
     """Explain the path from SRC to DST and back with the kernel's own lookups.
 
@@ -40,12 +45,21 @@ def trace_command(
     from toolkit.lab.address import lab_name
     from toolkit.trace.run import trace
 
+    if svg is not None:
+        from toolkit.graph import image
+
+        image.dot_binary()  # fail before reading the lab
     require_privileges()
     t = trace(lab_name(lab), src, dst, proto.lower(), port, size)
     if confirm:
         from toolkit.trace.confirm import confirm as watch
 
         watch(t)
+    if svg is not None:
+        from toolkit.graph import dot, image, model
+        from toolkit.render.trace import dot_overlay
+
+        image.render(dot_overlay(t, dot.render(model.collect(t.lab)), t.net_id), svg)
     if json_out:
         emit_json(t)
     else:

@@ -79,3 +79,53 @@ def print_trace(t: Trace, out: IO[str] | None = None) -> None:
     stream = out or sys.stdout
     colour = stream.isatty() and not os.environ.get("NO_COLOR")
     stream.write(text(t, colour))
+
+
+# Which leg of the lab graph each hop decides: container → namespace → VM → VM →
+# namespace → container (the ids are toolkit.graph.dot's).
+_LEG = {
+    "route": 0, "neighbour": 0, "ARP proxy": 1, "br0 FDB": 1, "vxlan0": 1, "vxlan0 FDB": 1,
+    "underlay route": 2, "nftables output": 2, "eth1 (receive)": 3, "nftables input": 3,
+    "UDP socket": 3, "vxlan0 (receive)": 3, "br0 FDB (deliver)": 4, "eth0": 4,
+}  # fmt: skip
+_GREEN, _RED, _GREY = "#2e7d32", "#c62828", "#9e9e9e"
+
+
+def _legs(t: Trace, net_id: str, request: bool) -> list[tuple[str, str]]:
+    from toolkit.graph.dot import ct_id, ns_id, vm_id
+
+    a, b = (t.src_vm, t.dst_vm) if request else (t.dst_vm, t.src_vm)
+    ca, cb = (t.src_ctr, t.dst_ctr) if request else (t.dst_ctr, t.src_ctr)
+    if a == b:
+        return [(ct_id(ca), ns_id(a, net_id)), (ns_id(a, net_id), ct_id(cb))]
+    na, nb = ns_id(a, net_id), ns_id(b, net_id)
+    return [(ct_id(ca), na), (na, vm_id(a)), (vm_id(a), vm_id(b)), (vm_id(b), nb), (nb, ct_id(cb))]
+
+
+def dot_overlay(t: Trace, base: str, net_id: str) -> str:
+    """The lab graph's DOT text (``toolkit.graph.dot.render``) with the traced path drawn over
+    it: each leg green up to the first broken hop, red there (labelled with its check), grey
+    after; the reply dashed. Pure text: no kernel, no Graphviz."""
+    from toolkit.graph.dot import attrs, quote
+
+    lines = []
+    for direction in ("request", "reply"):
+        legs = _legs(t, net_id, direction == "request")
+        broken = next((h for h in t.hops if h.direction == direction and h.status == BROKEN), None)
+        check = (broken.finding or {}).get("check", "") if broken else ""
+        stop = len(legs) if broken is None else min(_LEG.get(broken.step, 0), len(legs) - 1)
+        for i, (x, y) in enumerate(legs):
+            colour = _GREEN if i < stop else _RED if i == stop else _GREY
+            label = f"{direction} ✗ {check}" if i == stop else ""
+            style = "solid" if direction == "request" else "dashed"
+            lines.append(
+                f"  {quote(x)} -- {quote(y)} "
+                + attrs(color=colour, fontcolor=colour, penwidth=3, style=style, dir="forward",
+                        label=label or (direction if i == 0 else ""), constraint="false")
+                + ";"
+            )  # fmt: skip
+        if broken is not None:
+            node = legs[stop][1 if stop < 2 else 0]
+            lines.append(f"  {quote(node)} " + attrs(color=_RED, penwidth=3) + ";")
+    head, _, _tail = base.rstrip().rpartition("}")
+    return head + "\n".join(lines) + "\n}\n"

@@ -72,6 +72,7 @@ class Trace:
     proto: str  # icmp | udp | tcp
     dport: int | None
     size: int  # probe payload bytes
+    net_id: str = ""  # the network's id in the store
     hops: list[Hop] = field(default_factory=list)
     confirmed: bool = False
     probe: str | None = None  # --confirm: what was sent and what came back

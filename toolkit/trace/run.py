@@ -119,6 +119,7 @@ def trace(
         proto,
         dport,
         size,
+        ends.network.id,
     )
     try:
         t.hops = walk(ctx, "request", a, b) + walk(ctx, "reply", b, a)
