@@ -127,3 +127,16 @@ def test_text_marks_hops_and_shortens_store_ids():
 def test_probe_lengths():
     assert inner_length("icmp", 56) == 84  # ping's default: 84-byte IPv4 packet
     assert inner_length("udp", 1400) == 1428 and inner_length("tcp", 999) == 60
+
+
+def test_svg_overlay_draws_the_path_green_then_red_at_the_break():
+    from toolkit.render.trace import dot_overlay
+
+    base = 'graph "ovlab_lab" {\n  "underlay";\n}\n'
+    out = dot_overlay(trace(True), base, "n" * 64)
+    assert out.startswith('graph "ovlab_lab" {\n  "underlay";') and out.rstrip().endswith("}")
+    req = [line for line in out.splitlines() if "--" in line and 'style="solid"' in line]
+    # container → namespace is green (route held), namespace → vm2 red (vxlan0 FDB), rest grey.
+    assert len(req) == 5 and "#2e7d32" in req[0] and "#c62828" in req[1] and "#9e9e9e" in req[4]
+    assert 'label="request ✗ fdb-missing"' in req[1]
+    assert '"ns:vm2:nnnnnnnnnnnn" [color="#c62828", penwidth="3"];' in out

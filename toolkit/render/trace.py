@@ -125,7 +125,7 @@ def dot_overlay(t: Trace, base: str, net_id: str) -> str:
                 + ";"
             )  # fmt: skip
         if broken is not None:
-            node = legs[stop][1 if stop < 2 else 0]
+            node = legs[stop][0]  # where the broken hop was decided
             lines.append(f"  {quote(node)} " + attrs(color=_RED, penwidth=3) + ";")
     head, _, _tail = base.rstrip().rpartition("}")
     return head + "\n".join(lines) + "\n}\n"
