@@ -177,7 +177,8 @@ def test_a_fault_stops_the_trace_at_its_hop(mended: Lab, name: str):
         lab.restore.append((where, restore))
     if name in ("neigh-wrong", "vxlan0-down"):
         lab.restore.append(("container_node2", "ip neigh flush dev eth0"))
-    t = _inject(lab, where, breaks, check, args)
+    # One run explains and confirms: the explanation is made before the probe is sent.
+    t = c = _inject(lab, where, breaks, check, ("--confirm", *args))
     first = t["hops"][t["first_broken"]]
     assert (first["direction"], first["step"], first["vm"]) == ("request", step, vm), first
     assert first["status"] == "broken" and first["reason"]
@@ -187,8 +188,7 @@ def test_a_fault_stops_the_trace_at_its_hop(mended: Lab, name: str):
     assert f["found"] == first["entry"] and f["expected"] == first["expected"]
     assert f["fix"].startswith("ovlab exec ")
     # --confirm: the probe is seen up to the break and lost right after it.
-    c = _inject(lab, where, breaks, check, ("--confirm", *args))
-    assert c["confirmed"]
+    assert c["confirmed"] and c["probe"]
     gone = c["hops"][c["first_unseen"]]
     assert (gone["direction"], gone["step"]) == ("request", lost), (gone, c["probe"])
     assert all(h.get("seen", True) for h in c["hops"][: c["first_unseen"]])
