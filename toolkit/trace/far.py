@@ -3,6 +3,9 @@ VM's eth1, nftables, UDP socket and vxlan0, and br0 handing the frame to the con
 
 from __future__ import annotations
 
+import re
+from typing import Any
+
 from toolkit.doctor.findings import in_overlay, in_vm
 from toolkit.lab.registry import VmRef
 from toolkit.overlay.model import ROOT, VXLAN_OVERHEAD
@@ -113,9 +116,19 @@ def nft_hop(
     found = blocks(objs, port, hooks)
     rules = [o for o in objs if "rule" in o]
     if not found:
-        hop.entry = f"accept: {len(rules)} rules, none drops udp dport {port}"
+        n = len(rules)
+        hop.entry = f"accept: {n} rule{'' if n == 1 else 's'}, none drops udp dport {port}"
         return hop
     hop.entry = "; ".join(b.what for b in found)
+    sure = [b for b in found if not _narrowed(objs, b.what, port)]
+    if not sure:
+        # Every dropping rule also matches something else (addresses, interfaces, marks):
+        # whether this packet is among them is not judged here.
+        hop.status = UNDETERMINED
+        hop.entry = f"undetermined: {hop.entry}, each under further conditions"
+        hop.reason = f"rules drop some UDP to port {port}, under further conditions"
+        return hop
+    found = sure
     return mark_broken(
         hop,
         ctx,
@@ -124,6 +137,29 @@ def nft_hop(
         in_vm(ctx.lab, vm.node, "nft", *found[0].undo.split()),
         None,
     )
+
+
+def _narrowed(objs: list[dict[str, Any]], what: str, port: int) -> bool:
+    """Whether the rule named by ``what`` ("rule FAM TABLE CHAIN handle N …") matches more
+    than the UDP destination port (and the protocol), so it may not drop this packet."""
+    m = re.search(r"^rule (\S+) (\S+) (\S+) handle (\d+)", what)
+    if m is None:
+        return False  # a chain's drop policy applies to every packet
+    fam, table, chain, handle = m.group(1), m.group(2), m.group(3), int(m.group(4))
+    for o in objs:
+        r = o.get("rule") or {}
+        if (r.get("family"), r.get("table"), r.get("chain"), r.get("handle")) != (
+            fam, table, chain, handle
+        ):  # fmt: skip
+            continue
+        for e in r.get("expr") or []:
+            left = (e.get("match") or {}).get("left") or {} if isinstance(e, dict) else {}
+            if not left:
+                continue
+            field = (left.get("payload") or {}).get("field") or (left.get("meta") or {}).get("key")
+            if field not in ("dport", "l4proto", "protocol"):
+                return True
+    return False
 
 
 def far_side(ctx: Context, direction: str, a: Side, b: Side, vni: int, port: int) -> list[Hop]:
