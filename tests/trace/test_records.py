@@ -140,3 +140,45 @@ def test_svg_overlay_draws_the_path_green_then_red_at_the_break():
     assert len(req) == 5 and "#2e7d32" in req[0] and "#c62828" in req[1] and "#9e9e9e" in req[4]
     assert 'label="request ✗ fdb-missing"' in req[1]
     assert '"ns:vm2:nnnnnnnnnnnn" [color="#c62828", penwidth="3"];' in out
+
+
+def test_a_drop_rule_with_more_conditions_is_not_judged():
+    from toolkit.trace.far import narrowed
+
+    dport = {
+        "match": {
+            "op": "==",
+            "left": {"payload": {"protocol": "udp", "field": "dport"}},
+            "right": 4789,
+        }
+    }
+    saddr = {
+        "match": {
+            "op": "==",
+            "left": {"payload": {"protocol": "ip", "field": "saddr"}},
+            "right": "192.168.100.50",
+        }
+    }
+    objs = [
+        {
+            "rule": {
+                "family": "inet",
+                "table": "t",
+                "chain": "in",
+                "handle": 2,
+                "expr": [saddr, dport, {"drop": None}],
+            }
+        },
+        {
+            "rule": {
+                "family": "inet",
+                "table": "t",
+                "chain": "in",
+                "handle": 3,
+                "expr": [dport, {"drop": None}],
+            }
+        },
+    ]
+    assert narrowed(objs, "rule inet t in handle 2 (udp dport 4789 drop)", 4789)
+    assert not narrowed(objs, "rule inet t in handle 3 (udp dport 4789 drop)", 4789)
+    assert not narrowed(objs, "chain inet t in (hook input, policy drop)", 4789)

@@ -120,7 +120,7 @@ def nft_hop(
         hop.entry = f"accept: {n} rule{'' if n == 1 else 's'}, none drops udp dport {port}"
         return hop
     hop.entry = "; ".join(b.what for b in found)
-    sure = [b for b in found if not _narrowed(objs, b.what, port)]
+    sure = [b for b in found if not narrowed(objs, b.what, port)]
     if not sure:
         # Every dropping rule also matches something else (addresses, interfaces, marks):
         # whether this packet is among them is not judged here.
@@ -139,7 +139,7 @@ def nft_hop(
     )
 
 
-def _narrowed(objs: list[dict[str, Any]], what: str, port: int) -> bool:
+def narrowed(objs: list[dict[str, Any]], what: str, port: int) -> bool:
     """Whether the rule named by ``what`` ("rule FAM TABLE CHAIN handle N …") matches more
     than the UDP destination port (and the protocol), so it may not drop this packet."""
     m = re.search(r"^rule (\S+) (\S+) (\S+) handle (\d+)", what)
