@@ -128,3 +128,41 @@ def test_udp_listeners_finds_the_vxlan_socket(ns: str, tmp_path):
     assert udp_listeners(str(dump), 4789) == ["0.0.0.0:4789"]
     assert udp_listeners(str(dump), 4790) == []
     assert udp_listeners(str(tmp_path / "missing"), 4789) == []
+
+
+def test_nftables_ruleset_in_process_equals_nft_json(ns: str):
+    from toolkit.trace.nftlib import ruleset
+
+    run("ip", "netns", "exec", ns, "nft", "add", "table", "inet", "t")
+    run(
+        "ip",
+        "netns",
+        "exec",
+        ns,
+        "nft",
+        "add",
+        "chain",
+        "inet",
+        "t",
+        "in",
+        "{ type filter hook input priority 0; }",
+    )
+    run(
+        "ip",
+        "netns",
+        "exec",
+        ns,
+        "nft",
+        "add",
+        "rule",
+        "inet",
+        "t",
+        "in",
+        "udp",
+        "dport",
+        "4789",
+        "drop",
+    )
+    want = json.loads(run("ip", "netns", "exec", ns, "nft", "-j", "list", "ruleset"))["nftables"]
+    assert ruleset(f"/run/netns/{ns}", 0) == want
+    assert any("rule" in o and o["rule"]["chain"] == "in" for o in want)

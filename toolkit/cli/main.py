@@ -89,6 +89,12 @@ def run() -> None:
 
             if fast_main(argv[1:]) is not None:
                 return
+        elif argv[:1] == ["trace"]:
+            from toolkit.cli.trace_run import fast_trace
+
+            code = fast_trace(argv[1:])
+            if code is not None:
+                raise SystemExit(code)
         elif argv[:1] == ["run"]:
             from toolkit.cli.fast import fast_run
 

@@ -7,8 +7,6 @@ from typing import Annotated
 
 import typer
 
-from toolkit.cli.common import emit_json, require_privileges
-
 
 def trace_command(
     lab: Annotated[str, typer.Argument(help="The lab: its name, topology file, or directory.")],
@@ -42,28 +40,6 @@ def trace_command(
     Exit codes: 0 the path holds, 1 a hop is broken (or --confirm lost the probe),
     2 bad input, 3 not root, 4 runtime failure.
     """
-    from toolkit.lab.address import lab_name
-    from toolkit.trace.run import trace
+    from toolkit.cli.trace_run import run_trace
 
-    if svg is not None:
-        from toolkit.graph import image
-
-        image.dot_binary()  # fail before reading the lab
-    require_privileges()
-    t = trace(lab_name(lab), src, dst, proto.lower(), port, size)
-    if confirm:
-        from toolkit.trace.confirm import confirm as watch
-
-        watch(t)
-    if svg is not None:
-        from toolkit.graph import dot, image, model
-        from toolkit.render.trace import dot_overlay
-
-        image.render(dot_overlay(t, dot.render(model.collect(t.lab)), t.net_id), svg)
-    if json_out:
-        emit_json(t)
-    else:
-        from toolkit.render.trace import print_trace
-
-        print_trace(t)
-    raise typer.Exit(0 if t.ok and t.first_unseen is None else 1)
+    raise typer.Exit(run_trace(lab, src, dst, proto, port, size, confirm, json_out, svg))

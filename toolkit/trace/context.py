@@ -56,16 +56,18 @@ class Context:
     port: int  # the lab's VXLAN port
     inner: int  # the probe's inner IPv4 length, bytes
     underlay_mtu: int
-    rulesets: dict[str, list[dict[str, Any]] | None]  # VM node -> nft JSON objects
+    vms: dict[str, VmRef]  # the path's VMs by node
     vteps: dict[str, str]  # VTEP -> VM node
-    pending: list[Any] = field(default_factory=list)  # threads still reading rulesets
+    rulesets: dict[str, list[dict[str, Any]] | None] = field(default_factory=dict)
     _open: dict[str, Lookups] = field(default_factory=dict)
 
     def ruleset(self, node: str) -> list[dict[str, Any]] | None:
-        """A VM's nftables objects (None: undetermined), once its reader is done."""
-        for t in self.pending:
-            t.join(timeout=10)
-        self.pending.clear()
+        """A VM's nftables objects, read once (None: undetermined)."""
+        if node not in self.rulesets:
+            from toolkit.trace.nftlib import ruleset
+
+            vm = self.vms[node]
+            self.rulesets[node] = ruleset(vm.netns_path, vm.pid)
         return self.rulesets.get(node)
 
     def k(self, path: str) -> Lookups:

@@ -5,9 +5,7 @@ ways (``toolkit.trace.path``) and return a Trace; ``--confirm`` adds the wire
 
 from __future__ import annotations
 
-import threading
 from collections import Counter
-from typing import Any
 
 from toolkit.errors import OvlabError, UsageError
 from toolkit.trace.records import Trace
@@ -20,21 +18,6 @@ IPV4_HEADER, L4_HEADER = 20, {"icmp": 8, "udp": 8, "tcp": 40}  # TCP: a SYN with
 def inner_length(proto: str, size: int) -> int:
     """The probe's inner IPv4 packet length in bytes (RFC 791, 792, 768, 9293)."""
     return IPV4_HEADER + L4_HEADER[proto] + (0 if proto == "tcp" else size)
-
-
-def _rulesets(pids: dict[str, int]) -> tuple[dict[str, Any], list[threading.Thread]]:
-    """Read each VM's nftables ruleset in a thread (``nft -j`` forks; run them side by side)."""
-    from toolkit.doctor.nft import ruleset
-
-    out: dict[str, Any] = {}
-
-    def read(node: str, pid: int) -> None:
-        out[node] = ruleset(pid)
-
-    threads = [threading.Thread(target=read, args=kv, daemon=True) for kv in pids.items()]
-    for t in threads:
-        t.start()
-    return out, threads
 
 
 def trace(
@@ -95,14 +78,20 @@ def trace(
             )
         sides.append(Side(ep, vm, ctr.pid, netns_name(ends.network.id)))
     a, b = sides
-    nodes = {a.vm.node: a.vm.pid, b.vm.node: b.vm.pid}
-    rulesets, threads = _rulesets(nodes)
     ports = [int(h.port) for h in snap.hosts.values() if h.port]
     port = Counter(ports).most_common(1)[0][0] if ports else 4789
     mtu = int((data.get("underlay") or {}).get("mtu") or 1500)
     vteps = {h.vtep: h.host for h in snap.hosts.values()}
     vteps.update({e.vtep: e.host for e in snap.endpoints.values()})
-    ctx = Context(lab, ends.network, port, inner_length(proto, size), mtu, rulesets, vteps, threads)
+    ctx = Context(
+        lab,
+        ends.network,
+        port,
+        inner_length(proto, size),
+        mtu,
+        {a.vm.node: a.vm, b.vm.node: b.vm},
+        vteps,
+    )
     t = Trace(
         lab,
         src,
