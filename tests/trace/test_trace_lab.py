@@ -138,7 +138,9 @@ FAULTS = {
         "nsenter --net=$NS ip link set vxlan0 up",
         (),
         ("ARP proxy", "vm2", "vxlan-down"),
-        "route",
+        # Lost at eth0 while the container's ARP goes unanswered, or at vxlan0 itself when
+        # it still held the MAC (a NUD state `neigh flush` leaves): never on the underlay.
+        ("route", "vxlan0 FDB"),
     ),
     "underlay-mtu": (
         "vm1",
@@ -190,7 +192,8 @@ def test_a_fault_stops_the_trace_at_its_hop(mended: Lab, name: str):
     # --confirm: the probe is seen up to the break and lost right after it.
     assert c["confirmed"] and c["probe"]
     gone = c["hops"][c["first_unseen"]]
-    assert (gone["direction"], gone["step"]) == ("request", lost), (gone, c["probe"])
+    lost = (lost,) if isinstance(lost, str) else lost
+    assert gone["direction"] == "request" and gone["step"] in lost, (gone, c["probe"])
     assert all(h.get("seen", True) for h in c["hops"][: c["first_unseen"]])
     if name == "fdb-wrong-vni":  # the wire carries the entry's own VNI
         assert "VNI 999" in hops(c, "request")["eth1 (receive)"]["wire"]
