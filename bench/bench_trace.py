@@ -127,7 +127,7 @@ def main() -> None:
         )
         print(
             f"baseline: {script.count(chr(10)) - 1} iproute2/nft commands by hand  median "
-            f"{ref * 1e3:.0f} ms  →  trace is {ref / med:.1f}x faster"
+            f"{ref * 1e3:.0f} ms  →  baseline/trace {ref / med:.2f}x"
         )
         mc, rc = statistics.median(ours_cpu), statistics.median(base_cpu)
         print(

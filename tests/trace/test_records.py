@@ -182,3 +182,24 @@ def test_a_drop_rule_with_more_conditions_is_not_judged():
     assert narrowed(objs, "rule inet t in handle 2 (udp dport 4789 drop)", 4789)
     assert not narrowed(objs, "rule inet t in handle 3 (udp dport 4789 drop)", 4789)
     assert not narrowed(objs, "chain inet t in (hook input, policy drop)", 4789)
+
+
+def test_fast_path_takes_only_what_it_fully_understands(monkeypatch):
+    from toolkit.cli import trace_run
+
+    calls = []
+    monkeypatch.setattr(trace_run, "run_trace", lambda *a, **kw: calls.append((a, kw)) or 0)
+    argv = ["lab", "c2", "svc1", "--json", "--proto", "udp", "--port", "53", "--confirm"]
+    assert trace_run.fast_trace(argv) == 0
+    assert calls == [
+        (("lab", "c2", "svc1"), {"json_out": True, "proto": "udp", "port": 53, "confirm": True})
+    ]
+    for argv in (
+        ["lab", "c2"],
+        ["lab", "c2", "svc1", "--svg", "x.svg"],
+        ["--help"],
+        ["lab", "c2", "svc1", "--port", "x"],
+        ["lab", "c2", "svc1", "--size"],
+    ):
+        assert trace_run.fast_trace(argv) is None, argv
+    assert len(calls) == 1
