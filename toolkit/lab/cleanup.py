@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from toolkit.errors import OvlabError
-from toolkit.lab import procs, state
+from toolkit.lab import procs, state, tags
 from toolkit.lab.names import NETNS_PREFIX, netns_name
 
 
@@ -40,18 +40,18 @@ class Report:
 
 
 def tagged_pids(lab: str) -> list[int]:
-    """Pids whose command line carries the lab's tag ``ovlab:<lab>:``."""
-    needle = f"ovlab:{lab}:".encode()
+    """Pids whose command line carries a tag of the lab (``ovlab:<lab>:…``, lab/tags.py)."""
     out = []
     for entry in os.listdir("/proc"):
         if not entry.isdigit():
             continue
         try:
             with open(f"/proc/{entry}/cmdline", "rb") as fh:
-                if needle in fh.read():
-                    out.append(int(entry))
+                tag = tags.in_cmdline(fh.read())
         except OSError:
             continue
+        if tag is not None and tag.lab == lab:
+            out.append(int(entry))
     return out
 
 
@@ -150,9 +150,9 @@ def leftovers(prefix: str = "") -> list[str]:
                 raw = fh.read()
         except OSError:
             continue
-        for arg in raw.split(b"\0"):
-            if arg.startswith(b"ovlab:") and arg.count(b":") == 2:
-                names.add(arg.split(b":")[1].decode(errors="replace"))
+        tag = tags.in_cmdline(raw)
+        if tag is not None and tag.lab:
+            names.add(tag.lab)
     return sorted(n for n in names if n.startswith(prefix) and _valid(n))
 
 

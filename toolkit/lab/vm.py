@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from toolkit.errors import OvlabError
-from toolkit.lab import procs
+from toolkit.lab import procs, tags
 from toolkit.netns.setns import CLONE_NEWNET, CLONE_NEWNS, CLONE_NEWUTS, setns
 
 SUPERVISORD_CONF = """\
@@ -40,11 +40,6 @@ serverurl=unix:///run/supervisor/supervisor.sock
 [include]
 files = /etc/supervisor/conf.d/*.conf
 """
-
-
-def tag(lab: str, node: str) -> str:
-    """The string every process of a VM carries in its command line."""
-    return f"ovlab:{lab}:{node}"
 
 
 @dataclass
@@ -88,7 +83,7 @@ class LabVM:
                 str(wfd),
                 str(self.layers),
                 self.name,
-                tag(self.lab, self.name),
+                tags.vm_tag(self.lab, self.name),  # every process of the VM carries it
             ],
             stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL,

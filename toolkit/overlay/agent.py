@@ -448,7 +448,7 @@ class Agent:
                     raise
         cid = ids["container"]
         t0 = time.monotonic()
-        ctr = containers.spawn(name, cid, containers.tag(self.lab, self.host, name), cmd)
+        ctr = containers.spawn(name, cid, self.lab, self.host, cmd)
         t1 = time.monotonic()
         try:
             with self._store_errors():

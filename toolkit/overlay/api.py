@@ -1,4 +1,10 @@
-"""The agent's local API: one JSON request and one JSON answer per unix-socket connection."""
+"""The agent's local API: one JSON request and one JSON answer per unix-socket connection.
+
+Request ``{"op": OP, "args": {...}}``; answer ``{"ok": true, "result": ...}`` or
+``{"ok": false, "error": LINE, "hint": ..., "code": EXIT, "kind": ..., "transient": ...}``.
+Results of ``snapshot`` and ``info`` are typed on both ends: ``model.Snapshot.to_wire`` /
+``from_wire`` and ``AgentInfo.to_dict`` / ``from_wire``.
+"""
 
 from __future__ import annotations
 
@@ -7,12 +13,44 @@ import logging
 import os
 import socket
 import socketserver
+from dataclasses import asdict, dataclass
 from typing import Any
 
 from toolkit.errors import EXIT_RUNTIME, OvlabError, UsageError
+from toolkit.host.paths import AGENT_SOCKET
+from toolkit.overlay.model import IANA_VXLAN_PORT, decode
 
 MAX_REQUEST = 1 << 20
-SOCKET = "/run/ovlab/agent.sock"  # the agent's local API, under the host's (VM's) /run
+SOCKET = AGENT_SOCKET  # the agent's local API, under the host's (VM's) /run
+
+
+@dataclass(frozen=True)
+class AgentInfo:
+    """What an agent says of itself (the ``info`` answer): its host, VTEP and VXLAN port,
+    the underlay MTU less 50, its Consul session, whether its store answers, the store
+    index it last saw (0: none yet), its containers, reconcile passes done, its pid."""
+
+    host: str
+    vtep: str
+    lab: str | None = None
+    port: int = IANA_VXLAN_PORT
+    mtu: int = 0
+    session: str | None = None
+    store_ok: bool = False
+    index: int = 0
+    containers: tuple[str, ...] = ()
+    generation: int = 0
+    pid: int = 0
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON twin (containers as a list)."""
+        return {**asdict(self), "containers": list(self.containers)}
+
+    @classmethod
+    def from_wire(cls, data: object) -> AgentInfo:
+        """Decode an ``info`` answer; model.WireError names a missing field."""
+        info = decode(cls, data, "agent info")
+        return cls(**{**asdict(info), "containers": tuple(info.containers)})
 
 
 class AgentUnreachable(OvlabError):
@@ -21,6 +59,10 @@ class AgentUnreachable(OvlabError):
     Raised only when the request was not delivered (no socket, or connection
     refused), so sending it again cannot do anything twice.
     """
+
+
+class AgentTimeout(OvlabError):
+    """The request was delivered but no answer came in time (it may still be carried out)."""
 
 
 class StoreUnreachable(OvlabError):
@@ -61,7 +103,7 @@ class _Handler(socketserver.StreamRequestHandler):
 def dispatch(agent: Any, op: str, args: dict[str, Any]) -> Any:
     """Run one API operation on the agent."""
     if op == "info":
-        return agent.info()
+        return agent.info()  # an AgentInfo: the handler encodes it by its to_dict()
     op_id = args.get("op_id")  # the same on every attempt of one client request
     if op == "network_create":
         return agent.network_create(
@@ -70,13 +112,7 @@ def dispatch(agent: Any, op: str, args: dict[str, Any]) -> Any:
     if op == "network_rm":
         return agent.network_rm(args["name"], op_id)
     if op == "snapshot":
-        snap = agent.fresh_snapshot()
-        return {
-            "index": snap.index,
-            "networks": list(snap.networks.values()),
-            "endpoints": list(snap.endpoints.values()),
-            "hosts": list(snap.hosts.values()),
-        }
+        return agent.fresh_snapshot().to_wire()
     if op == "run":
         return agent.run(
             args["name"], args["network"], args.get("service"), list(args.get("cmd") or []), op_id
@@ -130,7 +166,7 @@ def call(path: str, op: str, timeout: float = 60.0, **args: Any) -> Any:
             hint="is it running? see 'supervisorctl status' in the VM",
         ) from exc
     except TimeoutError as exc:
-        raise OvlabError(f"the overlay agent did not answer within {timeout:g}s") from exc
+        raise AgentTimeout(f"the overlay agent did not answer within {timeout:g}s") from exc
     answer = json.loads(buf or b'{"ok": false, "error": "empty answer"}')
     if answer.get("ok"):
         return answer["result"]
