@@ -19,7 +19,6 @@ import struct
 import subprocess
 import threading
 import time
-from collections import Counter
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -27,6 +26,7 @@ from toolkit.capture import live
 from toolkit.capture.annotate import snapshot
 from toolkit.capture.vxlan import IANA_PORT, KNOWN_PORTS, Packet, _link, decode_frame, ip4
 from toolkit.errors import NotFound, OvlabError, UsageError
+from toolkit.overlay.model import Endpoint, Network, Snapshot
 from toolkit.suggest import did_you_mean
 
 UNDERLAY_IF = "eth1"
@@ -93,42 +93,42 @@ class End:
     vtep: str
 
 
-def _ends(snap: dict[str, Any], src: str | None, dst: str | None) -> tuple[dict, End, End]:
+def _ends(snap: Snapshot, src: str | None, dst: str | None) -> tuple[Network, End, End]:
     """The network and the two endpoints to test (chosen when not given)."""
-    nets = {n["id"]: n for n in snap.get("networks", [])}
+    nets = snap.networks
 
-    def end(ep: dict[str, Any]) -> End:
+    def end(ep: Endpoint) -> End:
         # The endpoint record's VTEP, as the agent programs peers (overlay.model.remotes_for).
-        return End(ep["name"], ep.get("service"), ep["ip"], ep["mac"], ep["host"], ep["vtep"])
+        return End(ep.name, ep.service, ep.ip, ep.mac, ep.host, ep.vtep)
 
-    eps = [e for e in snap.get("endpoints", []) if e.get("network") in nets]
+    eps = [e for e in snap.endpoints.values() if e.network in nets]
     if not eps:
         raise UsageError("no containers on any overlay network", hint="start some with 'ovlab run'")
-    names = sorted({e["name"] for e in eps} | {e["service"] for e in eps if e.get("service")})
-    srcs = [e for e in eps if e["name"] == src] if src else eps
+    names = sorted({e.name for e in eps} | {e.service for e in eps if e.service})
+    srcs = [e for e in eps if e.name == src] if src else eps
     if src and not srcs:
         raise NotFound(f"no container {src!r} on an overlay network", hint=did_you_mean(src, names))
     pairs = []
     for a in srcs:
         for b in eps:
-            if b is a or b["network"] != a["network"]:
+            if b is a or b.network != a.network:
                 continue
-            if dst and dst not in (b["name"], b.get("service")):
+            if dst and dst not in (b.name, b.service):
                 continue
             pairs.append((a, b))
     if not pairs:
-        if dst and not any(dst in (e["name"], e.get("service")) for e in eps):
+        if dst and not any(dst in (e.name, e.service) for e in eps):
             raise NotFound(f"no service or container {dst!r}", hint=did_you_mean(dst, names))
         raise UsageError("no two containers share a network" + (f" with {src}" if src else ""))
     # Prefer a pair across VMs (the point of the check), then a destination with a service.
-    pairs.sort(key=lambda ab: (ab[0]["host"] == ab[1]["host"], not ab[1].get("service")))
+    pairs.sort(key=lambda ab: (ab[0].host == ab[1].host, not ab[1].service))
     a, b = pairs[0]
-    if a["host"] == b["host"]:
+    if a.host == b.host:
         raise UsageError(
-            f"{a['name']} and {b['name']} both run on {a['host']}: the ping stays on br0",
+            f"{a.name} and {b.name} both run on {a.host}: the ping stays on br0",
             hint="pick containers on different VMs",
         )
-    return nets[a["network"]], end(a), end(b)
+    return nets[a.network], end(a), end(b)
 
 
 class _Recorder(threading.Thread):
@@ -149,10 +149,9 @@ class _Recorder(threading.Thread):
             self.stopping.set()
 
 
-def lab_port(snap: dict[str, Any]) -> int:
+def lab_port(snap: Snapshot) -> int:
     """The lab's VXLAN UDP port: the one most hosts published, else IANA's 4789."""
-    ports = [int(h["port"]) for h in snap.get("hosts", []) if h.get("port")]
-    return Counter(ports).most_common(1)[0][0] if ports else IANA_PORT
+    return snap.vxlan_port or IANA_PORT
 
 
 def _ping(pid: int, target: str, count: int, size: int = 0) -> subprocess.CompletedProcess[str]:
@@ -331,7 +330,6 @@ def verify(lab: str, src: str | None = None, dst: str | None = None, count: int 
     from toolkit.doctor.view import ifinfo
     from toolkit.lab import registry
     from toolkit.overlay.locate import find_container
-    from toolkit.overlay.model import netns_name
 
     snap = snapshot(lab)
     net, a, b = _ends(snap, src, dst)
@@ -341,11 +339,10 @@ def verify(lab: str, src: str | None = None, dst: str | None = None, count: int 
             raise NotFound(f"lab VM {end.host} of {lab} is not running")
     ctr = find_container(a.name, lab)
     port = lab_port(snap)
-    ports = KNOWN_PORTS | {port} | {int(h["port"]) for h in snap.get("hosts", []) if h.get("port")}
+    ports = KNOWN_PORTS | {port} | {h.port for h in snap.hosts.values() if h.port}
     target = dst or b.service or b.name
     v = Verdict(
-        lab, a.name, target, a.host, b.host, net["name"], int(net["vni"]), port,
-        netns_name(net["id"]),
+        lab, a.name, target, a.host, b.host, net.name, net.vni, port, net.ns,
     )  # fmt: skip
     eth0 = ifinfo(f"/proc/{ctr.pid}/ns/net", "eth0")
     mtu = eth0.mtu if eth0 else 1450

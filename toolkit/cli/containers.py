@@ -7,7 +7,14 @@ from typing import Annotated
 import typer
 
 from toolkit.cli.common import emit_json, require_privileges
-from toolkit.cli.overlay_common import JsonOpt, LabOpt, NodeOpt, StoreTimeoutOpt, ask
+from toolkit.cli.overlay_common import (
+    JsonOpt,
+    LabOpt,
+    NodeOpt,
+    StoreTimeoutOpt,
+    ask,
+    ask_snapshot,
+)
 from toolkit.errors import UsageError
 
 service_app = typer.Typer(help="Published services: ls.", no_args_is_help=True)
@@ -57,22 +64,22 @@ def ps_command(
 ) -> None:
     """List the lab's containers (every host), from the store."""
     require_privileges()
-    snap = ask(node, lab, "snapshot", json_out, store_timeout)
-    nets = {n["id"]: n["name"] for n in snap["networks"]}
+    snap = ask_snapshot(node, lab, json_out, store_timeout)
+    nets = {n.id: n.name for n in snap.networks.values()}
     rows = sorted(
         (
             {
-                "id": e["container"],
-                "name": e["name"],
-                "host": e["host"],
-                "network": nets.get(e["network"], "?"),
-                "ip": e["ip"],
-                "mac": e["mac"],
-                "service": e["service"],
+                "id": e.container,
+                "name": e.name,
+                "host": e.host,
+                "network": nets.get(e.network, "?"),
+                "ip": e.ip,
+                "mac": e.mac,
+                "service": e.service,
             }
-            for e in snap["endpoints"]
+            for e in snap.endpoints.values()
         ),
-        key=lambda r: r["name"],
+        key=lambda r: r["name"] or "",
     )
     if json_out:
         emit_json(rows)
@@ -98,8 +105,8 @@ def rm_command(
     limit, t0 = resolve_timeout(store_timeout), time.monotonic()
     if node is None:
         # Ask the store which host runs it, then that host's agent.
-        snap = ask(None, lab, "snapshot", json_out, limit)
-        hosts = [e["host"] for e in snap["endpoints"] if e["name"] == name]
+        snap = ask_snapshot(None, lab, json_out, limit)
+        hosts = [e.host for e in snap.endpoint_by_name(name)]
         if hosts:
             node = _host_ref(name, hosts[0], lab)
     left = max(0.0, limit - (time.monotonic() - t0))  # one budget for both requests
@@ -140,22 +147,22 @@ def service_ls(
 ) -> None:
     """Published services: SERVICE ID, NAME, NETWORK, CONTAINER."""
     require_privileges()
-    snap = ask(node, lab, "snapshot", json_out, store_timeout)
-    nets = {n["id"]: n["name"] for n in snap["networks"]}
+    snap = ask_snapshot(node, lab, json_out, store_timeout)
+    nets = {n.id: n.name for n in snap.networks.values()}
     rows = sorted(
         (
             {
-                "service_id": e["id"][:12],
-                "name": e["service"],
-                "network": nets.get(e["network"], "?"),
-                "container": e["container"][:12],
-                "container_name": e["name"],
-                "ip": e["ip"],
+                "service_id": e.id[:12],
+                "name": e.service,
+                "network": nets.get(e.network, "?"),
+                "container": e.container[:12],
+                "container_name": e.name,
+                "ip": e.ip,
             }
-            for e in snap["endpoints"]
-            if e["service"]
+            for e in snap.endpoints.values()
+            if e.service
         ),
-        key=lambda r: r["name"],
+        key=lambda r: r["name"] or "",
     )
     if json_out:
         emit_json(rows)

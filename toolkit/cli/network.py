@@ -7,7 +7,14 @@ from typing import Annotated
 import typer
 
 from toolkit.cli.common import emit_json, require_privileges
-from toolkit.cli.overlay_common import JsonOpt, LabOpt, NodeOpt, StoreTimeoutOpt, ask
+from toolkit.cli.overlay_common import (
+    JsonOpt,
+    LabOpt,
+    NodeOpt,
+    StoreTimeoutOpt,
+    ask,
+    ask_snapshot,
+)
 
 app = typer.Typer(help="Overlay networks: create, ls, inspect, rm.", no_args_is_help=True)
 
@@ -25,21 +32,25 @@ def create(
     store_timeout: StoreTimeoutOpt = None,
 ) -> None:
     """Create an overlay network (lab-wide; VNI and subnet allocated in the store)."""
+    from toolkit.overlay.model import Network
+
     require_privileges()
-    net = ask(
-        node,
-        lab,
-        "network_create",
-        json_out,
-        store_timeout,
-        name=name,
-        subnet=subnet,
-        driver=driver,
+    net = Network.from_wire(
+        ask(
+            node,
+            lab,
+            "network_create",
+            json_out,
+            store_timeout,
+            name=name,
+            subnet=subnet,
+            driver=driver,
+        )
     )
     if json_out:
-        emit_json(net)
+        emit_json(net.to_dict())
     else:
-        typer.echo(net["id"])
+        typer.echo(net.id)
 
 
 @app.command("ls")
@@ -51,14 +62,14 @@ def ls(
 ) -> None:
     """List networks: NETWORK ID, NAME, TYPE, plus subnet and VNI."""
     require_privileges()
-    snap = ask(node, lab, "snapshot", json_out, store_timeout)
-    nets = sorted(snap["networks"], key=lambda n: n["name"])
+    snap = ask_snapshot(node, lab, json_out, store_timeout)
+    nets = sorted(snap.networks.values(), key=lambda n: n.name)
     if json_out:
-        emit_json(nets)
+        emit_json([n.to_dict() for n in nets])
         return
     from toolkit.render.overlay import print_networks
 
-    print_networks(nets, snap["endpoints"])
+    print_networks(nets, list(snap.endpoints.values()))
 
 
 @app.command()
@@ -73,15 +84,14 @@ def inspect(
     from toolkit.suggest import did_you_mean
 
     require_privileges()
-    snap = ask(node, lab, "snapshot", True, store_timeout)
-    nets = [n for n in snap["networks"] if n["name"] == name or n["id"].startswith(name)]
+    snap = ask_snapshot(node, lab, True, store_timeout)
+    all_nets = list(snap.networks.values())
+    nets = [n for n in all_nets if n.name == name or n.id.startswith(name)]
     if len(nets) != 1:
-        raise NotFound(
-            f"no network {name!r}", hint=did_you_mean(name, [n["name"] for n in snap["networks"]])
-        )
+        raise NotFound(f"no network {name!r}", hint=did_you_mean(name, [n.name for n in all_nets]))
     net = nets[0]
-    eps = [e for e in snap["endpoints"] if e["network"] == net["id"]]
-    emit_json({**net, "endpoints": sorted(eps, key=lambda e: e["ip"])})
+    eps = sorted((e for e in snap.endpoints.values() if e.network == net.id), key=lambda e: e.ip)
+    emit_json({**net.to_dict(), "endpoints": [e.to_dict() for e in eps]})
 
 
 @app.command()
@@ -92,6 +102,8 @@ def rm(
     store_timeout: StoreTimeoutOpt = None,
 ) -> None:
     """Remove a network that has no endpoints."""
+    from toolkit.overlay.model import Network
+
     require_privileges()
-    net = ask(node, lab, "network_rm", False, store_timeout, name=name)
-    typer.echo(net["name"])
+    net = Network.from_wire(ask(node, lab, "network_rm", False, store_timeout, name=name))
+    typer.echo(net.name)

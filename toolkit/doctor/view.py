@@ -13,18 +13,19 @@ import socket
 import struct
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import Any
 
 from toolkit.errors import OvlabError
+from toolkit.host import paths
 from toolkit.lab import registry, state
 from toolkit.lab.lifecycle import require_up
 from toolkit.netns.records import Fdb, Link, Neigh, Vxlan
 from toolkit.netns.setns import netns_of_fd
 from toolkit.netns.target import NsTarget
-from toolkit.overlay.model import Snapshot, from_dict
+from toolkit.overlay.api import AgentInfo
+from toolkit.overlay.model import IANA_VXLAN_PORT, Endpoint, Network, Snapshot
 
-AGENT_SOCKET = "/run/ovlab/agent.sock"
-NETNS_DIR = "/run/docker/netns"
+AGENT_SOCKET = paths.AGENT_SOCKET
+NETNS_DIR = paths.DOCKER_NETNS_DIR
 SIOCGIFADDR, SIOCGIFMTU, SIOCGIFHWADDR = 0x8915, 0x8921, 0x8927
 
 
@@ -61,7 +62,7 @@ class VmView:
     eth1_cidr: str  # as the topology gave it, e.g. 192.168.100.23/24
     groups: tuple[str, ...]
     eth1: IfInfo | None = None
-    agent: dict[str, Any] | None = None
+    agent: AgentInfo | None = None
     agent_error: str | None = None
     overlay: dict[str, OverlayNs] = field(default_factory=dict)
 
@@ -73,7 +74,11 @@ class VmView:
     @property
     def netns_path(self) -> str:
         """The VM's own network namespace."""
-        return f"/proc/{self.pid}/ns/net"
+        return paths.proc_ns(self.pid, "net")
+
+    def root(self, path: str = "") -> str:
+        """``path`` inside the VM, reached from the host."""
+        return paths.in_root(self.pid, path)
 
 
 @dataclass(frozen=True)
@@ -93,11 +98,10 @@ class LabView:
     lab: str
     underlay_mtu: int | None
     vms: list[VmView]
-    snapshot: dict[str, Any] | None
+    snapshot: Snapshot | None  # None: no agent could read the store (see snapshot_error)
     snapshot_error: str | None
     containers: list[ContainerView]
     topology: str | None = None  # the file the lab was brought up from
-    _store: Snapshot | None = field(default=None, repr=False, compare=False)
 
     @property
     def rebuild(self) -> str:
@@ -114,29 +118,28 @@ class LabView:
         return [v for v in self.vms if v.alive]
 
     @property
-    def networks(self) -> list[dict[str, Any]]:
+    def networks(self) -> list[Network]:
         """The store's networks (empty when the store could not be read)."""
-        return list((self.snapshot or {}).get("networks", []))
+        return list(self.store.networks.values())
 
     @property
-    def endpoints(self) -> list[dict[str, Any]]:
+    def endpoints(self) -> list[Endpoint]:
         """The store's endpoints."""
-        return list((self.snapshot or {}).get("endpoints", []))
+        return list(self.store.endpoints.values())
 
     @property
     def store(self) -> Snapshot:
-        """The store snapshot as the agent's own records (empty when it could not be read)."""
-        if self._store is None:
-            self._store = from_dict(self.snapshot or {})
-        return self._store
+        """The store snapshot (empty when it could not be read)."""
+        return self.snapshot if self.snapshot is not None else Snapshot()
 
     @property
     def vxlan_port(self) -> int:
         """The lab's VXLAN UDP port: the one most hosts published, else their agents', else
         IANA's 4789 (RFC 7348 §5) that provisioning defaults to."""
-        ports = [h["port"] for h in (self.snapshot or {}).get("hosts", []) if h.get("port")]
-        ports = ports or [v.agent["port"] for v in self.vms if v.agent and v.agent.get("port")]
-        return int(Counter(ports).most_common(1)[0][0]) if ports else 4789
+        if self.store.vxlan_port:
+            return self.store.vxlan_port
+        ports = [v.agent.port for v in self.vms if v.agent and v.agent.port]
+        return Counter(ports).most_common(1)[0][0] if ports else IANA_VXLAN_PORT
 
     def container(self, host: str, name: str) -> ContainerView | None:
         """A running container by host and name."""
@@ -171,7 +174,7 @@ def ifinfo(ns_path: str, name: str) -> IfInfo | None:
 def _overlay_ns(vm: VmView, name: str) -> OverlayNs:
     from toolkit.netns.collect import collect
 
-    path = f"/proc/{vm.pid}/root{NETNS_DIR}/{name}"
+    path = vm.root(f"{NETNS_DIR}/{name}")
     target = NsTarget(f"{vm.node}:{name}", path)
     try:
         return OverlayNs(
@@ -190,31 +193,28 @@ def _agent(vm: VmView) -> None:
     from toolkit.overlay import api
 
     try:
-        vm.agent = api.call(f"/proc/{vm.pid}/root{AGENT_SOCKET}", "info", timeout=3.0)
+        vm.agent = api.info(vm.root(AGENT_SOCKET), timeout=3.0)
     except OvlabError as exc:
         vm.agent_error = exc.message
 
 
-def _snapshot(vms: list[VmView]) -> tuple[dict[str, Any] | None, str | None]:
-    from toolkit.overlay import api
+def _snapshot(vms: list[VmView]) -> tuple[Snapshot | None, str | None]:
+    """The store from the first VM whose agent answered ``info``, or why there is none."""
+    from toolkit.overlay import client
+    from toolkit.overlay.locate import AgentRef
 
-    error = "no overlay agent answers"
-    for vm in vms:
-        if vm.agent is None:
-            continue
-        try:
-            snap = api.call(f"/proc/{vm.pid}/root{AGENT_SOCKET}", "snapshot", timeout=5.0)
-            return snap, None
-        except OvlabError as exc:
-            error = exc.message
-    return None, error
+    refs = [AgentRef(vm.root(AGENT_SOCKET), vm.node, vm.root()) for vm in vms if vm.agent]
+    try:
+        return client.snapshot(refs=refs, timeout=5.0), None
+    except OvlabError as exc:
+        return None, exc.message
 
 
 def _containers(lab: str) -> list[ContainerView]:
     from toolkit.overlay.locate import containers
 
     return [
-        ContainerView(c.name, c.host, c.pid, ifinfo(f"/proc/{c.pid}/ns/net", "eth0"))
+        ContainerView(c.name, c.host, c.pid, ifinfo(paths.proc_ns(c.pid, "net"), "eth0"))
         for c in containers()
         if c.lab == lab
     ]
@@ -242,7 +242,7 @@ def collect(lab: str) -> LabView:
         vm.eth1 = ifinfo(vm.netns_path, "eth1")
         _agent(vm)
         try:
-            names = sorted(n for n in os.listdir(f"/proc/{vm.pid}/root{NETNS_DIR}"))
+            names = sorted(n for n in os.listdir(vm.root(NETNS_DIR)))
         except OSError:
             names = []
         for name in names:

@@ -179,3 +179,9 @@ def call(path: str, op: str, timeout: float = 60.0, **args: Any) -> Any:
     if answer.get("code") not in (None, 2):
         exc2.exit_code = int(answer.get("code") or EXIT_RUNTIME)
     raise exc2
+
+
+def info(path: str, timeout: float = 3.0) -> AgentInfo:
+    """The ``info`` of the agent at ``path``: ``call``'s errors, model.WireError for an
+    answer this version cannot read."""
+    return AgentInfo.from_wire(call(path, "info", timeout))
