@@ -106,9 +106,7 @@ def check(view: LabView) -> list[Finding]:
     return out
 
 
-def _compare(
-    view: LabView, vm: VmView, net: Network, ns: OverlayNs, vx: Vxlan
-) -> list[Finding]:
+def _compare(view: LabView, vm: VmView, net: Network, ns: OverlayNs, vx: Vxlan) -> list[Finding]:
     lab, out = view.lab, []
     want = remotes_for(view.store, vm.node, net.id)
     local_ips = {e.ip for e in view.store.endpoints_of(net.id) if e.host == vm.node}

@@ -24,8 +24,6 @@ from toolkit.netns.target import NsTarget
 from toolkit.overlay.api import AgentInfo
 from toolkit.overlay.model import IANA_VXLAN_PORT, Endpoint, Network, Snapshot
 
-AGENT_SOCKET = paths.AGENT_SOCKET
-NETNS_DIR = paths.DOCKER_NETNS_DIR
 SIOCGIFADDR, SIOCGIFMTU, SIOCGIFHWADDR = 0x8915, 0x8921, 0x8927
 
 
@@ -174,7 +172,7 @@ def ifinfo(ns_path: str, name: str) -> IfInfo | None:
 def _overlay_ns(vm: VmView, name: str) -> OverlayNs:
     from toolkit.netns.collect import collect
 
-    path = vm.root(f"{NETNS_DIR}/{name}")
+    path = vm.root(f"{paths.DOCKER_NETNS_DIR}/{name}")
     target = NsTarget(f"{vm.node}:{name}", path)
     try:
         return OverlayNs(
@@ -193,7 +191,7 @@ def _agent(vm: VmView) -> None:
     from toolkit.overlay import api
 
     try:
-        vm.agent = api.info(vm.root(AGENT_SOCKET), timeout=3.0)
+        vm.agent = api.info(vm.root(paths.AGENT_SOCKET), timeout=3.0)
     except OvlabError as exc:
         vm.agent_error = exc.message
 
@@ -203,7 +201,7 @@ def _snapshot(vms: list[VmView]) -> tuple[Snapshot | None, str | None]:
     from toolkit.overlay import client
     from toolkit.overlay.locate import AgentRef
 
-    refs = [AgentRef(vm.root(AGENT_SOCKET), vm.node, vm.root()) for vm in vms if vm.agent]
+    refs = [AgentRef(vm.root(paths.AGENT_SOCKET), vm.node, vm.root()) for vm in vms if vm.agent]
     try:
         return client.snapshot(refs=refs, timeout=5.0), None
     except OvlabError as exc:
@@ -242,7 +240,7 @@ def collect(lab: str) -> LabView:
         vm.eth1 = ifinfo(vm.netns_path, "eth1")
         _agent(vm)
         try:
-            names = sorted(n for n in os.listdir(vm.root(NETNS_DIR)))
+            names = sorted(n for n in os.listdir(vm.root(paths.DOCKER_NETNS_DIR)))
         except OSError:
             names = []
         for name in names:

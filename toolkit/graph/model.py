@@ -147,8 +147,7 @@ def build(
             Tunnel(net.id, net.vni, a, b) for i, a in enumerate(members) for b in members[i + 1 :]
         ]
     containers = tuple(
-        ContainerNode(e.name, e.host, e.network, e.ip, e.mac, e.service)
-        for e in eps
+        ContainerNode(e.name, e.host, e.network, e.ip, e.mac, e.service) for e in eps
     )
     ul = data.get("underlay") or {}
     return GraphModel(

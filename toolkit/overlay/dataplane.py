@@ -19,6 +19,7 @@ import time
 
 from pyroute2.netlink.exceptions import NetlinkError
 
+from toolkit.host import paths
 from toolkit.lab.mounts import MNT_DETACH, MS_BIND, mount, umount
 from toolkit.netns.iproute import iproute_at
 from toolkit.netns.setns import CLONE_NEWNET, unshare
@@ -26,7 +27,6 @@ from toolkit.overlay.model import Remote
 
 __all__ = ["Remote"]  # re-exported: callers build the list they pass to program_remotes
 
-NETNS_DIR = "/run/docker/netns"
 NUD_PERMANENT = 0x80
 NTF_SELF = 0x02
 AF_BRIDGE = 7
@@ -34,20 +34,20 @@ AF_BRIDGE = 7
 
 def ns_path(name: str) -> str:
     """Where a network's namespace is pinned on this host."""
-    return f"{NETNS_DIR}/{name}"
+    return f"{paths.DOCKER_NETNS_DIR}/{name}"
 
 
 def list_namespaces() -> list[str]:
     """Overlay namespaces pinned on this host (``1-…``)."""
     try:
-        return sorted(n for n in os.listdir(NETNS_DIR) if n.startswith("1-"))
+        return sorted(n for n in os.listdir(paths.DOCKER_NETNS_DIR) if n.startswith("1-"))
     except FileNotFoundError:
         return []
 
 
 def create_netns(name: str) -> str:
     """Create and pin a new network namespace (in a throwaway thread: setns is per thread)."""
-    os.makedirs(NETNS_DIR, exist_ok=True)
+    os.makedirs(paths.DOCKER_NETNS_DIR, exist_ok=True)
     path = ns_path(name)
     errors: list[BaseException] = []
 
@@ -56,7 +56,8 @@ def create_netns(name: str) -> str:
             unshare(CLONE_NEWNET)
             with open(path, "a"):
                 pass
-            mount(f"/proc/self/task/{threading.get_native_id()}/ns/net", path, None, MS_BIND)
+            mine = paths.proc_ns(f"self/task/{threading.get_native_id()}", "net")  # this thread's
+            mount(mine, path, None, MS_BIND)
         except BaseException as exc:  # noqa: BLE001 - handed to the caller below
             errors.append(exc)
 
@@ -199,7 +200,7 @@ def attach_container(
         idx = ipr.link_lookup(ifname=veth)[0]
         br = ipr.link_lookup(ifname="br0")[0]
         ipr.link("set", index=idx, master=br, mtu=mtu, state="up")
-    with iproute_at(f"/proc/{pid}/ns/net") as ipr:
+    with iproute_at(paths.proc_ns(pid, "net")) as ipr:
         ipr.link("set", index=ipr.link_lookup(ifname="lo")[0], state="up")
         idx = ipr.link_lookup(ifname="eth0")[0]
         ipr.link("set", index=idx, address=mac, mtu=mtu)
@@ -212,7 +213,7 @@ def attach_container(
 def container_wired(pid: int) -> bool:
     """True when the container's eth0 exists."""
     try:
-        with iproute_at(f"/proc/{pid}/ns/net") as ipr:
+        with iproute_at(paths.proc_ns(pid, "net")) as ipr:
             return bool(ipr.link_lookup(ifname="eth0"))
     except OSError:
         return False

@@ -11,8 +11,6 @@ from toolkit.lab import registry
 from toolkit.lab.registry import VmRef
 from toolkit.suggest import did_you_mean
 
-SOCKET = paths.AGENT_SOCKET
-
 # Where the overlay_agent role installs the service (playbooks/roles/overlay_agent/defaults).
 AGENT_SERVICE_FILES = (
     "/etc/supervisor/conf.d/ovlab-agent.conf",
@@ -48,8 +46,8 @@ def agents_for(node: str | None, lab: str | None = None, need_node: bool = False
     """Agents to ask, best first: NODE's; else this host's; else every running lab VM's."""
     if node:
         return [AgentRef.of(registry.resolve_vm(node, lab))]
-    if os.path.exists(SOCKET):
-        return [AgentRef(SOCKET, os.uname().nodename)]
+    if os.path.exists(paths.AGENT_SOCKET):
+        return [AgentRef(paths.AGENT_SOCKET, os.uname().nodename)]
     if need_node:
         raise UsageError("say which VM runs it: --node NODE")
     vms = [v for v in registry.vms(lab) if v.alive]
@@ -142,7 +140,7 @@ def find_container(name: str, lab: str | None = None) -> ContainerRef:
             f"no VM or container named {name!r}",
             hint=did_you_mean(name, known) or "see 'ovlab ps'",
         )
-    if len(found) > 1 and os.path.exists(SOCKET):
+    if len(found) > 1 and os.path.exists(paths.AGENT_SOCKET):
         # Inside a VM (its own agent answers here): this VM's container is meant.
         here = [c for c in found if c.is_here()]
         if len(here) == 1:
