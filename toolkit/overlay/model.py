@@ -259,7 +259,7 @@ class Snapshot:
             raise WireError(f"agent snapshot is not a JSON object but {type(data).__name__}")
         snap = cls(index=_int(data.get("index") or 0, "agent snapshot: index"))
         for part in ("networks", "endpoints", "hosts"):
-            if not isinstance(data.get(part) or [], list):
+            if not isinstance(data.get(part, []), list | None):
                 raise WireError(f"agent snapshot: {part} is not a list")
         for i, n in enumerate(data.get("networks") or []):
             net = Network.from_wire(n, f"agent snapshot: network #{i}")
