@@ -14,8 +14,7 @@ import pytest
 from toolkit.doctor import tables, vni
 from toolkit.doctor.view import LabView, OverlayNs, VmView
 from toolkit.netns.records import Fdb, Neigh, Vxlan
-from toolkit.overlay.api import AgentInfo
-from toolkit.overlay.model import Snapshot, container_mac
+from toolkit.overlay.model import AgentInfo, Snapshot, container_mac
 
 NID = "ab" * 32
 NS = f"1-{NID}"[:12]

@@ -19,9 +19,9 @@ from tests.doctor.test_tables import fdb, neigh, vxlan
 from toolkit.doctor import tables
 from toolkit.doctor.view import LabView, OverlayNs, VmView
 from toolkit.overlay import containers, dataplane, reconciler
-from toolkit.overlay.api import AgentInfo
 from toolkit.overlay.containers import Container
 from toolkit.overlay.model import (
+    AgentInfo,
     Endpoint,
     Host,
     Network,

@@ -17,8 +17,8 @@ import pytest
 
 from toolkit.errors import EXIT_RUNTIME
 from toolkit.overlay import api
-from toolkit.overlay.api import AgentInfo
 from toolkit.overlay.model import (
+    AgentInfo,
     Endpoint,
     Host,
     Network,

@@ -21,8 +21,7 @@ from toolkit.lab.lifecycle import require_up
 from toolkit.netns.records import Fdb, Link, Neigh, Vxlan
 from toolkit.netns.setns import netns_of_fd
 from toolkit.netns.target import NsTarget
-from toolkit.overlay.api import AgentInfo
-from toolkit.overlay.model import IANA_VXLAN_PORT, Endpoint, Network, Snapshot
+from toolkit.overlay.model import IANA_VXLAN_PORT, AgentInfo, Endpoint, Network, Snapshot
 
 SIOCGIFADDR, SIOCGIFMTU, SIOCGIFHWADDR = 0x8915, 0x8921, 0x8927
 

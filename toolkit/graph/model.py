@@ -96,8 +96,8 @@ def _role(groups: list[str]) -> str | None:
 def _store(lab: str) -> tuple[Snapshot | None, int, str | None]:
     """A snapshot of the store and the VXLAN port, from the first agents that answer."""
     from toolkit.overlay import client
-    from toolkit.overlay.api import AgentInfo
     from toolkit.overlay.locate import AgentRef
+    from toolkit.overlay.model import AgentInfo
 
     refs = [AgentRef.of(vm) for vm in registry.vms(lab) if vm.alive]
     try:

@@ -25,9 +25,8 @@ from toolkit.consul.client import Consul
 from toolkit.errors import UsageError
 from toolkit.host import paths
 from toolkit.overlay import dataplane, operations, reconciler, session, watcher
-from toolkit.overlay.api import AgentInfo
 from toolkit.overlay.containers import Container
-from toolkit.overlay.model import VXLAN_OVERHEAD, Network, Snapshot
+from toolkit.overlay.model import VXLAN_OVERHEAD, AgentInfo, Network, Snapshot
 from toolkit.overlay.store import Store
 
 STATE_FILE = Path(paths.AGENT_STATE_DIR) / "agent" / "state.json"

@@ -3,7 +3,8 @@
 Request ``{"op": OP, "args": {...}}``; answer ``{"ok": true, "result": ...}`` or
 ``{"ok": false, "error": LINE, "hint": ..., "code": EXIT, "kind": ..., "transient": ...}``.
 Results of ``snapshot`` and ``info`` are typed on both ends: ``model.Snapshot.to_wire`` /
-``from_wire`` and ``AgentInfo.to_dict`` / ``from_wire``.
+``from_wire`` and ``model.AgentInfo.to_dict`` / ``from_wire``. This module does not load
+the model at import: the typer-free ``ovlab run`` only needs ``call``.
 """
 
 from __future__ import annotations
@@ -13,44 +14,16 @@ import logging
 import os
 import socket
 import socketserver
-from dataclasses import asdict, dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from toolkit.errors import EXIT_RUNTIME, OvlabError, UsageError
 from toolkit.host.paths import AGENT_SOCKET
-from toolkit.overlay.model import IANA_VXLAN_PORT, decode
+
+if TYPE_CHECKING:
+    from toolkit.overlay.model import AgentInfo
 
 MAX_REQUEST = 1 << 20
 SOCKET = AGENT_SOCKET  # the agent's local API, under the host's (VM's) /run
-
-
-@dataclass(frozen=True)
-class AgentInfo:
-    """What an agent says of itself (the ``info`` answer): its host, VTEP and VXLAN port,
-    the underlay MTU less 50, its Consul session, whether its store answers, the store
-    index it last saw (0: none yet), its containers, reconcile passes done, its pid."""
-
-    host: str
-    vtep: str
-    lab: str | None = None
-    port: int = IANA_VXLAN_PORT
-    mtu: int = 0
-    session: str | None = None
-    store_ok: bool = False
-    index: int = 0
-    containers: tuple[str, ...] = ()
-    generation: int = 0
-    pid: int = 0
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON twin (containers as a list)."""
-        return {**asdict(self), "containers": list(self.containers)}
-
-    @classmethod
-    def from_wire(cls, data: object) -> AgentInfo:
-        """Decode an ``info`` answer; model.WireError names a missing field."""
-        info = decode(cls, data, "agent info")
-        return cls(**{**asdict(info), "containers": tuple(info.containers)})
 
 
 class AgentUnreachable(OvlabError):
@@ -184,4 +157,6 @@ def call(path: str, op: str, timeout: float = 60.0, **args: Any) -> Any:
 def info(path: str, timeout: float = 3.0) -> AgentInfo:
     """The ``info`` of the agent at ``path``: ``call``'s errors, model.WireError for an
     answer this version cannot read."""
+    from toolkit.overlay.model import AgentInfo
+
     return AgentInfo.from_wire(call(path, "info", timeout))

@@ -10,8 +10,7 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from toolkit.errors import OvlabError, UsageError
 
@@ -32,8 +31,7 @@ class StoreTimeout(OvlabError):
     """The store (or the agent) did not come back within the store timeout."""
 
 
-@dataclass(frozen=True)
-class Miss:
+class Miss(NamedTuple):  # not a dataclass: this module is on ovlab run's fast path
     """One agent that gave no answer, and why (an error another agent may not have)."""
 
     ref: AgentRef

@@ -296,6 +296,35 @@ class Snapshot:
         return [e for e in self.endpoints.values() if e.name == name]
 
 
+@dataclass(frozen=True)
+class AgentInfo:
+    """What an agent says of itself (the ``info`` answer): its host, VTEP and VXLAN port,
+    the underlay MTU less 50, its Consul session, whether its store answers, the store
+    index it last saw (0: none yet), its containers, reconcile passes done, its pid."""
+
+    host: str
+    vtep: str
+    lab: str | None = None
+    port: int = IANA_VXLAN_PORT
+    mtu: int = 0
+    session: str | None = None
+    store_ok: bool = False
+    index: int = 0
+    containers: tuple[str, ...] = ()
+    generation: int = 0
+    pid: int = 0
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON twin (containers as a list)."""
+        return {**asdict(self), "containers": list(self.containers)}
+
+    @classmethod
+    def from_wire(cls, data: object) -> AgentInfo:
+        """Decode an ``info`` answer; model.WireError names a missing field."""
+        info = decode(cls, data, "agent info")
+        return cls(**{**asdict(info), "containers": tuple(info.containers)})
+
+
 def remotes_for(snap: Snapshot, host: str, net_id: str) -> list[Remote]:
     """What the kernel on ``host`` should hold for network ``net_id``: one Remote per
     endpoint of that network owned by another host, sorted by IP (empty for an unknown
