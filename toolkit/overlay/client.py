@@ -191,9 +191,10 @@ def ask_agents(
         try:
             return _ask_each(refs, op, 60.0, args)
         except NoAgentAnswers as none:
-            waiting = [m for m in none.misses if m.will_return]
-            if not waiting:
-                raise (none.misses[0].error if len(none.misses) == 1 else none) from None
+            failed = none
+        waiting = [m for m in failed.misses if m.will_return]
+        if not waiting:
+            raise failed.misses[0].error if len(failed.misses) == 1 else failed
         if on_wait is not None:
             on_wait("waiting for " + waiting[0].waiting_for)
         if not backoff.sleep():
