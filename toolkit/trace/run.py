@@ -37,7 +37,7 @@ def trace(
     from toolkit.capture.annotate import snapshot
     from toolkit.lab import registry, state
     from toolkit.overlay.locate import containers
-    from toolkit.overlay.model import from_dict, netns_name
+    from toolkit.overlay.model import netns_name
     from toolkit.trace.context import Context, Side
     from toolkit.trace.ends import pick
     from toolkit.trace.path import walk
@@ -57,8 +57,7 @@ def trace(
         from toolkit.lab.lifecycle import require_up
 
         data = require_up(lab)
-    raw = snapshot(lab)
-    snap = from_dict(raw)
+    snap = snapshot(lab)
     ends = pick(snap, src, dst)
     vms = {v.node: v for v in registry.vms(lab)}
     ctrs = {c.name: c for c in containers() if c.lab == lab}
