@@ -14,7 +14,6 @@ import shutil
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 from toolkit.errors import OvlabError
 from toolkit.lab import procs, state
@@ -36,7 +35,7 @@ class Report:
     actions: list[str] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> dict[str, object]:
         """JSON twin of the report."""
         return {"lab": self.lab, "actions": self.actions, "errors": self.errors}
 

@@ -14,7 +14,6 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
 
 from toolkit.errors import OvlabError, UsageError
 from toolkit.host import paths
@@ -39,7 +38,7 @@ class UpResult:
     seconds: float
     rebuilt: bool = False
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> dict[str, object]:
         """JSON twin."""
         return {
             "lab": self.lab,

@@ -111,6 +111,7 @@ class LabState:
     def _read(self) -> None:
         from toolkit.lab.records import StateError
 
+        raw = None
         try:
             raw = read_raw(self.lab)
             if raw is not None:
@@ -150,7 +151,7 @@ class LabState:
             os.fsync(fh.fileno())
         os.replace(tmp, self.path)
 
-    def record(self, event: str, **fields: Any) -> None:
+    def record(self, event: str, **fields: object) -> None:
         """Append a timestamped entry to the lab's change log and save."""
         self.data.setdefault("log", []).append(
             {"t": round(time.time(), 3), "event": event, **fields}

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 from dataclasses import asdict, dataclass
-from typing import Any
 
 from toolkit.errors import UsageError
 from toolkit.host import paths
@@ -25,7 +24,7 @@ class LabSummary:
     subnet: str
     topology: str
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> dict[str, object]:
         """JSON twin."""
         return asdict(self)
 
@@ -48,7 +47,7 @@ class VmStatus:
     services: bool
     impair: dict[str, str]  # the topology notation, e.g. {"delay": "20ms"}
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> dict[str, object]:
         """JSON twin."""
         return asdict(self)
 
