@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
 from toolkit.errors import UsageError
@@ -175,35 +173,3 @@ def test_syntax_errors_are_one_line(text: str, problem: str) -> None:
         Checker("f.yml").compose(text)
     assert err.value.message.startswith("f.yml:") and problem in err.value.message
     assert "\n" not in err.value.message
-
-
-def _shape(node):
-    """Tag, line and value of a composed tree, for comparing the two parsers."""
-    if isinstance(node.value, list):
-        return (
-            node.tag,
-            node.start_mark.line,
-            [
-                tuple(_shape(n) for n in item) if isinstance(item, tuple) else _shape(item)
-                for item in node.value
-            ],
-        )
-    return (node.tag, node.start_mark.line, node.value)
-
-
-def test_fast_and_pure_parsers_compose_the_same_trees() -> None:
-    """libyaml is only a fast path: on the shipped files it must see what PyYAML sees."""
-    import yaml
-
-    from toolkit import yamlcheck
-
-    if yamlcheck._FAST_LOADER is None:
-        pytest.skip("PyYAML built without libyaml")
-    root = Path(__file__).resolve().parents[1] / "labs"
-    files = sorted(root.glob("*/*.yml"))
-    assert len(files) >= 4
-    for path in files:
-        text = path.read_text()
-        fast = yaml.compose(text, Loader=yamlcheck._FAST_LOADER)
-        pure = yaml.compose(text, Loader=yaml.SafeLoader)
-        assert _shape(fast) == _shape(pure), path

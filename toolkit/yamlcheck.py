@@ -1,14 +1,13 @@
-"""Line-precise checking of YAML input files: topologies and walkthroughs.
+"""Line-precise checking of YAML input files (topologies, walkthroughs) against what
+each file type expects: fixed key sets, strict scalar types, ranges, choices.
 
-Every complaint is one ``UsageError`` of the form ``FILE:LINE: field.path: problem``
-with an optional hint. PyYAML's compose API is used instead of ``safe_load``
-because composed nodes keep their line numbers and keep duplicate keys, which
-``safe_load`` silently collapses to the last one (PyYAML issue #165).
+Subclasses (``toolkit.lab.topology``, ``toolkit.walk.model``) read a composed document
+node by node through a ``Checker``; ``toolkit.yamlload`` reads the file, composes it
+and words the one-line ``FILE:LINE: field.path: problem`` error every complaint is.
 
 What the checker refuses whatever the file is for: duplicate keys (naming both
 lines), merge keys (``<<``), keys that are not strings, YAML tags other than the
-plain ones (``!vault``, ``!!binary``, ``!!set``), more than one document, tabs
-where YAML forbids them, text that is not UTF-8. The typed readers are strict
+plain ones (``!vault``, ``!!binary``, ``!!set``). The typed readers are strict
 where Python's truthiness is not: the strings ``"no"``/``"false"`` are not
 booleans, ``true`` is not a number, a boolean is not an integer.
 """
@@ -16,33 +15,31 @@ booleans, ``true`` is not a number, a boolean is not an integer.
 from __future__ import annotations
 
 import math
-import os
 import re
-from pathlib import Path
 from typing import Any, NoReturn
 
-import yaml
 from yaml.constructor import SafeConstructor
 from yaml.nodes import MappingNode, ScalarNode, SequenceNode
 from yaml.nodes import Node as YamlNode
 
-from toolkit.errors import UsageError
+from toolkit import yamlload
 from toolkit.suggest import did_you_mean
+from toolkit.yamlload import (
+    BOOL,
+    FLOAT,
+    INT,
+    MERGE,
+    NULL,
+    PLAIN_TAGS,
+    STR,
+    TIMESTAMP,
+    is_null,
+    join,
+    kind,
+    line,
+    short_tag,
+)
 
-T = "tag:yaml.org,2002:"
-STR, INT, FLOAT, BOOL, NULL = (T + t for t in ("str", "int", "float", "bool", "null"))
-TIMESTAMP, MERGE, SEQ, MAP = (T + t for t in ("timestamp", "merge", "seq", "map"))
-_KIND = {
-    STR: "a string",
-    INT: "an integer",
-    FLOAT: "a number",
-    BOOL: "a boolean",
-    NULL: "nothing",
-    TIMESTAMP: "a date",
-}
-# Tags a plain YAML file resolves to on its own; anything else was written on purpose
-# (`!vault`, `!!binary`, `!!set`, `!!python/...`) and means something we do not read.
-_PLAIN_TAGS = frozenset((STR, INT, FLOAT, BOOL, NULL, TIMESTAMP, SEQ, MAP))
 # Strings an author typed as booleans; YAML reads the quoted ones as text.
 _TRUE_WORDS = frozenset(("true", "yes", "on", "y"))
 _FALSE_WORDS = frozenset(("false", "no", "off", "n"))
@@ -50,93 +47,9 @@ _IDENT_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 BUDGET = 100_000  # nodes visited after alias expansion; stops a "billion laughs" file
 
 _SCALARS = SafeConstructor()
-# libyaml composes about 20x faster than the pure-Python parser (`ovlab walk` starts on it);
-# errors are worded by the pure-Python one, whose messages the golden files hold.
-_FAST_LOADER = getattr(yaml, "CSafeLoader", None)
 
 Pairs = list[tuple[str, YamlNode, YamlNode]]
 Fields = dict[str, tuple[YamlNode, YamlNode]]
-
-
-def kind(node: YamlNode) -> str:
-    """How a YAML node reads to a user: 'a list', 'an integer', 'a value tagged !vault'."""
-    if isinstance(node, MappingNode) and node.tag == MAP:
-        return "a mapping"
-    if isinstance(node, SequenceNode) and node.tag == SEQ:
-        return "a list"
-    return _KIND.get(node.tag, f"a value tagged {short_tag(node.tag)}")
-
-
-def short_tag(tag: str) -> str:
-    """'tag:yaml.org,2002:binary' -> '!!binary', as the user wrote it."""
-    return "!!" + tag.removeprefix(T) if tag.startswith(T) else tag
-
-
-def line(node: YamlNode) -> int:
-    """1-based line where a node starts."""
-    return int(node.start_mark.line) + 1
-
-
-def join(path: str, key: str) -> str:
-    """'a.b' + 'c' -> 'a.b.c'; '' + 'c' -> 'c'."""
-    return f"{path}.{key}" if path else key
-
-
-def is_null(node: YamlNode) -> bool:
-    """True for 'key:' with nothing after it (or ~ / null)."""
-    return isinstance(node, ScalarNode) and node.tag == NULL
-
-
-def read_text(
-    path: str | os.PathLike[str],
-    what: str,
-    missing_hint: str,
-    dir_hint: str | None = None,
-) -> str:
-    """A file's text as UTF-8 (a byte-order mark tolerated), or a one-line UsageError.
-
-    ``what`` names the file in messages ('cannot read topology: …'); the hints say
-    what to do when it is missing or a directory.
-    """
-    label = os.fspath(path)
-    file = Path(path)
-    try:
-        data = file.read_bytes()
-    except OSError as exc:
-        reason = (exc.strerror or type(exc).__name__).lower()
-        hint = missing_hint
-        if isinstance(exc, IsADirectoryError) and dir_hint:
-            hint = dir_hint
-        elif isinstance(exc, PermissionError):
-            hint = "make the file readable, or run as a user who can read it"
-        raise UsageError(f"{label}: cannot read {what}: {reason}", hint=hint) from None
-    try:
-        return data.decode("utf-8-sig")  # -sig: a byte-order mark from Windows editors
-    except UnicodeDecodeError as exc:
-        at = data[: exc.start].count(b"\n") + 1
-        raise UsageError(
-            f"{label}:{at}: not UTF-8 text (byte 0x{data[exc.start]:02x})",
-            hint="save the file as UTF-8",
-        ) from None
-
-
-def _syntax_error(exc: yaml.MarkedYAMLError) -> tuple[int | None, str, str | None]:
-    """Line, problem and hint of a PyYAML parse error, on one line."""
-    mark = exc.problem_mark or exc.context_mark
-    at = int(mark.line) + 1 if mark is not None else None
-    problem = " ".join(str(exc.problem or "syntax error").split())
-    context = " ".join(str(exc.context or "").split())
-    if context and problem.startswith("but "):
-        # The composer splits "expected X ... but found Y" across the two fields.
-        problem = f"{context} {problem}"
-    elif context and exc.context_mark is not None:
-        problem += f" ({context} at line {int(exc.context_mark.line) + 1})"
-    hint = None
-    if "'\\t'" in problem:
-        hint = "indent with spaces; YAML does not allow tabs there"
-    elif "unknown escape character" in problem:
-        hint = "YAML reads backslashes in double quotes; single quotes keep them: '\\d+'"
-    return at, "invalid YAML: " + problem, hint
 
 
 class Checker:
@@ -162,11 +75,8 @@ class Checker:
     def fail(
         self, at: YamlNode | int | None, path: str, problem: str, hint: str | None = None
     ) -> NoReturn:
-        """Raise the one-line error: 'SOURCE[:LINE]: [PATH: ]PROBLEM'."""
-        where = self.source
-        if at is not None:
-            where += f":{at if isinstance(at, int) else line(at)}"
-        raise UsageError(f"{where}: {path}: {problem}" if path else f"{where}: {problem}", hint)
+        """Raise the one-line error: 'SOURCE[:LINE]: [PATH: ]PROBLEM' (``yamlload.fail``)."""
+        yamlload.fail(self.source, at, path, problem, hint)
 
     def _spend(self, node: YamlNode, path: str) -> None:
         self.budget -= 1
@@ -176,35 +86,14 @@ class Checker:
     def _plain_tag(
         self, node: YamlNode, path: str, hint: str | None = "remove the tag; plain values only"
     ) -> None:
-        if node.tag not in _PLAIN_TAGS:
+        if node.tag not in PLAIN_TAGS:
             self.fail(node, path, f"unsupported YAML tag {short_tag(node.tag)}", hint)
 
     # -- the document ---------------------------------------------------------
 
     def compose(self, text: str) -> YamlNode | None:
         """The single document of ``text`` (None when empty); syntax errors fail."""
-        # Characters PyYAML's reader refuses go straight to it, so both paths accept the same.
-        if _FAST_LOADER is not None and not yaml.reader.Reader.NON_PRINTABLE.search(text):
-            try:
-                return yaml.compose(text, Loader=_FAST_LOADER)
-            except (yaml.YAMLError, RecursionError):
-                pass  # composed again below, for PyYAML's wording of the problem
-        try:
-            return yaml.compose(text, Loader=yaml.SafeLoader)
-        except yaml.MarkedYAMLError as exc:
-            at, problem, hint = _syntax_error(exc)
-            self.fail(at, "", problem, hint)
-        except yaml.reader.ReaderError as exc:
-            self.fail(
-                text[: exc.position].count("\n") + 1,
-                "",
-                f"invalid YAML: character #x{exc.character:04x} is not allowed",
-                "remove control characters from the file",
-            )
-        except yaml.YAMLError as exc:  # any other parser failure still gets one line
-            self.fail(None, "", "invalid YAML: " + " ".join(str(exc).split()))
-        except RecursionError:
-            self.fail(None, "", "invalid YAML: nested too deeply")
+        return yamlload.compose(text, self.source)
 
     def document(self, text: str, empty_hint: str, shape_hint: str) -> MappingNode:
         """The top-level mapping of ``text``; an empty file or another shape fails."""
@@ -448,7 +337,7 @@ class Checker:
         self._spend(node, path)
         if id(node) in active:
             self.fail(node, path, "recursive alias")
-        if node.tag not in _PLAIN_TAGS:  # !!set, !!omap, !!binary, !vault, custom tags
+        if node.tag not in PLAIN_TAGS:  # !!set, !!omap, !!binary, !vault, custom tags
             self.fail(node, path, f"unsupported YAML tag {short_tag(node.tag)}", hint)
         if isinstance(node, ScalarNode):
             if node.tag in (STR, TIMESTAMP):

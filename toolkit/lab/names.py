@@ -26,7 +26,7 @@ _HASH_LEN = 6
 _RESERVED_GROUPS = {"all", "ungrouped"}
 
 
-def _label_problem(name: str, what: str, maximum: int, may_end_with_dash: bool) -> str | None:
+def _label_problem(name: str, what: str, maximum: int) -> str | None:
     """Why ``name`` is not a lowercase DNS-style label, or None when it is one."""
     if not name:
         return f"{what} is empty"
@@ -40,31 +40,40 @@ def _label_problem(name: str, what: str, maximum: int, may_end_with_dash: bool) 
                 f"{what} {name!r} contains {ch!r}"
                 " (only lowercase letters, digits and '-' are allowed)"
             )
-    if name.endswith("-") and not may_end_with_dash:
+    if name.endswith("-"):
         return f"{what} {name!r} must not end with '-'"
     return None
 
 
+def _valid_label(name: str, what: str, maximum: int, pattern: re.Pattern[str], hint: str) -> str:
+    """``name`` if it is a label of at most ``maximum`` characters matching ``pattern``;
+    else UsageError with the first problem found and ``hint``."""
+    problem = _label_problem(name, what, maximum)
+    if problem is None and pattern.match(name):
+        return name
+    raise UsageError(problem or f"{what} {name!r} is invalid", hint=hint)
+
+
 def validate_lab_name(name: str) -> str:
     """Return ``name`` if it is a valid lab name, else raise UsageError saying why."""
-    problem = _label_problem(name, "lab name", LAB_NAME_MAX, may_end_with_dash=False)
-    if problem is None and _LAB_RE.match(name):
-        return name
-    raise UsageError(
-        problem or f"lab name {name!r} is invalid",
-        hint="a lab name is 1-20 lowercase letters, digits or '-', starts with a letter and"
+    return _valid_label(
+        name,
+        "lab name",
+        LAB_NAME_MAX,
+        _LAB_RE,
+        "a lab name is 1-20 lowercase letters, digits or '-', starts with a letter and"
         " does not end with '-' (it becomes part of namespace names and state directories)",
     )
 
 
 def validate_node_name(name: str) -> str:
     """Return ``name`` if it is a valid node (hostname label) name, else raise UsageError."""
-    problem = _label_problem(name, "node name", NODE_NAME_MAX, may_end_with_dash=False)
-    if problem is None and _NODE_RE.match(name):
-        return name
-    raise UsageError(
-        problem or f"node name {name!r} is invalid",
-        hint="a node name is a hostname label: 1-32 lowercase letters, digits or '-',"
+    return _valid_label(
+        name,
+        "node name",
+        NODE_NAME_MAX,
+        _NODE_RE,
+        "a node name is a hostname label: 1-32 lowercase letters, digits or '-',"
         " starting with a letter and not ending with '-'",
     )
 

@@ -2,9 +2,9 @@
 
 A topology names a lab, its underlay subnet and its VMs. Everything is checked
 before anything is created, and every complaint is one line of the form
-``FILE:LINE: field.path: what is wrong`` (see ``toolkit.yamlcheck``, which reads
-the YAML; this module says what a topology means). Golden error messages live in
-``tests/errors``.
+``FILE:LINE: field.path: what is wrong`` (``toolkit.yamlload`` reads the YAML and
+``toolkit.yamlcheck`` checks its shapes; this module says what a topology means).
+Golden error messages live in ``tests/errors``.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from typing import Any
 from yaml.nodes import Node as YamlNode
 from yaml.nodes import ScalarNode
 
-from toolkit import yamlcheck
+from toolkit import yamlcheck, yamlload
 from toolkit.errors import NotFound, UsageError
 from toolkit.lab import names, role_vars
 from toolkit.lab.impair import (  # noqa: F401  (re-exported: the CLI and tests import them here)
@@ -169,7 +169,7 @@ _PLAIN_HINT = "vars hold plain strings, numbers, booleans, lists and mappings"
 
 def _example_address(body: YamlNode) -> str:
     """The user's own value when they wrote 'vm: 192.168.100.23', for the fix-it hint."""
-    if isinstance(body, ScalarNode) and body.tag == yamlcheck.STR and body.value:
+    if isinstance(body, ScalarNode) and body.tag == yamlload.STR and body.value:
         return str(body.value)
     return "192.168.100.23"
 
@@ -188,7 +188,7 @@ class _Loader(yamlcheck.Checker):
             "a topology needs at least name, underlay.subnet and nodes; " + EXAMPLE,
             "a topology starts with name:, underlay: and nodes:; " + EXAMPLE,
         )
-        top = self.fields(root, "", TOP_KEYS, ("name", "underlay", "nodes"), yamlcheck.line(root))
+        top = self.fields(root, "", TOP_KEYS, ("name", "underlay", "nodes"), yamlload.line(root))
         name_node = top["name"][1]
         lab = self.string(name_node, "name")
         try:
@@ -219,14 +219,14 @@ class _Loader(yamlcheck.Checker):
     # -- sections -----------------------------------------------------------
 
     def underlay(self, key_node: YamlNode, node: YamlNode) -> Underlay:
-        if yamlcheck.is_null(node):
+        if yamlload.is_null(node):
             self.fail(
                 key_node, "underlay", "expected a mapping, got nothing", _MISSING_HINTS["underlay"]
             )
-        found = self.fields(node, "underlay", UNDERLAY_KEYS, ("subnet",), yamlcheck.line(key_node))
+        found = self.fields(node, "underlay", UNDERLAY_KEYS, ("subnet",), yamlload.line(key_node))
         subnet = self.subnet(found["subnet"][1])
         mtu = MTU_DEFAULT
-        if "mtu" in found and not yamlcheck.is_null(mtu_node := found["mtu"][1]):
+        if "mtu" in found and not yamlload.is_null(mtu_node := found["mtu"][1]):
             mtu = self.integer(mtu_node, "underlay.mtu")
             if not MTU_MIN <= mtu <= MTU_MAX:
                 self.fail(
@@ -269,13 +269,13 @@ class _Loader(yamlcheck.Checker):
         out: dict[str, Any] = {}
         pairs = self.pairs(node, path, type_hint="vars maps Ansible variable names to values")
         for key, key_node, value_node in pairs:
-            self.identifier(key_node, yamlcheck.join(path, key), key, "Ansible variable name")
-            out[key] = self.plain(value_node, yamlcheck.join(path, key), _PLAIN_HINT)
+            self.identifier(key_node, yamlload.join(path, key), key, "Ansible variable name")
+            out[key] = self.plain(value_node, yamlload.join(path, key), _PLAIN_HINT)
             self.var_nodes[(scope, key)] = value_node
         return out
 
     def nodes(self, key_node: YamlNode, node: YamlNode, subnet: IPv4Network) -> tuple[Node, ...]:
-        if yamlcheck.is_null(node):
+        if yamlload.is_null(node):
             self.fail(key_node, "nodes", "no nodes defined", "a lab needs at least one VM")
         entries = self.pairs(
             node,
@@ -305,7 +305,7 @@ class _Loader(yamlcheck.Checker):
                 path,
                 NODE_KEYS,
                 ("eth1",),
-                yamlcheck.line(name_node),
+                yamlload.line(name_node),
                 type_hint=f"write {name}: {{eth1: {_example_address(body)}}}",
             )
             eth1_node = found["eth1"][1]
@@ -315,7 +315,7 @@ class _Loader(yamlcheck.Checker):
                 self.fail(
                     eth1_node, f"{path}.eth1", f"{address} is already used by {other} (line {at})"
                 )
-            used[address] = (name, yamlcheck.line(eth1_node))
+            used[address] = (name, yamlload.line(eth1_node))
             groups = self.groups(found["groups"][1], f"{path}.groups") if "groups" in found else ()
             impair = Impairment()
             if "impair" in found:
@@ -371,20 +371,20 @@ class _Loader(yamlcheck.Checker):
         lines: dict[str, int] = {}
         pairs = self.pairs(node, path, type_hint="write e.g. impair: {delay: 20ms, loss: 1%}")
         for key, key_node, value_node in pairs:
-            lines[key] = yamlcheck.line(key_node)
-            if yamlcheck.is_null(value_node):
+            lines[key] = yamlload.line(key_node)
+            if yamlload.is_null(value_node):
                 values[key] = None
             elif isinstance(value_node, ScalarNode) and value_node.tag in (
-                yamlcheck.STR,
-                yamlcheck.INT,
-                yamlcheck.FLOAT,
+                yamlload.STR,
+                yamlload.INT,
+                yamlload.FLOAT,
             ):
                 values[key] = str(value_node.value)
             else:
                 self.fail(
                     value_node,
-                    yamlcheck.join(path, key),
-                    f"expected a value like 20ms, got {yamlcheck.kind(value_node)}",
+                    yamlload.join(path, key),
+                    f"expected a value like 20ms, got {yamlload.kind(value_node)}",
                 )
 
         def label(key: str) -> str:
@@ -401,7 +401,7 @@ def loads(text: str, source: str = "<string>") -> Topology:
 def load(path: str | os.PathLike[str]) -> Topology:
     """Read, parse and validate a topology file (UsageError, exit 2, on any problem)."""
     file = Path(path)
-    text = yamlcheck.read_text(
+    text = yamlload.read_text(
         path,
         "topology",
         "check the path; a lab's file is usually labs/<lab>/topology.yml",

@@ -23,7 +23,7 @@ if TYPE_CHECKING:
     from toolkit.capture.annotate import LabNames
     from toolkit.capture.reassembly import Reassembler
     from toolkit.capture.stats import Stats
-    from toolkit.capture.verify import Verdict
+    from toolkit.capture.verdict import Verdict
     from toolkit.capture.vxlan import Header, Packet, Row
 
 NS = 1_000_000_000

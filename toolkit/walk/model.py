@@ -1,7 +1,8 @@
 """Walkthrough files: steps a teacher writes in YAML, checked line by line before anything runs.
 
 Errors read ``FILE:LINE: steps[2].run[1].timeout: problem`` (steps, commands and checks
-numbered from 1, as ``ovlab walk --step``); ``toolkit.yamlcheck`` reads the YAML.
+numbered from 1, as ``ovlab walk --step``); ``toolkit.yamlload`` and ``toolkit.yamlcheck``
+read the YAML.
 
 title: …
 lab: seed-demo                 # shipped lab (labs/<lab>/topology.yml) walked by default
@@ -34,7 +35,7 @@ from typing import Any
 from yaml.nodes import Node as YamlNode
 from yaml.nodes import ScalarNode
 
-from toolkit import yamlcheck
+from toolkit import yamlcheck, yamlload
 from toolkit.errors import UsageError
 from toolkit.lab import names
 from toolkit.suggest import did_you_mean
@@ -113,7 +114,7 @@ def resolve(arg: str) -> Path:
 
 def load(path: Path) -> Walk:
     """Read and validate a walkthrough file (UsageError ``FILE:LINE: field: problem``)."""
-    text = yamlcheck.read_text(
+    text = yamlload.read_text(
         path,
         "walkthrough",
         "check the path, or name a shipped walkthrough ('ovlab lab ls --shipped')",
@@ -214,7 +215,7 @@ class _Loader(yamlcheck.Checker):
         return Step(number, title, explain, run)
 
     def command(self, path: str, node: YamlNode) -> Command:
-        if isinstance(node, ScalarNode) and node.tag == yamlcheck.STR:
+        if isinstance(node, ScalarNode) and node.tag == yamlload.STR:
             return Command(self.cmd(node, path))
         found = self.fields(
             node,
