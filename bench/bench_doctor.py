@@ -48,7 +48,7 @@ def doctor(lab: str) -> tuple[float, dict]:
     took = time.perf_counter() - t0
     if proc.returncode not in (0, 1, 4, 5):
         raise SystemExit(f"ovlab doctor failed: {proc.stderr.strip()}")
-    return took, json.loads(proc.stdout)
+    return took, json.loads(proc.stdout)["data"]  # the --json envelope (README)
 
 
 def main() -> None:

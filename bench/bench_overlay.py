@@ -44,7 +44,7 @@ def run_to_first_reply() -> tuple[list[float], list[float]]:
                 f"{lab}/lab-vm-1",
                 "--json",
             )
-        )["ip"]
+        )["data"]["ip"]
         pid2 = vm_pid(lab, "lab-vm-2")
         totals, rtts = [], []
         for i in range(20):
@@ -112,10 +112,10 @@ def remote_latency_and_rss() -> tuple[list[float], list[float]]:
                     f"{lab}/{vm.node}",
                     "--json",
                 )
-            )
+            )["data"]
             created[r["mac"]] = r
         time.sleep(1.0)
-        snap = {e["mac"]: e for e in json.loads(ovlab("ps", "--lab", lab, "--json"))}
+        snap = {e["mac"]: e for e in json.loads(ovlab("ps", "--lab", lab, "--json"))["data"]}
         lat = []
         rss = []
         for vm in vms:

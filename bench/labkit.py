@@ -45,7 +45,8 @@ def renamed_topology(shipped: str, prefix: str) -> Iterator[tuple[str, Path]]:
 def members_alive(lab: str, expected: int) -> bool:
     """True when `consul members` lists every VM alive."""
     try:
-        rows = json.loads(ovlab("consul", "members", lab, "--json", check=False) or "[]")
+        out = ovlab("consul", "members", lab, "--json", check=False)
+        rows = json.loads(out)["data"] if out else []  # the --json envelope (README)
     except ValueError:
         return False
     return len(rows) == expected and all(r["status"] == "alive" for r in rows)

@@ -61,9 +61,7 @@ UI_LIBS = {"typer": {"cli"}, "rich": {"cli", "render"}}
 
 # The one module whose job is to run ovlab commands: a walkthrough's steps.
 RUNS_THE_CLI = {"toolkit.walk.runner"}
-CLI_SPAWN_ALLOWED: dict[str, str] = {
-    "toolkit.cli.walk": "spawns 'ovlab lab up'; due to call lab.lifecycle in-process",
-}
+CLI_SPAWN_ALLOWED: dict[str, str] = {}
 
 
 @dataclass(frozen=True)

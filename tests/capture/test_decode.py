@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import subprocess
 from pathlib import Path
 
@@ -14,6 +13,7 @@ from scapy.layers.vxlan import VXLAN
 from tests.capture import samples
 from tests.capture.oracle import compare, decode, need_tshark, tshark
 from tests.capture.samples import edge_packets, write
+from tests.jsonout import data as json_data
 from tests.lab.conftest import ovlab
 from toolkit.capture import pcapio, vxlan
 from toolkit.capture.annotate import LabNames, save
@@ -99,7 +99,9 @@ def test_fast_path_agrees_with_general_path(edge):
 def test_detail_is_scapys_dissection(edge):
     out = ovlab("decode", str(edge[0]), "--detail", "13").stdout
     assert "###[ VXLAN ]###" in out and "gpid      = 4660" in out
-    js = json.loads(ovlab("decode", str(edge[0]), "--detail", "1", "--json").stdout)
+    js = json_data(
+        ovlab("decode", str(edge[0]), "--detail", "1", "--json").stdout, "decode --detail"
+    )
     assert js["vni"] == 256 and "###[ ICMP ]###" in js["dissection"]
     bad = ovlab("decode", str(edge[0]), "--detail", "999", check=False)
     assert bad.returncode == 2 and "has 28 packet" in bad.stderr
@@ -134,7 +136,7 @@ def test_lab_names_from_the_capture_sidecar(edge):
 
 def test_stats_match_tshark(edge):
     need_tshark()
-    stats = json.loads(ovlab("decode", str(edge[0]), "--stats", "--json").stdout)
+    stats = json_data(ovlab("decode", str(edge[0]), "--stats", "--json").stdout, "decode --stats")
     rows = tshark(edge[0])
     want: dict[tuple, list[int]] = {}
     for t in rows:
@@ -188,7 +190,9 @@ def test_field_report_first_fragment_is_not_a_clean_packet():
     assert "offset 0" in first["summary"] and "more follow" in first["summary"]
     assert (second["kind"], second["vni"]) == ("vxlan", 256)
     assert second["note"] == "reassembled from 2 IPv4 fragments (packets 1, 2)"
-    stats = json.loads(ovlab("decode", str(FIELD_REPORT), "--stats", "--json").stdout)
+    stats = json_data(
+        ovlab("decode", str(FIELD_REPORT), "--stats", "--json").stdout, "decode --stats"
+    )
     assert (stats["fragments"], stats["reassembled"], stats["incomplete"]) == (1, 1, 0)
     assert [(t["vni"], t["packets"]) for t in stats["tunnels"]] == [(256, 1)]
 
@@ -258,7 +262,7 @@ def test_fragment_orders_and_mixes_match_tshark(tmp_path):
         inner[2]["note"] == "inner datagram reassembled from 3 IPv4 fragments (packets 25, 26, 27)"
     )
 
-    stats = json.loads(ovlab("decode", str(path), "--stats", "--json").stdout)
+    stats = json_data(ovlab("decode", str(path), "--stats", "--json").stdout, "decode --stats")
     assert (stats["reassembled"], stats["incomplete"], stats["incomplete_fragments"]) == (8, 1, 2)
     assert stats["incomplete_samples"] == [
         {"packets": [13, 14], "reason": "capture ended before its other fragments"}
@@ -270,7 +274,9 @@ def test_fragment_orders_and_mixes_match_tshark(tmp_path):
     assert "packets 13, 14: capture ended" in proc.stderr
     text = ovlab("decode", str(path), "--stats").stdout
     assert "IP fragments: 8 datagram(s) reassembled, 1 never completed (2 fragment(s))" in text
-    detail = json.loads(ovlab("decode", str(path), "--detail", "24", "--json").stdout)
+    detail = json_data(
+        ovlab("decode", str(path), "--detail", "24", "--json").stdout, "decode --detail"
+    )
     assert (
         detail["vni"] == 2008
         and "###[ IPv6 Extension Header - Fragmentation header ]###" in (detail["dissection"])
@@ -306,7 +312,7 @@ def test_truncated_datagrams_match_tshark(tmp_path):
     assert got["udp length below 8"]["kind"] == "malformed"
     assert got["udp length short of payload"]["kind"] == "malformed"
 
-    stats = json.loads(ovlab("decode", str(path), "--stats", "--json").stdout)
+    stats = json_data(ovlab("decode", str(path), "--stats", "--json").stdout, "decode --stats")
     assert stats["truncated"] == sum(o["kind"] == "truncated" for o in got.values()) == 12
     (tunnel,) = [t for t in stats["tunnels"] if t["vni"] == 3000]
     assert tunnel["truncated"] == tunnel["packets"] == 4

@@ -21,6 +21,7 @@ import pytest
 
 from tests.capture.oracle import compare, decode, need_tshark, tshark_count
 from tests.conftest import lab_name
+from tests.jsonout import data as json_data
 from tests.lab.conftest import OVLAB, UNDERLAY_IPS, consul_topology, ovlab
 from toolkit.lab import cleanup
 
@@ -40,7 +41,7 @@ def wait_for(pred: Any, timeout: float, step: float = 0.2) -> None:
 
 def containers(lab: str) -> dict[str, dict]:
     proc = ovlab("ps", "--lab", lab, "--json", check=False)
-    return {c["name"]: c for c in json.loads(proc.stdout)} if proc.returncode == 0 else {}
+    return {c["name"]: c for c in json_data(proc.stdout, "ps")} if proc.returncode == 0 else {}
 
 
 @pytest.fixture(scope="module")
@@ -85,7 +86,7 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 def dev(lab: str) -> dict:
     return next(
         n
-        for n in json.loads(ovlab("network", "ls", "--lab", lab, "--json").stdout)
+        for n in json_data(ovlab("network", "ls", "--lab", lab, "--json").stdout, "network ls")
         if n["name"] == "dev"
     )
 
@@ -143,7 +144,7 @@ def test_capture_on_a_lab_vm(lab, dev, tmp_path):
     # Names straight from the running lab, too.
     live = decode(pcap, "--lab", lab)
     assert [o.get("inner_src_name") for o in live] == [o.get("inner_src_name") for o in ours]
-    stats = json.loads(ovlab("decode", str(pcap), "--stats", "--json").stdout)
+    stats = json_data(ovlab("decode", str(pcap), "--stats", "--json").stdout, "decode --stats")
     pair = {
         (t["outer_src_name"], t["outer_dst_name"], t["network"]): t["packets"]
         for t in stats["tunnels"]
@@ -175,7 +176,7 @@ def test_capture_in_a_container_and_a_pinned_overlay_netns(lab, dev):
 def verify(lab: str) -> tuple[int, dict]:
     proc = ovlab("verify", lab, "--from", "container_node2", "--to", "svc1", "--json", check=False)
     assert proc.returncode in (0, 1), proc.stderr
-    return proc.returncode, json.loads(proc.stdout)
+    return proc.returncode, json_data(proc.stdout, "verify")
 
 
 def test_verify_passes_on_a_healthy_lab(lab, dev):

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
-from toolkit.cli import common, containers
+from toolkit.cli import common
 from toolkit.cli.fast import fast_run
 from toolkit.cli.main import build_app
 from toolkit.overlay import client
@@ -30,7 +30,6 @@ def calls(monkeypatch: pytest.MonkeyPatch) -> list[tuple[Any, ...]]:
 
     monkeypatch.setattr(client, "run_container", run_container)
     monkeypatch.setattr(common, "require_privileges", lambda: None)
-    monkeypatch.setattr(containers, "require_privileges", lambda: None)
     return seen
 
 

@@ -5,12 +5,12 @@ One small lab (not provisioned) serves every command and every form.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import pytest
 import yaml
 
+from tests.jsonout import data as json_data
 from tests.lab.conftest import one_line, ovlab
 from toolkit.lab import state
 
@@ -25,18 +25,18 @@ def test_every_lab_command_takes_a_name_a_file_or_a_directory(make_lab, tmp_path
     ovlab("lab", "up", str(labdir))  # the directory form brings it up
     forms = {"name": lab, "file": str(topo), "dir": str(labdir), "dir/": f"{labdir}/"}
     for form, arg in forms.items():
-        rows = json.loads(ovlab("lab", "status", arg, "--json").stdout)
+        rows = json_data(ovlab("lab", "status", arg, "--json").stdout, "lab status")
         assert [(r["lab"], r["node"], r["alive"]) for r in rows] == [
             (lab, "vm1", True),
             (lab, "vm2", True),
         ], form
         inv = yaml.safe_load(ovlab("lab", "inventory", arg).stdout)
         assert inv["all"]["vars"]["ovlab_lab"] == lab, form
-        graph = json.loads(ovlab("lab", "graph", arg, "--json").stdout)
+        graph = json_data(ovlab("lab", "graph", arg, "--json").stdout, "lab graph")
         assert graph["lab"] == lab and {v["node"] for v in graph["vms"]} == {"vm1", "vm2"}, form
         doctor = ovlab("doctor", arg, "--no-probe", "--json", check=False)
         assert doctor.returncode not in (2, 3), (form, doctor.stderr)
-        assert json.loads(doctor.stdout)["lab"] == lab, form
+        assert json_data(doctor.stdout, "doctor")["lab"] == lab, form
         # Not provisioned: verify gets as far as the lab's agents, which means it found the lab.
         verify = ovlab("verify", arg, check=False)
         assert f"no overlay agent runs in lab {lab}" in one_line(verify), (form, verify.stderr)

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import json
-
 import pytest
 
+from tests.jsonout import data as json_data
 from tests.lab.conftest import host_snapshot, ovlab
 
 pytestmark = pytest.mark.root
@@ -35,7 +34,9 @@ def test_failure_names_host_and_task(make_lab, tmp_path):
     lines = proc.stderr.strip().splitlines()
     assert len(lines) == 1 and "Traceback" not in proc.stderr
     assert "vm2" in lines[0] and "'Break on purpose'" in lines[0] and "boom on vm2" in lines[0]
-    result = json.loads(ovlab("provision", lab, "-p", str(book), "--json", check=False).stdout)
+    result = json_data(
+        ovlab("provision", lab, "-p", str(book), "--json", check=False).stdout, "provision"
+    )
     assert result["ok"] is False
     assert {r["host"]: r["failures"] for r in result["recap"]} == {"vm1": 0, "vm2": 1}
 
@@ -78,7 +79,7 @@ def test_members_and_kv_match_consuls_own_cli(make_lab, tmp_path):
         )
     )
     ovlab("lab", "up", str(topo), "--provision", timeout=240)
-    ours = json.loads(ovlab("consul", "members", lab, "--json").stdout)
+    ours = json_data(ovlab("consul", "members", lab, "--json").stdout, "consul members")
     with open(f"/run/ovlab/labs/{lab}/secrets/bootstrap.token") as fh:
         token = fh.read().strip()
     theirs = ovlab(
@@ -107,5 +108,5 @@ def test_members_and_kv_match_consuls_own_cli(make_lab, tmp_path):
         "ovlab/probe",
         "hello",
     )
-    kv = json.loads(ovlab("consul", "kv", lab, "ovlab/", "--json").stdout)
+    kv = json_data(ovlab("consul", "kv", lab, "ovlab/", "--json").stdout, "consul kv")
     assert [(k["key"], k["value"]) for k in kv] == [("ovlab/probe", "hello")]

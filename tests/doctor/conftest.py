@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 import sys
@@ -15,6 +14,7 @@ from typing import Any
 import pytest
 
 from tests.conftest import lab_name
+from tests.jsonout import data as json_data
 from tests.lab.conftest import UNDERLAY_IPS, _clean_labs, consul_topology, ovlab  # noqa: F401
 from toolkit.lab import cleanup
 
@@ -47,7 +47,7 @@ class Lab:
         """`ovlab doctor LAB --json`: its exit code and report."""
         proc = ovlab("doctor", self.name, "--json", check=False, timeout=120)
         assert proc.returncode in (0, 1, 4, 5), proc.stderr
-        return proc.returncode, json.loads(proc.stdout)
+        return proc.returncode, json_data(proc.stdout, "doctor")
 
     def provoke(
         self, inject: Callable[[], object], check: str, vm: str | None = None
@@ -111,7 +111,7 @@ def lab(tmp_path_factory: pytest.TempPathFactory, _clean_labs: None) -> Iterator
         lab = Lab(name)
         for i, node in enumerate(("vm1", "vm2", "vm3"), 1):
             ovlab("run", "-d", "--name", f"c{i}", "--net", "dev", "--node", f"{name}/{node}")
-        nets = json.loads(ovlab("network", "ls", "--lab", name, "--json").stdout)
+        nets = json_data(ovlab("network", "ls", "--lab", name, "--json").stdout, "network ls")
         lab.net_id = next(n["id"] for n in nets if n["name"] == "dev")
         yield lab
     finally:

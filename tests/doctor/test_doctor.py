@@ -15,6 +15,7 @@ import time
 import pytest
 
 from tests.doctor.conftest import FIX_ENV, VTEP, Lab, ovlab
+from tests.jsonout import data as json_data
 
 pytestmark = pytest.mark.root
 
@@ -23,7 +24,7 @@ SUPERVISORCTL = FIX_ENV["PATH"].split(":")[0] + "/supervisorctl"
 
 
 def container(lab: Lab, name: str) -> dict:
-    rows = json.loads(ovlab("ps", "--lab", lab.name, "--json").stdout)
+    rows = json_data(ovlab("ps", "--lab", lab.name, "--json").stdout, "ps")
     return next(r for r in rows if r["name"] == name)
 
 
@@ -48,7 +49,7 @@ def vxlan_id(lab: Lab, node: str) -> int:
 
 
 def store_vni(lab: Lab) -> int:
-    nets = json.loads(ovlab("network", "ls", "--lab", lab.name, "--json").stdout)
+    nets = json_data(ovlab("network", "ls", "--lab", lab.name, "--json").stdout, "network ls")
     return int(next(n["vni"] for n in nets if n["name"] == "dev"))
 
 
@@ -349,7 +350,7 @@ def test_stopped_consul_server_is_named_and_fixed(lab: Lab):
     lab.follow(hits)
     lab.wait_gone("consul-no-leader")
     lab.heal()
-    members = json.loads(ovlab("consul", "members", lab.name, "--json").stdout)
+    members = json_data(ovlab("consul", "members", lab.name, "--json").stdout, "consul members")
     assert {m["node"]: m["status"] for m in members} == dict.fromkeys(VTEP, "alive")
 
 

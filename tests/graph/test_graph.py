@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 
 from tests.conftest import lab_name
+from tests.jsonout import data as json_data
 from tests.lab.conftest import _clean_labs, ovlab  # noqa: F401
 from toolkit.graph import dot, mermaid
 from toolkit.graph.model import build
@@ -181,8 +182,8 @@ def seed_lab(tmp_path_factory: pytest.TempPathFactory, _clean_labs: None) -> Ite
 @needs_dot
 def test_real_lab_graph_matches_ps_and_network_ls(seed_lab: str, tmp_path: Path):
     nodes, edges = graphviz_json(ovlab("lab", "graph", seed_lab).stdout)
-    ps = json.loads(ovlab("ps", "--lab", seed_lab, "--json").stdout)
-    (net,) = json.loads(ovlab("network", "ls", "--lab", seed_lab, "--json").stdout)
+    ps = json_data(ovlab("ps", "--lab", seed_lab, "--json").stdout, "ps")
+    (net,) = json_data(ovlab("network", "ls", "--lab", seed_lab, "--json").stdout, "network ls")
     for row in ps:
         label = nodes[f"ct:{row['name']}"]["label"]
         assert row["ip"] in label and row["mac"] in label and f"service {row['service']}" in label

@@ -7,7 +7,6 @@ VMs must see that install although their /tmp is private; the demo must run from
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import subprocess
@@ -21,6 +20,7 @@ import pytest
 import yaml
 
 from tests.conftest import lab_name
+from tests.jsonout import data as json_data
 
 ROOT = Path(__file__).resolve().parents[2]
 NEEDED = (
@@ -124,20 +124,24 @@ def test_wheel_carries_the_playbooks_labs_and_walkthroughs(built_wheel: Path) ->
 
 def test_shipped_data_is_found_in_site_packages(install: Install) -> None:
     site = str(install.venv / "lib")
-    shipped = json.loads(install.run("lab", "ls", "--shipped", "--json").stdout)
+    shipped = json_data(install.run("lab", "ls", "--shipped", "--json").stdout, "lab ls --shipped")
     by_name = {s["name"]: s for s in shipped}
     assert by_name["seed-demo"]["kind"] == "topology"
     assert by_name["libnetwork-overlay"]["kind"] == "walkthrough"
     assert all(s["path"].startswith(site) for s in shipped)
-    plan = json.loads(install.run("lab", "up", "seed-demo", "--dry-run", "--json").stdout)
+    plan = json_data(
+        install.run("lab", "up", "seed-demo", "--dry-run", "--json").stdout, "lab up --dry-run"
+    )
     assert plan["name"] == "seed-demo" and plan["topology"].startswith(site)
-    paths = json.loads(install.run("share", "--json").stdout)
+    paths = json_data(install.run("share", "--json").stdout, "share")
     assert Path(paths["roles"], "overlay_agent", "tasks", "main.yml").is_file()
     assert Path(paths["ansible.cfg"]).is_file()
 
 
 def test_wheelhouse_from_a_wheel_install_repacks_ovlab(install: Install, tmp_path: Path) -> None:
-    house = json.loads(install.run("wheelhouse", "-o", str(tmp_path / "wh"), "--json").stdout)
+    house = json_data(
+        install.run("wheelhouse", "-o", str(tmp_path / "wh"), "--json").stdout, "wheelhouse"
+    )
     with zipfile.ZipFile(tmp_path / "wh" / house["ovlab"]) as zf:
         names = set(zf.namelist())
     assert not [n for n in NEEDED if n not in names]
@@ -162,7 +166,7 @@ def test_demo_runs_from_the_wheel_in_any_directory(install: Install, _clean_labs
         install.run("lab", "up", str(topo), "--provision")
         walk = install.run("walk", "libnetwork-overlay", "--auto", "--lab", name, check=False)
         assert walk.returncode == 0, walk.stdout[-6000:] + walk.stderr
-        again = json.loads(install.run("provision", name, "--json").stdout)
+        again = json_data(install.run("provision", name, "--json").stdout, "provision")
         assert again["ok"], again
     finally:
         install.run("lab", "down", name, check=False)

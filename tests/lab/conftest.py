@@ -8,10 +8,12 @@ import subprocess
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from tests.conftest import TEST_PREFIX, lab_name
+from tests.jsonout import data as json_data
 from toolkit.lab import cleanup
 
 OVLAB = [sys.executable, "-m", "toolkit.cli.main"]
@@ -43,9 +45,9 @@ def one_line(proc: subprocess.CompletedProcess[str]) -> str:
     return lines[0]
 
 
-def ovlab_json(*args: str) -> object:
-    """Run the CLI with --json and parse its output."""
-    return json.loads(ovlab(*args, "--json").stdout)
+def ovlab_json(*args: str) -> Any:
+    """Run ``ovlab lab CMD …`` with --json and return its data (envelope checked)."""
+    return json_data(ovlab(*args, "--json").stdout, " ".join(args[:2]))
 
 
 def sweep() -> None:

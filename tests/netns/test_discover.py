@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
+from tests.jsonout import data as json_data
 from toolkit.cli import netns as cli
 from toolkit.netns import mounts
 
@@ -36,7 +37,7 @@ exec sleep 300
 def ls_rows() -> list[dict[str, Any]]:
     result = runner.invoke(cli.app, ["ls", "--json"])
     assert result.exit_code == 0, (result.output, result.exception)
-    rows = json.loads(result.stdout)
+    rows = json_data(result.stdout, "netns ls")
     assert isinstance(rows, list)
     return rows
 
@@ -44,7 +45,7 @@ def ls_rows() -> list[dict[str, Any]]:
 def view(name: str, target: str) -> list[dict[str, Any]]:
     result = runner.invoke(cli.app, [name, target, "--json"])
     assert result.exit_code == 0, (result.output, result.exception)
-    return json.loads(result.stdout)  # type: ignore[no-any-return]
+    return json_data(result.stdout, f"netns {name}")  # type: ignore[no-any-return]
 
 
 def umount(path: str, pid: int | None = None) -> None:

@@ -14,6 +14,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from typer.testing import CliRunner
 
+from tests.jsonout import data as json_data
 from toolkit.cli import netns as cli
 from toolkit.lab import state
 from toolkit.netns import discover
@@ -130,7 +131,7 @@ def test_fast_and_typer_paths_print_the_same(make_netns):
             capture_output=True, text=True, cwd=REPO, check=True,
         ).stdout  # fmt: skip
         typer_out = runner.invoke(cli.app, [view, ns, "--json"]).stdout
-        assert json.loads(fast) == json.loads(typer_out) != []
+        assert json_data(fast, f"netns {view}") == json_data(typer_out, f"netns {view}") != []
 
 
 @pytest.mark.root
@@ -141,10 +142,12 @@ def test_docker_exec_root_namespaces_are_listed_and_usable():
         pinned.parent.mkdir(parents=True)
         pinned.touch()
         subprocess.run(["unshare", f"--net={pinned}", "true"], check=True)
-        rows = json.loads(runner.invoke(cli.app, ["ls", "--json"]).stdout)
+        rows = json_data(runner.invoke(cli.app, ["ls", "--json"]).stdout, "netns ls")
         row = next(r for r in rows if r["path"] == str(pinned))
         assert row["kind"] == "docker" and row["target"] == str(pinned)
-        links = json.loads(runner.invoke(cli.app, ["links", str(pinned), "--json"]).stdout)
+        links = json_data(
+            runner.invoke(cli.app, ["links", str(pinned), "--json"]).stdout, "netns links"
+        )
         assert [r["name"] for r in links] == ["lo"]
     finally:
         subprocess.run(["umount", str(pinned)], capture_output=True)

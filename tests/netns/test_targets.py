@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 import sys
@@ -13,6 +12,7 @@ import pytest
 from typer.testing import CliRunner
 
 from tests.conftest import netns_names
+from tests.jsonout import data as json_data
 from toolkit.cli import netns as cli
 from toolkit.lab import procs, state
 
@@ -120,7 +120,7 @@ def fake_lab(tmp_path, monkeypatch) -> Iterator[tuple[str, str]]:
 def names_of(args: list[str]) -> list[str]:
     result = runner.invoke(cli.app, [*args, "--json"])
     assert result.exit_code == 0, result.output
-    return [r["name"] for r in json.loads(result.stdout)]
+    return [r["name"] for r in json_data(result.stdout, f"netns {args[0]}")]
 
 
 def test_lab_node_targets(fake_lab):
@@ -130,7 +130,7 @@ def test_lab_node_targets(fake_lab):
     assert "ovpinned0" in names_of(["links", f"{node}:1-3aa4e1aa64"])
     assert "ovdummy0" in names_of(["links", node, "--lab", lab])  # TARGET within one lab
     result = runner.invoke(cli.app, ["links", "--lab", lab, "--json"])
-    rows = json.loads(result.stdout)
+    rows = json_data(result.stdout, "netns links")
     assert {r["netns"] for r in rows} == {node}
     table = runner.invoke(cli.app, ["links", "--lab", lab], env={"COLUMNS": "200"})
     assert table.exit_code == 0 and "node" in table.stdout
@@ -148,7 +148,7 @@ def test_lab_node_typos_suggest(fake_lab):
 
 def test_ls_shows_lab_vm_and_pinned(fake_lab):
     _lab, node = fake_lab
-    rows = json.loads(runner.invoke(cli.app, ["ls", "--json"]).stdout)
+    rows = json_data(runner.invoke(cli.app, ["ls", "--json"]).stdout, "netns ls")
     kinds = {r["target"]: r["kind"] for r in rows}
     assert kinds[node] == "lab-vm"
     assert kinds[f"{node}:1-3aa4e1aa64"] == "vm-pinned"
@@ -161,7 +161,7 @@ def test_ls_shows_lab_vm_and_pinned(fake_lab):
 
 def test_vm_pinned_anywhere_in_the_vm(fake_lab):
     _lab, node = fake_lab
-    rows = json.loads(runner.invoke(cli.app, ["ls", "--json"]).stdout)
+    rows = json_data(runner.invoke(cli.app, ["ls", "--json"]).stdout, "netns ls")
     target = f"{node}:/run/ovt any/ns1"
     row = next(r for r in rows if r["target"] == target)
     assert (row["kind"], row["mount"], row["links"]) == ("vm-pinned", "/run/ovt any/ns1", 1)

@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
+from tests.jsonout import data as json_data
 from tests.netns import topology, vxlan_oracle
 from toolkit.cli import netns as cli
 
@@ -21,7 +22,7 @@ def ovlab_json(*args: str) -> list[dict[str, Any]]:
     """Run ``ovlab netns ARGS --json`` in-process and parse the list it prints."""
     result = runner.invoke(cli.app, [*args, "--json"])
     assert result.exit_code == 0, (result.output, result.exception)
-    data = json.loads(result.stdout)
+    data = json_data(result.stdout, f"netns {args[0]}")
     assert isinstance(data, list)
     return data
 

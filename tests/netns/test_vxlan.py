@@ -6,13 +6,13 @@ compared field by field with iproute2's own decoding (tests/netns/vxlan_oracle).
 
 from __future__ import annotations
 
-import json
 import subprocess
 from typing import Any
 
 import pytest
 from typer.testing import CliRunner
 
+from tests.jsonout import data as json_data
 from tests.netns import vxlan_oracle
 from tests.netns.topology import _batch
 from toolkit.cli import netns as cli
@@ -71,7 +71,7 @@ def view(*args: str) -> list[dict[str, Any]]:
     """``ovlab netns vxlan ARGS --json``, in-process."""
     result = runner.invoke(cli.app, ["vxlan", *args, "--json"])
     assert result.exit_code == 0, (result.output, result.exception)
-    data = json.loads(result.stdout)
+    data = json_data(result.stdout, "netns vxlan")
     assert isinstance(data, list)
     return data
 

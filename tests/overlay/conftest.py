@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import lab_name
+from tests.jsonout import data as json_data
 from tests.lab.conftest import UNDERLAY_IPS, _clean_labs, consul_topology, ovlab  # noqa: F401
 from toolkit.lab import cleanup
 
@@ -31,7 +32,7 @@ class Lab:
         """`ovlab run -d` a container on a VM; its JSON result."""
         args = ["run", "-d", "--name", name, "--node", f"{self.name}/{node}", "--json"]
         args += ["--publish-service", f"{service}.{net}.overlay"] if service else ["--net", net]
-        return json.loads(self.ovl(*args).stdout)
+        return json_data(self.ovl(*args).stdout, "run")
 
     def rm(self, name: str) -> None:
         """`ovlab rm` a container wherever it runs."""
@@ -47,8 +48,10 @@ class Lab:
 
     def snapshot(self) -> dict:
         """The store as the agents see it."""
-        nets = json.loads(self.ovl("network", "ls", "--lab", self.name, "--json").stdout)
-        ctrs = json.loads(self.ovl("ps", "--lab", self.name, "--json").stdout)
+        nets = json_data(
+            self.ovl("network", "ls", "--lab", self.name, "--json").stdout, "network ls"
+        )
+        ctrs = json_data(self.ovl("ps", "--lab", self.name, "--json").stdout, "ps")
         return {"networks": nets, "containers": ctrs}
 
     def overlay_ns(self, node: str, net_id: str) -> str:

@@ -22,6 +22,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.jsonout import data as json_data
 from tests.lab.conftest import OVLAB, ovlab
 from tests.overlay.conftest import VTEP, Lab, wait_for
 from toolkit.lab import registry
@@ -501,8 +502,8 @@ def test_commands_ride_out_a_leader_election(lab: Lab):
         assert proc.returncode == 0, (what, stdout, stderr)
         assert stderr == "", (what, stderr)  # no spinner without a terminal
         out[what] = stdout
-    ran = [json.loads(out["run vm1"]), json.loads(out["run vm2"])]
-    made = json.loads(out["network create"])
+    ran = [json_data(out["run vm1"], "run"), json_data(out["run vm2"], "run")]
+    made = json_data(out["network create"], "network create")
     snap = lab.snapshot()
     # Each request did its work exactly once, whatever the election did to its attempts.
     names = [c["name"] for c in snap["containers"]]

@@ -9,7 +9,6 @@ dependencies, copied as a wheelhouse and installed with pip --no-index.
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,6 +16,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from tests.jsonout import data as json_data
 from tests.playbooks.conftest import BIN, Lab, ansible_playbook, consul_binary, eventually, ovlab
 from tests.playbooks.sshlab import SSH_OPTS, SshAccess, ssh_access
 
@@ -149,7 +149,7 @@ def test_demo_over_ssh_from_the_controllers_wheel(ssh_lab: SshAccess) -> None:
     assert " 0% packet loss" in ping.stdout, ping.stdout
 
     doctor = ovlab("doctor", lab.name, "--json", check=False, timeout=180)
-    findings = json.loads(doctor.stdout) if doctor.stdout.strip() else doctor.stderr
+    findings = json_data(doctor.stdout, "doctor") if doctor.stdout.strip() else doctor.stderr
     assert doctor.returncode == 0, findings
 
     # Idempotent: a second run over the same VMs changes nothing.

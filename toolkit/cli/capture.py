@@ -6,37 +6,25 @@ Thin commands: parse, call toolkit.capture, hand records to toolkit.render.captu
 from __future__ import annotations
 
 import os
-import signal
 import sys
 from itertools import islice
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from toolkit.cli.common import emit_json, require_privileges
-from toolkit.errors import EXIT_CHECK, OvlabError, UsageError
+from toolkit.cli import complete
+from toolkit.cli.common import emit_json, needs_root
+from toolkit.cli.options import CaptureTargetArg, JsonLinesOpt, JsonOpt, LabArg, LabOpt, PortsOpt
+from toolkit.errors import EXIT_CHECK
 
 if TYPE_CHECKING:
     from toolkit.capture.annotate import LabNames
-
-PortsOpt = Annotated[
-    list[int] | None,
-    typer.Option(
-        "--vxlan-port",
-        help="Also decode UDP to this port as VXLAN (repeatable; 4789 always is; "
-        "8472 is Linux's default, used by flannel and Cilium).",
-    ),
-]
-LabOpt = Annotated[str | None, typer.Option("--lab", help="Lab whose names to show.")]
 
 
 def _ports(extra: list[int] | None) -> frozenset[int]:
     from toolkit.capture.vxlan import IANA_PORT
 
-    for p in extra or []:
-        if not 0 < p < 65536:
-            raise UsageError(f"--vxlan-port {p}: not a UDP port")
-    return frozenset({IANA_PORT, *(extra or [])})
+    return frozenset({IANA_PORT, *(extra or [])})  # each in range: checked by PortsOpt
 
 
 def _quiet_pipe() -> None:
@@ -46,14 +34,9 @@ def _quiet_pipe() -> None:
     raise typer.Exit(0)
 
 
+@needs_root()
 def capture_command(
-    target: Annotated[
-        str,
-        typer.Argument(
-            help="Where to capture: a lab VM (NODE, LAB/NODE), a container, a netns name or "
-            "path, pid:N, or NODE:NETNS."
-        ),
-    ],
+    target: CaptureTargetArg,
     iface: Annotated[str, typer.Option("-i", "--interface", help="Interface in the target.")],
     write: Annotated[
         str | None, typer.Option("-w", "--write", help="Write packets to this pcap file.")
@@ -65,84 +48,63 @@ def capture_command(
         float | None, typer.Option("--duration", min=0.1, help="Stop after S seconds.")
     ] = None,
     vxlan_port: PortsOpt = None,
-    lab: Annotated[
-        str | None, typer.Option("--lab", help="Lab of the TARGET, when names clash.")
-    ] = None,
+    lab: LabOpt = None,
     vxlan_only: Annotated[
         bool, typer.Option("--vxlan-only", help="Keep only packets sent to a VXLAN port.")
     ] = False,
-    json_out: Annotated[bool, typer.Option("--json", help="One JSON object per packet.")] = False,
+    json_out: JsonLinesOpt = False,
     quiet: Annotated[bool, typer.Option("-q", "--quiet", help="No per-packet lines.")] = False,
 ) -> None:
     """Capture inside a namespace, showing each packet decoded; Ctrl-C stops cleanly."""
-    from toolkit.capture import annotate, live, pcapio
+    from toolkit.capture import live
+    from toolkit.capture.session import Session
     from toolkit.capture.vxlan import row_of
     from toolkit.render.capture import LineFormatter, colour_for, json_lines
 
-    require_privileges()
-    ports = _ports(vxlan_port)
     where = live.resolve(target, lab)
-    src = live.open_source(where, iface)
-    names: LabNames | None = None
-    if where.lab:
-        try:
-            names = annotate.from_lab(where.lab)
-        except OvlabError:
-            names = None  # a lab without agents: show addresses only
-    writer = None
-    stopping = False
-
-    def stop(_sig: int, _frame: Any) -> None:
-        nonlocal stopping
-        stopping = True
-
-    old = {s: signal.signal(s, stop) for s in (signal.SIGINT, signal.SIGTERM)}
-    try:
-        if write:
-            writer = pcapio.PcapWriter(write, src.linktype)
-            if names:
-                annotate.save(names, write)
+    ports = _ports(vxlan_port)
+    with Session(where, iface, ports, write, count, duration, vxlan_only) as session:
         into = f" → {write}" if write else ""
         typer.echo(f"capturing on {iface} in {where.label}{into} (Ctrl-C to stop)", err=True)
-        fmt = LineFormatter(names, colour_for(sys.stdout))
-        packets = live.capture(src, ports, lambda: stopping, writer, count, duration, vxlan_only)
         if json_out:
-            lines = json_lines((row_of(p) for p in packets), names)
+            lines = json_lines((row_of(p) for p in session.packets()), session.names)
         else:
-            lines = (fmt(p) + "\n" for p in packets)
-        seen = 0
+            fmt = LineFormatter(session.names, colour_for(sys.stdout))
+            lines = (fmt(p) + "\n" for p in session.packets())
         try:
             for line in lines:
-                seen += 1
                 if not quiet:
                     sys.stdout.write(line)
                     sys.stdout.flush()
         except BrokenPipeError:
-            stopping = True
-        drops = src.drops()
-    finally:
-        for s, h in old.items():
-            signal.signal(s, h)
-        if writer:
-            writer.close()
-        src.close()
-    dropped = f", {drops} dropped by the kernel" if drops else ""
-    typer.echo(f"{seen} packets" + (f" written to {write}" if write else "") + dropped, err=True)
+            session.stop()
+    dropped = f", {session.drops} dropped by the kernel" if session.drops else ""
+    written = f" written to {write}" if write else ""
+    typer.echo(f"{session.seen} packets{written}{dropped}", err=True)
 
 
 def _names(file: str, lab: str | None) -> LabNames | None:
     from toolkit.capture import annotate
 
     if lab:
-        require_privileges()
         return annotate.from_lab(lab)
     return annotate.load(file)
 
 
+def _decode_needs_root(params: dict[str, Any]) -> bool:
+    return bool(params.get("lab"))  # the lab's names come from its agents
+
+
+@needs_root(_decode_needs_root)
 def decode_command(
-    file: Annotated[str, typer.Argument(help="A pcap or pcapng file.")],
+    file: Annotated[str, typer.Argument(help="A pcap or pcapng file.", show_default=False)],
     json_out: Annotated[
-        bool, typer.Option("--json", help="JSON: one object per packet (JSON Lines).")
+        bool,
+        typer.Option(
+            "--json",
+            help="One JSON object per packet (JSON Lines, schema 1); with --stats or "
+            "--detail one JSON document ({ovlab, kind, data}).",
+        ),
     ] = False,
     stats: Annotated[
         bool, typer.Option("--stats", help="Totals per tunnel (VTEP pair, VNI) and inner flow.")
@@ -152,7 +114,10 @@ def decode_command(
         typer.Option("--detail", min=1, help="Show scapy's full dissection of packet N."),
     ] = None,
     vxlan_port: PortsOpt = None,
-    lab: LabOpt = None,
+    lab: Annotated[
+        str | None,
+        typer.Option("--lab", help="Lab whose names to show.", autocompletion=complete.labs),
+    ] = None,
     count: Annotated[
         int | None, typer.Option("-c", "--count", min=1, help="Only the first N packets.")
     ] = None,
@@ -187,7 +152,7 @@ def decode_command(
 
                 result = aggregate(rows, frags=frags)
                 if json_out:
-                    emit_json(render.stats_dict(result, names))
+                    emit_json("decode --stats", render.stats_dict(result, names))
                 else:
                     render.print_stats(result, names)
             elif json_out:
@@ -207,37 +172,21 @@ def decode_command(
 
 
 def _detail(reader: Any, n: int, ports: frozenset[int], names: Any, json_out: bool) -> None:
-    from toolkit.capture import vxlan
+    from toolkit.capture.detail import nth_packet
     from toolkit.render.capture import LineFormatter, dissection
 
-    # The packets before N are decoded too, so that a fragment completing a datagram shows
-    # the reassembled decode; scapy dissects the frame's own bytes.
-    found: list[Any] = []
-
-    def upto() -> Any:
-        for seen, frame in enumerate(reader, 1):
-            found[:] = [seen, frame]
-            yield frame
-            if seen == n:
-                return
-
-    last = None
-    for row in vxlan.rows(upto(), ports):
-        last = row
-    if last is None or found[0] != n:
-        raise UsageError(f"--detail {n}: the file has {found[0] if found else 0} packet(s)")
-    _ts, lt, _wirelen, data, _note = found[1]
-    p = vxlan.expand(last)
+    p, (_ts, lt, _wirelen, data, _note) = nth_packet(reader, n, ports)
     text = dissection(data, lt, p.kind not in ("other", "fragment"))
     if json_out:
-        emit_json({**p.to_dict(), "dissection": text})
+        emit_json("decode --detail", {**p.to_dict(), "dissection": text})
         return
     typer.echo(LineFormatter(names)(p))
     typer.echo(text)
 
 
+@needs_root()
 def verify_command(
-    lab: Annotated[str, typer.Argument(help="Lab name, its topology file, or its directory.")],
+    lab: LabArg,
     src: Annotated[
         str | None, typer.Option("--from", help="Container to ping from (default: one).")
     ] = None,
@@ -246,7 +195,7 @@ def verify_command(
         typer.Option("--to", help="Service or container to ping (default: one on another VM)."),
     ] = None,
     count: Annotated[int, typer.Option("-c", "--count", min=1, max=100, help="Pings.")] = 3,
-    json_out: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+    json_out: JsonOpt = False,
 ) -> None:
     """Ping across the overlay while capturing both VMs' eth1; check what crossed the wire.
 
@@ -260,10 +209,9 @@ def verify_command(
     from toolkit.lab.address import lab_name
     from toolkit.render.capture import print_verdict
 
-    require_privileges()
     verdict = verify(lab_name(lab), src, dst, count)
     if json_out:
-        emit_json(verdict)
+        emit_json("verify", verdict)
     else:
         print_verdict(verdict)
     if not verdict.ok:

@@ -1,15 +1,18 @@
-"""Shared CLI glue: privilege check, error printing, JSON output.
+"""Shared CLI glue: the privilege hook, error printing, the JSON writer.
 
 Only ``toolkit.cli`` prints or exits; everything below it raises OvlabError.
-Heavy imports (rich, pyroute2) stay out of this module so hot commands start fast.
+Heavy imports (rich, pyroute2, typer) stay out of this module: the typer-free
+fast paths (cli/netns.fast_main, cli/fast.fast_run) use it too.
 """
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import sys
-from typing import Any, NoReturn
+from collections.abc import Callable
+from typing import Any, NoReturn, TypeVar
 
 from toolkit.errors import EnvError, OvlabError
 
@@ -38,6 +41,36 @@ def require_privileges() -> None:
         )
 
 
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def needs_root(when: Callable[[dict[str, Any]], bool] | None = None) -> Callable[[F], F]:
+    """Mark a command (or a fast path's entry) as needing root: the one privilege hook.
+
+    Before the body runs, :func:`require_privileges` is checked; when it fails the
+    command prints one line and exits 3, whatever called it (the console script,
+    typer's test runner, a fast path). ``when`` gets the command's keyword
+    arguments and says whether this call needs root (``--dry-run``, ``--check``
+    and ``decode`` without ``--lab`` do not). Arguments are parsed, and checked by
+    their parsers, before the hook: a typo is still exit 2 for anyone.
+    """
+
+    def mark(fn: F) -> F:
+        @functools.wraps(fn)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            if when is None or when(kwargs):
+                try:
+                    require_privileges()
+                except EnvError as exc:
+                    fail(exc)
+            return fn(*args, **kwargs)
+
+        wrapper.needs_root = True  # type: ignore[attr-defined]
+        return wrapper  # type: ignore[return-value]
+
+    return mark
+
+
 def fail(exc: OvlabError) -> NoReturn:
     """Print one line for an OvlabError and exit with its code."""
     colour = sys.stderr.isatty() and not os.environ.get("NO_COLOR")
@@ -49,12 +82,31 @@ def fail(exc: OvlabError) -> NoReturn:
     raise SystemExit(exc.exit_code)
 
 
-def emit_json(data: Any) -> None:
-    """Write data as JSON on stdout (records become dicts via their to_dict)."""
-    sys.stdout.write(
-        json.dumps(data, indent=None if not sys.stdout.isatty() else 2, default=_default)
-    )
-    sys.stdout.write("\n")
+# The version of the JSON envelope (README "JSON output"): raised when a kind's data
+# changes shape incompatibly.
+JSON_VERSION = 1
+
+
+def envelope(kind: str, data: Any) -> dict[str, Any]:
+    """``{"ovlab": JSON_VERSION, "kind": kind, "data": data}``: what ``--json`` prints."""
+    return {"ovlab": JSON_VERSION, "kind": kind, "data": data}
+
+
+def emit_json(kind: str, data: Any, encode: Callable[[Any], str] | None = None) -> None:
+    """Write one JSON document on stdout: ``data`` in its envelope, one line (indented on
+    a terminal). ``kind`` names the command that made it (``"lab status"``, ``"netns
+    fdb"``). Records become dicts through their ``to_dict``.
+
+    ``encode`` is a faster writer of ``data``'s JSON (the netns hot path's
+    ``records.dumps``); the bytes are those ``json.dumps(envelope(kind, data))`` gives.
+    """
+    if sys.stdout.isatty():
+        value = json.loads(encode(data)) if encode else data
+        text = json.dumps(envelope(kind, value), indent=2, default=_default)
+    else:
+        body = encode(data) if encode else json.dumps(data, default=_default)
+        text = f'{{"ovlab": {JSON_VERSION}, "kind": {json.dumps(kind)}, "data": {body}}}'
+    sys.stdout.write(text + "\n")
 
 
 def _default(obj: Any) -> Any:

@@ -6,26 +6,23 @@ from typing import Annotated
 
 import typer
 
-from toolkit.cli.common import emit_json, require_privileges
+from toolkit.cli.common import emit_json, needs_root
+from toolkit.cli.options import JsonOpt, LabArg, NodeOpt
 
 app = typer.Typer(help="Consul cluster state of a lab: members, KV.", no_args_is_help=True)
-JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
-NodeOpt = Annotated[str | None, typer.Option("--node", help="Ask this VM's agent.")]
 
 
 @app.command()
-def members(
-    lab: Annotated[str, typer.Argument(help="Lab name.")],
-    node: NodeOpt = None,
-    json_out: JsonOpt = False,
-) -> None:
+@needs_root()
+def members(lab: LabArg, node: NodeOpt = None, json_out: JsonOpt = False) -> None:
     """Cluster members, like `consul members` run inside a VM."""
     from toolkit.consul import cluster
+    from toolkit.lab.address import lab_name
 
-    require_privileges()
+    lab = lab_name(lab)
     rows = cluster.members(lab, node)
     if json_out:
-        emit_json(rows)
+        emit_json("consul members", rows)
         return
     from toolkit.render.records import print_records
 
@@ -38,19 +35,21 @@ def members(
 
 
 @app.command()
+@needs_root()
 def kv(
-    lab: Annotated[str, typer.Argument(help="Lab name.")],
+    lab: LabArg,
     prefix: Annotated[str, typer.Argument(help="Key prefix.")] = "",
     node: NodeOpt = None,
     json_out: JsonOpt = False,
 ) -> None:
     """Keys and values under a prefix of the lab's KV store."""
     from toolkit.consul import cluster
+    from toolkit.lab.address import lab_name
 
-    require_privileges()
+    lab = lab_name(lab)
     rows = cluster.kv(lab, prefix, node)
     if json_out:
-        emit_json(rows)
+        emit_json("consul kv", rows)
         return
     from toolkit.render.records import print_records
 

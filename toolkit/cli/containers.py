@@ -6,13 +6,15 @@ from typing import Annotated
 
 import typer
 
-from toolkit.cli.common import emit_json, require_privileges
-from toolkit.cli.overlay_common import JsonOpt, LabOpt, NodeOpt, StoreTimeoutOpt, ask
+from toolkit.cli.common import emit_json, needs_root
+from toolkit.cli.options import ContainerArg, JsonOpt, LabOpt, NodeOpt
+from toolkit.cli.overlay_common import StoreTimeoutOpt, ask
 from toolkit.errors import UsageError
 
 service_app = typer.Typer(help="Published services: ls.", no_args_is_help=True)
 
 
+@needs_root()
 def run_command(
     ctx: typer.Context,
     name: Annotated[str, typer.Option("--name", help="Container name (unique in the lab).")],
@@ -35,7 +37,6 @@ def run_command(
     from toolkit.cli.waiting import WaitSpinner
     from toolkit.overlay.client import run_container
 
-    require_privileges()
     args = list(ctx.args)
     if args and args[0] != "--" and args[0].startswith("-"):
         # A mistyped option must not become the container's command.
@@ -44,11 +45,12 @@ def run_command(
     with WaitSpinner(not json_out) as spinner:
         result = run_container(node, lab, name, net, publish_service, cmd, store_timeout, spinner)
     if json_out:
-        emit_json(result)
+        emit_json("run", result)
     else:
         typer.echo(result["id"])
 
 
+@needs_root()
 def ps_command(
     node: NodeOpt = None,
     lab: LabOpt = None,
@@ -56,82 +58,39 @@ def ps_command(
     store_timeout: StoreTimeoutOpt = None,
 ) -> None:
     """List the lab's containers (every host), from the store."""
-    require_privileges()
-    snap = ask(node, lab, "snapshot", json_out, store_timeout)
-    nets = {n["id"]: n["name"] for n in snap["networks"]}
-    rows = sorted(
-        (
-            {
-                "id": e["container"],
-                "name": e["name"],
-                "host": e["host"],
-                "network": nets.get(e["network"], "?"),
-                "ip": e["ip"],
-                "mac": e["mac"],
-                "service": e["service"],
-            }
-            for e in snap["endpoints"]
-        ),
-        key=lambda r: r["name"],
-    )
+    from toolkit.overlay.views import container_rows
+
+    rows = container_rows(ask(node, lab, "snapshot", json_out, store_timeout))
     if json_out:
-        emit_json(rows)
+        emit_json("ps", rows)
         return
     from toolkit.render.overlay import print_containers
 
     print_containers(rows)
 
 
+@needs_root()
 def rm_command(
-    name: Annotated[str, typer.Argument(help="Container name.")],
+    name: ContainerArg,
     node: NodeOpt = None,
     lab: LabOpt = None,
     json_out: JsonOpt = False,
     store_timeout: StoreTimeoutOpt = None,
 ) -> None:
     """Remove a container: stop it and withdraw its endpoint everywhere."""
-    import time
+    from toolkit.cli.waiting import WaitSpinner
+    from toolkit.overlay.views import remove_container
 
-    from toolkit.overlay.client import resolve_timeout
-
-    require_privileges()
-    limit, t0 = resolve_timeout(store_timeout), time.monotonic()
-    if node is None:
-        # Ask the store which host runs it, then that host's agent.
-        snap = ask(None, lab, "snapshot", json_out, limit)
-        hosts = [e["host"] for e in snap["endpoints"] if e["name"] == name]
-        if hosts:
-            node = _host_ref(name, hosts[0], lab)
-    left = max(0.0, limit - (time.monotonic() - t0))  # one budget for both requests
-    result = ask(node, lab, "rm", json_out, left, name=name)
+    with WaitSpinner(not json_out) as spinner:
+        result = remove_container(node, lab, name, store_timeout, spinner)
     if json_out:
-        emit_json(result)
+        emit_json("rm", result)
     else:
         typer.echo(name)
 
 
-def _host_ref(container: str, host: str, lab: str | None) -> str | None:
-    """How to reach the agent of ``host``: None for this host's own, else a lab node."""
-    import os
-
-    from toolkit.lab import registry
-    from toolkit.overlay.api import SOCKET
-
-    local = os.path.exists(SOCKET)
-    if local and host == os.uname().nodename:
-        return None  # on the VM itself (over ssh, say): its own agent
-    labs = {v.lab for v in registry.vms(lab) if v.node == host}
-    if labs:
-        return f"{labs.pop()}/{host}" if len(labs) == 1 else host
-    if local:
-        raise UsageError(
-            f"{container} runs on host {host}, not on this one",
-            hint=f"run 'ovlab rm {container}' on {host}",
-        )
-    return host
-
-
 @service_app.command("ls")
+@needs_root()
 def service_ls(
     node: NodeOpt = None,
     lab: LabOpt = None,
@@ -139,26 +98,11 @@ def service_ls(
     store_timeout: StoreTimeoutOpt = None,
 ) -> None:
     """Published services: SERVICE ID, NAME, NETWORK, CONTAINER."""
-    require_privileges()
-    snap = ask(node, lab, "snapshot", json_out, store_timeout)
-    nets = {n["id"]: n["name"] for n in snap["networks"]}
-    rows = sorted(
-        (
-            {
-                "service_id": e["id"][:12],
-                "name": e["service"],
-                "network": nets.get(e["network"], "?"),
-                "container": e["container"][:12],
-                "container_name": e["name"],
-                "ip": e["ip"],
-            }
-            for e in snap["endpoints"]
-            if e["service"]
-        ),
-        key=lambda r: r["name"],
-    )
+    from toolkit.overlay.views import service_rows
+
+    rows = service_rows(ask(node, lab, "snapshot", json_out, store_timeout))
     if json_out:
-        emit_json(rows)
+        emit_json("service ls", rows)
         return
     from toolkit.render.overlay import print_services
 

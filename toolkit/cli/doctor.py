@@ -6,14 +6,14 @@ from typing import Annotated
 
 import typer
 
-from toolkit.cli.common import emit_json, require_privileges
+from toolkit.cli.common import emit_json, needs_root
+from toolkit.cli.options import JsonOpt, LabArg
 
 
+@needs_root()
 def doctor_command(
-    lab: Annotated[
-        str, typer.Argument(help="The lab to check: its name, topology file, or directory.")
-    ],
-    json_out: Annotated[bool, typer.Option("--json", help="Print JSON instead of text.")] = False,
+    lab: LabArg,
+    json_out: JsonOpt = False,
     no_probe: Annotated[
         bool, typer.Option("--no-probe", help="Skip the traffic probes (kernel and store only).")
     ] = False,
@@ -37,10 +37,9 @@ def doctor_command(
     from toolkit.doctor.run import diagnose
     from toolkit.lab.address import lab_name
 
-    require_privileges()
     report = diagnose(lab_name(lab), probes=not no_probe)
     if json_out:
-        emit_json(report)
+        emit_json("doctor", report)
     else:
         from toolkit.render.doctor import print_report
 

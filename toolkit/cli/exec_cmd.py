@@ -3,20 +3,19 @@
 from __future__ import annotations
 
 import os
-from typing import Annotated
 
 import typer
 
-from toolkit.cli.common import require_privileges
+from toolkit.cli.common import needs_root
+from toolkit.cli.options import LabOpt, NodeArg
 from toolkit.errors import EXIT_USAGE
 
 
+@needs_root()
 def exec_command(
     ctx: typer.Context,
-    node: Annotated[str, typer.Argument(help="Lab VM to enter: NODE or LAB/NODE.")],
-    lab: Annotated[
-        str | None, typer.Option("--lab", help="Lab of the node, when names clash.")
-    ] = None,
+    node: NodeArg,
+    lab: LabOpt = None,
 ) -> None:
     """Run a command in a lab VM's or a container's namespaces (a shell when none is given).
 
@@ -27,7 +26,6 @@ def exec_command(
     from toolkit.lab.vm import enter
     from toolkit.overlay.locate import CONTAINERS
 
-    require_privileges()
     argv = [a for a in ctx.args]
     if argv and argv[0] == "--":
         argv = argv[1:]

@@ -6,8 +6,7 @@ Each returns None, having done nothing, for anything it does not fully understan
 
 from __future__ import annotations
 
-import json
-import sys
+from toolkit.cli.common import emit_json, needs_root
 
 _RUN_VALUE = {"--name", "--net", "--publish-service", "--node", "--lab", "--store-timeout"}
 _RUN_FLAG = {"-d", "--detach", "--json"}
@@ -40,12 +39,16 @@ def fast_run(argv: list[str]) -> int | None:
             timeout = float(opts["--store-timeout"])
         except ValueError:
             return None  # typer says what is wrong with it
-    from toolkit.cli.common import require_privileges
+    _run(opts, "--json" in flags, cmd, timeout)
+    return 0
+
+
+@needs_root()
+def _run(opts: dict[str, str], json_out: bool, cmd: list[str], timeout: float | None) -> None:
     from toolkit.cli.waiting import WaitSpinner
     from toolkit.overlay.client import run_container
 
-    require_privileges()
-    with WaitSpinner("--json" not in flags) as spinner:
+    with WaitSpinner(not json_out) as spinner:
         result = run_container(
             opts.get("--node"),
             opts.get("--lab"),
@@ -56,5 +59,7 @@ def fast_run(argv: list[str]) -> int | None:
             timeout,
             spinner,
         )
-    sys.stdout.write((json.dumps(result) if "--json" in flags else result["id"]) + "\n")
-    return 0
+    if json_out:
+        emit_json("run", result)  # the bytes the typer command prints
+    else:
+        print(result["id"])

@@ -2,34 +2,41 @@
 
 from __future__ import annotations
 
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from toolkit.cli.common import emit_json, require_privileges
+from toolkit.cli.common import emit_json, needs_root
+from toolkit.cli.options import JsonOpt, LabArg
 from toolkit.errors import UsageError
 
-FORMATS = ("dot", "mermaid")
+
+class GraphFormat(StrEnum):
+    """The text formats ``--format`` takes (click checks the choice)."""
+
+    dot = "dot"
+    mermaid = "mermaid"
+
+
 TEXT_SUFFIXES = {".dot": "dot", ".gv": "dot", ".mmd": "mermaid", ".mermaid": "mermaid"}
 
 
+@needs_root()
 def graph_command(
-    lab: Annotated[
-        str, typer.Argument(help="The lab to draw: its name, topology file, or directory.")
-    ],
+    lab: LabArg,
     output: Annotated[
         Path | None,
         typer.Option(
             "-o", "--output", help="Write here: .svg/.png draw with Graphviz, .dot/.mmd text."
         ),
     ] = None,
-    fmt: Annotated[
-        str | None, typer.Option("--format", help="Text format: dot (default) or mermaid.")
+    format_: Annotated[
+        GraphFormat | None,
+        typer.Option("--format", help="Text format (dot unless -o names a .mmd file)."),
     ] = None,
-    json_out: Annotated[
-        bool, typer.Option("--json", help="Print the graph model as JSON.")
-    ] = False,
+    json_out: JsonOpt = False,
 ) -> None:
     """Draw VMs and underlay, each VTEP, overlay networks with VNIs and tunnels, and containers.
 
@@ -38,8 +45,7 @@ def graph_command(
     """
     from toolkit.graph import dot, image, mermaid, model
 
-    if fmt is not None and fmt not in FORMATS:
-        raise UsageError(f"unknown --format {fmt!r}", hint="use dot or mermaid")
+    fmt = format_.value if format_ else None
     suffix = output.suffix.lower() if output else ""
     if output and fmt is None and suffix not in image.IMAGE_FORMATS and suffix not in TEXT_SUFFIXES:
         raise UsageError(
@@ -51,10 +57,9 @@ def graph_command(
         image.dot_binary()  # fail before reading the lab
     from toolkit.lab.address import lab_name
 
-    require_privileges()
     graph = model.collect(lab_name(lab))
     if json_out:
-        emit_json(graph)
+        emit_json("lab graph", graph)
         return
     kind = fmt or TEXT_SUFFIXES.get(suffix, "dot")
     text = mermaid.render(graph) if kind == "mermaid" else dot.render(graph)

@@ -3,26 +3,67 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from toolkit.cli.common import emit_json, require_privileges
-from toolkit.errors import OvlabError, UsageError
+from toolkit.cli import complete
+from toolkit.cli.common import emit_json, needs_root
+from toolkit.cli.options import JsonOpt, LabArg
+
+if TYPE_CHECKING:
+    from toolkit.lab.topology import Topology
 
 app = typer.Typer(help="Namespace lab VMs: up, down, status, ls, impair.", no_args_is_help=True)
 
-JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
+
+def preflight(provision: bool) -> None:
+    """What ``lab up`` checks before it makes anything: the install, and Consul if asked."""
+    from toolkit.resources import check_install_path
+
+    check_install_path()
+    if provision:
+        from toolkit.provision import consul_bin
+
+        consul_bin.require()
 
 
-# What names a lab, for every command that takes one: the same forms `lab up` takes.
-LabArg = Annotated[str, typer.Argument(help="Lab name, its topology file, or its directory.")]
+def bring_up(topo: Topology, provision: bool) -> None:
+    """Bring a lab up with a progress bar, say what changed, then provision it if asked.
+
+    ``lab up`` and ``walk`` (for a walkthrough whose lab is not up) both use it.
+    """
+    from toolkit.lab import lifecycle
+    from toolkit.render.progress import lab_progress
+
+    preflight(provision)
+    with lab_progress(topo.name) as progress:
+        result = lifecycle.up(topo, progress)
+    if result.changed:
+        extra = " (rebuilt a half-made lab)" if result.rebuilt else ""
+        typer.echo(f"lab {topo.name} is up: {len(topo.nodes)} VMs in {result.seconds:.2f}s{extra}")
+    else:
+        typer.echo(f"lab {topo.name} is already up; nothing changed")
+    if provision:
+        from toolkit.cli.provision import provision_lab
+
+        provision_lab(topo.name)
+
+
+def _unless_dry_run(params: dict[str, Any]) -> bool:
+    return not params.get("dry_run")  # the plan reads the topology file only
 
 
 @app.command()
+@needs_root(_unless_dry_run)
 def up(
     topology: Annotated[
-        str, typer.Argument(help="Topology file, its directory, or a shipped lab name.")
+        str,
+        typer.Argument(
+            help="Topology file, its directory, or a shipped lab name.",
+            autocompletion=complete.labs,
+            show_default=False,
+        ),
     ],
     provision: Annotated[
         bool, typer.Option("--provision", help="Then run the playbooks (Consul, overlay).")
@@ -41,61 +82,36 @@ def up(
     path = topology_path(topology)
     topo = load(path)
     if dry_run:
-        plan = {"topology": str(path.resolve()), **topo.to_dict()}
         if json_out:
-            emit_json(plan)
+            emit_json("lab up --dry-run", {"topology": str(path.resolve()), **topo.to_dict()})
             return
         from toolkit.render.labview import plan_table, print_table
 
         print_table(plan_table(topo, path))
         return
-    require_privileges()
-    from toolkit.resources import check_install_path
-
-    check_install_path()  # before anything is made
-    if provision:
-        from toolkit.provision import consul_bin
-
-        consul_bin.require()  # fail before building anything
-    if json_out:
-        result = lifecycle.up(topo)
-        if provision:
-            from toolkit.cli.provision import provision_lab
-
-            emit_json({"up": result, "provision": provision_lab(topo.name, quiet=True)})
-        else:
-            emit_json(result)
+    if not json_out:
+        bring_up(topo, provision)
         return
-    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
-
-    with Progress(
-        TextColumn("[bold]{task.description}"),
-        BarColumn(),
-        TextColumn("{task.completed}/{task.total}"),
-        TimeElapsedColumn(),
-        transient=True,
-    ) as bar:
-        task = bar.add_task(f"lab {topo.name}", total=None)
-
-        def progress(msg: str, done: int, total: int) -> None:
-            bar.update(task, description=f"{topo.name}: {msg}", completed=done, total=total)
-
-        result = lifecycle.up(topo, progress)
-    if result.changed:
-        extra = " (rebuilt a half-made lab)" if result.rebuilt else ""
-        typer.echo(f"lab {topo.name} is up: {len(topo.nodes)} VMs in {result.seconds:.2f}s{extra}")
-    else:
-        typer.echo(f"lab {topo.name} is already up; nothing changed")
+    preflight(provision)  # before anything is made
+    result = lifecycle.up(topo)
     if provision:
         from toolkit.cli.provision import provision_lab
 
-        provision_lab(topo.name)
+        emit_json("lab up", {"up": result, "provision": provision_lab(topo.name, quiet=True)})
+    else:
+        emit_json("lab up", result)
 
 
 @app.command()
+@needs_root()  # even its plan reads the labs' state files, root's only
 def down(
     lab: Annotated[
-        str | None, typer.Argument(help="Lab name, its topology file, or its directory.")
+        str | None,
+        typer.Argument(
+            help="Lab name, its topology file, or its directory.",
+            autocompletion=complete.labs,
+            show_default=False,
+        ),
     ] = None,
     all_labs: Annotated[
         bool, typer.Option("--all", help="Every lab, and leftovers of crashed runs.")
@@ -109,43 +125,24 @@ def down(
 ) -> None:
     """Remove every namespace, veth, mount and process a lab made (works after crashes too)."""
     from toolkit.lab import cleanup
+    from toolkit.lab.down import check, labs_to_remove
 
-    require_privileges()
-    if bool(lab) == all_labs:
-        raise UsageError("name one lab, or pass --all")
-    names = cleanup.leftovers() if all_labs else [lab or ""]
-    if not all_labs:
-        from toolkit.lab.address import lab_name
-
-        names = [lab_name(names[0])]
-        if names[0] not in cleanup.leftovers():
-            from toolkit.lab import state
-            from toolkit.suggest import did_you_mean
-
-            raise UsageError(
-                f"no lab named {names[0]!r}",
-                hint=did_you_mean(names[0], state.list_labs()) or "see 'ovlab lab ls'",
-            )
+    names = labs_to_remove(lab, all_labs)
     plans = {n: cleanup.plan(n, force) for n in names}  # refuses before anything is removed
     if dry_run:
         if json_out:
-            emit_json(plans)
+            emit_json("lab down --dry-run", plans)
         else:
             for n, steps in plans.items():
                 typer.echo(f"{n}: " + ", ".join(steps))
         return
     reports = [cleanup.teardown(n, force=force) for n in names]
     if json_out:
-        emit_json(reports)
+        emit_json("lab down", reports)
     else:
         for r in reports:
             typer.echo(f"lab {r.lab} is down" + (f": {'; '.join(r.actions)}" if r.actions else ""))
-    errors = [f"{r.lab}: {e}" for r in reports for e in r.errors]
-    if errors:
-        raise OvlabError(
-            "teardown left things behind: " + " | ".join(errors),
-            hint="run 'ovlab lab down' again; report it if it persists",
-        )
+    check(reports)
 
 
 @app.command("ls")
@@ -162,7 +159,7 @@ def ls(
 
         entries = resources.shipped()
         if json_out:
-            emit_json([e.to_dict() for e in entries])
+            emit_json("lab ls --shipped", [e.to_dict() for e in entries])
             return
         from toolkit.render.labview import print_table, shipped_table
 
@@ -172,7 +169,7 @@ def ls(
 
     rows = status.summaries()
     if json_out:
-        emit_json(rows)
+        emit_json("lab ls", rows)
         return
     from toolkit.render.labview import labs_table, print_table
 
@@ -180,16 +177,16 @@ def ls(
 
 
 @app.command()
+@needs_root()
 def status(lab: LabArg, json_out: JsonOpt = False) -> None:
     """Show each VM of a lab and the state of its namespaces."""
     from toolkit.lab import status as st
     from toolkit.lab.address import lab_name
 
-    require_privileges()
     lab = lab_name(lab)
     rows = st.vm_status(lab)
     if json_out:
-        emit_json(rows)
+        emit_json("lab status", rows)
         return
     from toolkit.render.labview import print_table, status_table
 
@@ -197,9 +194,17 @@ def status(lab: LabArg, json_out: JsonOpt = False) -> None:
 
 
 @app.command()
+@needs_root()
 def impair(
-    lab: Annotated[str, typer.Argument(help="Lab name.")],
-    node: Annotated[str, typer.Argument(help="VM whose underlay link to impair.")],
+    lab: LabArg,
+    node: Annotated[
+        str,
+        typer.Argument(
+            help="VM whose underlay link to impair.",
+            autocompletion=complete.lab_nodes,
+            show_default=False,
+        ),
+    ],
     delay: Annotated[
         str | None, typer.Option(help="One-way delay, e.g. 20ms (needs netem).")
     ] = None,
@@ -212,10 +217,12 @@ def impair(
     json_out: JsonOpt = False,
 ) -> None:
     """Set or clear delay, jitter, loss and rate on a VM's underlay link, on a running lab."""
+    from toolkit.errors import UsageError
     from toolkit.lab import lifecycle
+    from toolkit.lab.address import lab_name
     from toolkit.lab.impair import parse_impairment
 
-    require_privileges()
+    lab = lab_name(lab)
     spec = {
         k: v for k, v in {"delay": delay, "jitter": jitter, "loss": loss, "rate": rate}.items() if v
     }
@@ -224,7 +231,7 @@ def impair(
     imp = parse_impairment(spec, lambda key: f"--{key}")
     result = lifecycle.impair(lab, node, imp)
     if json_out:
-        emit_json(result)
+        emit_json("lab impair", result)
     else:
         typer.echo(
             f"{lab}/{node}: impairment set to {imp.to_dict() if not imp.is_empty else 'none'}"

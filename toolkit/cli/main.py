@@ -34,6 +34,7 @@ def build_app() -> typer.Typer:
         network,
         provision,
         share,
+        walk,
         wheelhouse,
     )
 
@@ -56,8 +57,6 @@ def build_app() -> typer.Typer:
     app.command("rm")(containers.rm_command)
     app.command("exec", context_settings=_EXTRA)(exec_cmd.exec_command)
     app.command("agent")(agent_cmd.agent_command)
-    from toolkit.cli import walk
-
     app.command("walk")(walk.walk_command)
     app.command("doctor")(doctor.doctor_command)
     app.command("capture")(capture.capture_command)
@@ -92,7 +91,7 @@ def run() -> None:
 
             if fast_run(argv[1:]) is not None:
                 return
-        build_app()()
+        raise SystemExit(_run_app())
     except OvlabError as exc:
         fail(exc)
     except KeyboardInterrupt:
@@ -106,6 +105,39 @@ def run() -> None:
         from toolkit.errors import from_unexpected
 
         fail(from_unexpected(exc))
+
+
+def _run_app() -> int:
+    """Run the typer app; click's own usage errors become one line too, as ours are.
+
+    ``standalone_mode=False`` hands click's exceptions to us instead of printing
+    usage and a boxed message; the prog name is ``ovlab`` however we were started, so
+    completion reads ``_OVLAB_COMPLETE`` and messages name ``ovlab``.
+    """
+    import typer
+
+    # typer 0.28 vendors click as typer._click (pyproject pins typer<0.29).
+    from typer._click.exceptions import ClickException
+    from typer._click.exceptions import UsageError as ClickUsageError
+
+    from toolkit.cli.common import fail
+    from toolkit.errors import UsageError
+
+    try:
+        rc = build_app()(prog_name="ovlab", standalone_mode=False)
+    except ClickUsageError as exc:
+        if not exc.format_message():  # no_args_is_help: the help is the message
+            return exc.exit_code
+        where = exc.ctx.command_path if exc.ctx else "ovlab"
+        fail(UsageError(exc.format_message(), hint=f"see '{where} --help'"))
+    except ClickException as exc:
+        err = OvlabError(exc.format_message())
+        err.exit_code = exc.exit_code
+        fail(err)
+    except typer.Abort:
+        sys.stderr.write("aborted\n")
+        return 1
+    return rc if isinstance(rc, int) else 0
 
 
 if __name__ == "__main__":

@@ -16,7 +16,7 @@ from __future__ import annotations
 import sys
 from typing import TYPE_CHECKING, Any
 
-from toolkit.cli.common import emit_json, fail, require_privileges
+from toolkit.cli.common import emit_json, fail, needs_root
 from toolkit.errors import OvlabError, UsageError
 
 if TYPE_CHECKING:
@@ -32,23 +32,16 @@ VIEW_HELP = {
     "ports, local/remote/group v4 and v6, dev, ttl/tos/df, learning, proxy, misses, csums).",
 }
 HOT_VIEWS = ("fdb", "neigh")
-TARGET_HELP = (
-    "A netns name, a path, pid:N, a lab NODE or LAB/NODE, or NODE:NETNS "
-    "(a namespace pinned inside that VM)."
-)
 
 
 def _output(
-    rows: list[Any], as_json: bool, title: str | None, headers: dict[str, str], view: str = ""
+    rows: list[Any], as_json: bool, title: str | None, headers: dict[str, str], view: str
 ) -> None:
     if as_json:
-        if sys.stdout.isatty():
-            emit_json([row.to_dict() for row in rows])  # indented for people
-        else:
-            from toolkit.netns.records import dumps
+        from toolkit.netns.records import dumps
 
-            # Same JSON as to_dict() + json.dumps, several times faster on big dumps.
-            sys.stdout.write(dumps(rows) + "\n")
+        # Same JSON as to_dict() + json.dumps, several times faster on big dumps.
+        emit_json(f"netns {view}", rows, encode=dumps)
         return
     from toolkit.render.table import print_table  # rich loads only for tables
 
@@ -76,10 +69,10 @@ def _targets(
     raise UsageError(f"'netns {view}' needs a TARGET, --lab NAME or --all")
 
 
+@needs_root()
 def run_view(view: str, target: str | None, as_json: bool, lab: str | None, all_ns: bool) -> None:
     """Resolve, collect and print one view; OvlabError becomes one line and an exit code."""
     try:
-        require_privileges()
         targets, fan_out = _targets(view, target, lab, all_ns)
         from toolkit.netns.collect import collect
 
@@ -90,16 +83,16 @@ def run_view(view: str, target: str | None, as_json: bool, lab: str | None, all_
     _output(rows, as_json, title, {"netns": "node"} if lab and fan_out else {}, view)
 
 
+@needs_root()
 def run_ls(as_json: bool) -> None:
     """List every namespace discovery finds."""
     try:
-        require_privileges()
         from toolkit.netns.collect import namespaces
 
         rows = namespaces()
     except OvlabError as exc:
         fail(exc)
-    _output(rows, as_json, None, {"inode": "id", "target": "name/target"})
+    _output(rows, as_json, None, {"inode": "id", "target": "name/target"}, "ls")
 
 
 def fast_main(argv: list[str]) -> int | None:
@@ -138,19 +131,24 @@ def _build_app() -> typer.Typer:
 
     import typer
 
+    from toolkit.cli import complete
+    from toolkit.cli.options import JsonOpt, TargetArg
+
     app = typer.Typer(
         help="Inspect network namespaces (named, Docker's, lab VMs') through netlink.",
         no_args_is_help=True,
     )
-    json_opt = Annotated[bool, typer.Option("--json", help="Print a JSON list, not a table.")]
     lab_opt = Annotated[
         str | None,
-        typer.Option("--lab", help="Query every VM of this lab (one table, a node column)."),
+        typer.Option(
+            "--lab",
+            help="Query every VM of this lab (one table, a node column).",
+            autocompletion=complete.labs,
+        ),
     ]
     all_opt = Annotated[
         bool, typer.Option("--all", help="Query every namespace that 'ovlab netns ls' finds.")
     ]
-    target_arg = Annotated[str | None, typer.Argument(help=TARGET_HELP, show_default=False)]
 
     # This module uses postponed annotations, which typer would resolve in module
     # globals; the Annotated types above are locals, so they are attached as objects.
@@ -159,7 +157,7 @@ def _build_app() -> typer.Typer:
             run_view(view, target, as_json, lab, all_ns)
 
         command.__annotations__ = {
-            "target": target_arg, "as_json": json_opt, "lab": lab_opt, "all_ns": all_opt,
+            "target": TargetArg, "as_json": JsonOpt, "lab": lab_opt, "all_ns": all_opt,
             "return": None,
         }  # fmt: skip
         command.__name__ = f"netns_{view}"
@@ -173,7 +171,7 @@ def _build_app() -> typer.Typer:
         """List every network namespace: named, Docker's, lab VMs', pinned in VMs, processes'."""
         run_ls(as_json)
 
-    ls.__annotations__ = {"as_json": json_opt, "return": None}
+    ls.__annotations__ = {"as_json": JsonOpt, "return": None}
     app.command("ls")(ls)
     return app
 

@@ -6,15 +6,19 @@ from typing import Annotated
 
 import typer
 
-from toolkit.cli.common import emit_json, require_privileges
-from toolkit.cli.overlay_common import JsonOpt, LabOpt, NodeOpt, StoreTimeoutOpt, ask
+from toolkit.cli.common import emit_json, needs_root
+from toolkit.cli.options import JsonOpt, LabOpt, NodeOpt
+from toolkit.cli.overlay_common import StoreTimeoutOpt, ask
 
 app = typer.Typer(help="Overlay networks: create, ls, inspect, rm.", no_args_is_help=True)
 
+NetworkArg = Annotated[str, typer.Argument(help="Network name.", show_default=False)]
+
 
 @app.command()
+@needs_root()
 def create(
-    name: Annotated[str, typer.Argument(help="Network name.")],
+    name: NetworkArg,
     driver: Annotated[str, typer.Option("-d", "--driver", help="Network driver.")] = "overlay",
     subnet: Annotated[
         str | None, typer.Option("--subnet", help="CIDR (default: next free 10.0.N.0/24).")
@@ -25,24 +29,18 @@ def create(
     store_timeout: StoreTimeoutOpt = None,
 ) -> None:
     """Create an overlay network (lab-wide; VNI and subnet allocated in the store)."""
-    require_privileges()
     net = ask(
-        node,
-        lab,
-        "network_create",
-        json_out,
-        store_timeout,
-        name=name,
-        subnet=subnet,
-        driver=driver,
-    )
+        node, lab, "network_create", json_out, store_timeout,
+        name=name, subnet=subnet, driver=driver,
+    )  # fmt: skip
     if json_out:
-        emit_json(net)
+        emit_json("network create", net)
     else:
         typer.echo(net["id"])
 
 
 @app.command("ls")
+@needs_root()
 def ls(
     node: NodeOpt = None,
     lab: LabOpt = None,
@@ -50,48 +48,40 @@ def ls(
     store_timeout: StoreTimeoutOpt = None,
 ) -> None:
     """List networks: NETWORK ID, NAME, TYPE, plus subnet and VNI."""
-    require_privileges()
+    from toolkit.overlay.views import networks
+
     snap = ask(node, lab, "snapshot", json_out, store_timeout)
-    nets = sorted(snap["networks"], key=lambda n: n["name"])
     if json_out:
-        emit_json(nets)
+        emit_json("network ls", networks(snap))
         return
     from toolkit.render.overlay import print_networks
 
-    print_networks(nets, snap["endpoints"])
+    print_networks(networks(snap), snap["endpoints"])
 
 
 @app.command()
+@needs_root()
 def inspect(
-    name: Annotated[str, typer.Argument(help="Network name or id prefix.")],
+    name: Annotated[str, typer.Argument(help="Network name or id prefix.", show_default=False)],
     node: NodeOpt = None,
     lab: LabOpt = None,
     store_timeout: StoreTimeoutOpt = None,
 ) -> None:
-    """Show a network and its endpoints as JSON."""
-    from toolkit.errors import NotFound
-    from toolkit.suggest import did_you_mean
+    """Show a network and its endpoints as JSON (always: as `docker network inspect`)."""
+    from toolkit.overlay.views import network_detail
 
-    require_privileges()
     snap = ask(node, lab, "snapshot", True, store_timeout)
-    nets = [n for n in snap["networks"] if n["name"] == name or n["id"].startswith(name)]
-    if len(nets) != 1:
-        raise NotFound(
-            f"no network {name!r}", hint=did_you_mean(name, [n["name"] for n in snap["networks"]])
-        )
-    net = nets[0]
-    eps = [e for e in snap["endpoints"] if e["network"] == net["id"]]
-    emit_json({**net, "endpoints": sorted(eps, key=lambda e: e["ip"])})
+    emit_json("network inspect", network_detail(snap, name))
 
 
 @app.command()
+@needs_root()
 def rm(
-    name: Annotated[str, typer.Argument(help="Network name.")],
+    name: NetworkArg,
     node: NodeOpt = None,
     lab: LabOpt = None,
     store_timeout: StoreTimeoutOpt = None,
 ) -> None:
     """Remove a network that has no endpoints."""
-    require_privileges()
     net = ask(node, lab, "network_rm", False, store_timeout, name=name)
     typer.echo(net["name"])

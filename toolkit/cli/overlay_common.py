@@ -1,4 +1,4 @@
-"""Options shared by the overlay client commands (network, run, ps, rm, service)."""
+"""The option and the call shared by the overlay client commands (network, run, ps, rm, service)."""
 
 from __future__ import annotations
 
@@ -9,13 +9,8 @@ import typer
 from toolkit.cli.waiting import WaitSpinner
 from toolkit.overlay.client import call
 
-__all__ = ["JsonOpt", "LabOpt", "NodeOpt", "StoreTimeoutOpt", "ask"]
+__all__ = ["StoreTimeoutOpt", "ask"]
 
-NodeOpt = Annotated[
-    str | None, typer.Option("--node", help="VM whose agent to ask: NODE or LAB/NODE.")
-]
-LabOpt = Annotated[str | None, typer.Option("--lab", help="Lab, when several are up.")]
-JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
 StoreTimeoutOpt = Annotated[
     float | None,
     typer.Option(

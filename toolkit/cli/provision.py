@@ -6,7 +6,9 @@ from typing import Annotated, Any
 
 import typer
 
-from toolkit.cli.common import emit_json, require_privileges
+from toolkit.cli import complete
+from toolkit.cli.common import emit_json, needs_root
+from toolkit.cli.options import JsonOpt
 
 
 def provision_lab(
@@ -34,18 +36,23 @@ def provision_lab(
     return result
 
 
+@needs_root()
 def provision_command(
-    lab: Annotated[str, typer.Argument(help="Lab to provision (must be up).")],
+    lab: Annotated[
+        str,
+        typer.Argument(
+            help="Lab to provision (must be up).", autocompletion=complete.labs, show_default=False
+        ),
+    ],
     playbook: Annotated[
         str, typer.Option("--playbook", "-p", help="Playbook name or path.")
     ] = "site",
     limit: Annotated[
         str | None, typer.Option("--limit", "-l", help="Ansible host pattern.")
     ] = None,
-    json_out: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
+    json_out: JsonOpt = False,
 ) -> None:
     """Run the project's playbooks (Consul, overlay) against a running lab."""
-    require_privileges()
     from toolkit.provision.runner import failure_error
     from toolkit.resources import check_install
 
@@ -53,6 +60,7 @@ def provision_command(
 
     result = provision_lab(lab, playbook, limit, quiet=json_out, check=not json_out)
     if json_out:
-        emit_json(result)  # the whole record, failures included, then the exit code says it
+        # The whole record, failures included; then the exit code says it.
+        emit_json("provision", result)
         if not result.ok:
             raise failure_error(result)

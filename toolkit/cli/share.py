@@ -10,6 +10,7 @@ from typing import Annotated
 import typer
 
 from toolkit.cli.common import emit_json
+from toolkit.cli.options import JsonOpt
 from toolkit.errors import UsageError
 
 WHAT = ("playbooks", "roles", "labs", "inventories", "ansible.cfg")
@@ -40,7 +41,7 @@ def share_command(
             autocompletion=_complete,
         ),
     ] = None,
-    json_out: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+    json_out: JsonOpt = False,
 ) -> None:
     """Print where ovlab's shipped playbooks, roles, labs and inventories are installed.
 
@@ -56,12 +57,12 @@ def share_command(
         if what not in paths:
             raise UsageError(f"unknown item {what!r}", hint="one of: " + ", ".join(WHAT))
         if json_out:
-            emit_json({what: paths[what]})
+            emit_json("share", {what: paths[what]})
         else:
             typer.echo(paths[what])
         return
     if json_out:
-        emit_json(paths)
+        emit_json("share", paths)
         return
     for key, value in paths.items():
         typer.echo(f"{key:12} {value}")

@@ -2,25 +2,48 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from toolkit.cli.common import require_privileges
+from toolkit.cli import complete
+from toolkit.cli.common import needs_root
 from toolkit.errors import EXIT_CHECK, UsageError
 
+if TYPE_CHECKING:
+    from toolkit.walk.model import Walk
 
+
+def walkthrough(path: str) -> Walk:
+    # The whole file is checked while the arguments are parsed, before the privilege
+    # hook and before anything else: a typo costs no lab bring-up, and is exit 2 for anyone.
+    from toolkit.walk import model
+
+    return model.load(model.resolve(path))
+
+
+@needs_root()
 def walk_command(
-    path: Annotated[
-        str,
-        typer.Argument(help="Walkthrough file or its directory (e.g. labs/libnetwork-overlay)."),
+    walk: Annotated[
+        Any,  # a Walk; typer must not import toolkit.walk.model (~50 ms) to build the app
+        typer.Argument(
+            help="Walkthrough file or its directory (e.g. labs/libnetwork-overlay).",
+            parser=walkthrough,
+            metavar="PATH",
+            show_default=False,
+        ),
     ],
     auto: Annotated[
         bool, typer.Option("--auto", help="Run straight through; stop at the first failed check.")
     ] = False,
     step: Annotated[int, typer.Option("--step", help="Start at step N.", min=1)] = 1,
     lab: Annotated[
-        str | None, typer.Option("--lab", help="Walk this running lab instead of the file's.")
+        str | None,
+        typer.Option(
+            "--lab",
+            help="Walk this running lab instead of the file's.",
+            autocompletion=complete.labs,
+        ),
     ] = None,
 ) -> None:
     """Replay a demo step by step: what happens and why, the commands, and checks on their output.
@@ -28,13 +51,8 @@ def walk_command(
     Interactive mode pauses between steps (Enter: next, r: run the step again, q: quit).
     A lab that is not up is brought up (and provisioned) first.
     """
-    from toolkit.walk import model
-
-    # The whole file is checked before anything else: a typo costs no lab bring-up.
-    walk = model.load(model.resolve(path))
     if step > len(walk.steps):
         raise UsageError(f"--step {step}: {walk.path} has {len(walk.steps)} steps")
-    require_privileges()
 
     from toolkit.lab import state
     from toolkit.lab.lifecycle import is_healthy
@@ -51,15 +69,11 @@ def walk_command(
         render.console.print(
             f"[bold]Bringing lab {name} up{' and provisioning it' if walk.provision else ''}…"
         )
+        from toolkit.cli.lab import bring_up
         from toolkit.lab.address import topology_path
+        from toolkit.lab.topology import load
 
-        argv = ["lab", "up", str(topology_path(name))] + (["--provision"] if walk.provision else [])
-        import subprocess
-
-        if subprocess.run([runner.OVLAB, *argv]).returncode != 0:
-            raise UsageError(
-                f"could not bring lab {name} up", hint=f"try 'ovlab lab up {name}' by hand"
-            )
+        bring_up(load(topology_path(name)), walk.provision)
     # {bin}: the scripts (ovlab, supervisorctl) of the install that brought the lab up,
     # which is the one visible inside its VMs.
     from toolkit.lab.lifecycle import install_bin
@@ -85,5 +99,12 @@ def walk_command(
             index += 1
     render.console.print(
         f"\n[bold green]Walkthrough done.[/] The lab stays up: "
-        f"ovlab exec {name}/lab-vm-1 to explore, ovlab lab down {name} to remove it."
+        f"ovlab exec {name}/{_first_node(name)} to explore, ovlab lab down {name} to remove it."
     )
+
+
+def _first_node(lab: str) -> str:
+    from toolkit.lab import registry
+
+    found = registry.vms(lab)
+    return found[0].node if found else "NODE"

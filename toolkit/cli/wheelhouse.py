@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 
 from toolkit.cli.common import emit_json
+from toolkit.cli.options import JsonOpt
 
 
 def wheelhouse_command(
@@ -20,7 +21,7 @@ def wheelhouse_command(
         str | None,
         typer.Option("--machine", help="Target hosts' machine, e.g. x86_64 (default: this one)."),
     ] = None,
-    json_out: Annotated[bool, typer.Option("--json", help="Print the manifest as JSON.")] = False,
+    json_out: JsonOpt = False,
 ) -> None:
     """Write ovlab's own wheel and every dependency's into DIR, for offline installs.
 
@@ -31,7 +32,7 @@ def wheelhouse_command(
 
     house = wheelhouse.build(out, python, machine)
     if json_out:
-        emit_json(house)
+        emit_json("wheelhouse", house)
         return
     typer.echo(
         f"wheelhouse {house.path}: {house.ovlab} and {len(house.wheels) - 1} dependencies"
