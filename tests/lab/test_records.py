@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.jsonout import data as json_data
 from tests.lab.conftest import one_line, ovlab
 from toolkit.lab import state
 from toolkit.lab.impair import Impairment
@@ -248,5 +249,5 @@ def test_cli_refuses_other_versions_and_damage_in_one_line(root: Path) -> None:
     assert proc.returncode == 3
     assert "is damaged: " in one_line(proc)
     # One unreadable lab hides no other: `lab ls` lists every lab, saying which it cannot read.
-    rows = json.loads(ovlab("lab", "ls", "--json", env=env).stdout)
+    rows = json_data(ovlab("lab", "ls", "--json", env=env).stdout, "lab ls")
     assert {r["name"]: r["phase"] for r in rows} == {"ovs-bad": "damaged", "ovs-old": "state-v1"}
