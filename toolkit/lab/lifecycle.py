@@ -12,7 +12,7 @@ import signal
 import sys
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 
 from toolkit.errors import OvlabError, UsageError
@@ -149,7 +149,7 @@ def _create(topo: Topology, where: str, digest: str, say: Progress) -> None:
             st.save()
             vm.prepare()
             vm.start()
-            records[node.name] = rec = replace(rec, pid=vm.pid)
+            records[node.name] = rec = rec._replace(pid=vm.pid)
             st.data["nodes"][node.name] = rec.to_json()
             st.save()
             vms.append(vm)
@@ -157,8 +157,7 @@ def _create(topo: Topology, where: str, digest: str, say: Progress) -> None:
             say(f"started {node.name}", done, total)
         for vm in vms:
             vm.wait_ready()
-            records[vm.name] = rec = replace(
-                records[vm.name],
+            records[vm.name] = rec = records[vm.name]._replace(
                 starttime=vm.starttime,
                 netns=procs.ns_inode(vm.pid, "net"),
                 mntns=procs.ns_inode(vm.pid, "mnt"),

@@ -21,13 +21,17 @@ nothing checked them; ``toolkit.lab.remains`` still tears such a lab down.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import NamedTuple
 
 from toolkit.errors import EnvError, UsageError
 from toolkit.lab.impair import Impairment, parse_impairment
 from toolkit.lab.jsonfields import Fields
 
 STATE_VERSION = 2
+# Records are NamedTuples, not dataclasses: reading a lab's state is on the typer-free
+# ``netns`` path (``ovlab netns fdb NODE``), which must not pay for importing dataclasses.
+_NO_VARS: Mapping[str, object] = MappingProxyType({})
 
 
 class StateError(EnvError):
@@ -58,8 +62,7 @@ def damaged(lab: str, problem: str, path: str = "") -> StateError:
     )
 
 
-@dataclass(frozen=True)
-class InstallRecord:
+class InstallRecord(NamedTuple):
     """The ovlab install that brought the lab up: its supervisord and agents run in the VMs."""
 
     bin: str  # the install's bin directory (ovlab, supervisorctl), as every VM sees it
@@ -74,8 +77,7 @@ class InstallRecord:
         return {"bin": self.bin}
 
 
-@dataclass(frozen=True)
-class UnderlayRecord:
+class UnderlayRecord(NamedTuple):
     """The lab's underlay: a named netns holding the bridge every VM's eth1 is wired to."""
 
     netns: str  # name in /run/netns, ovlab-<lab>-ul (toolkit.lab.names.netns_name)
@@ -106,8 +108,7 @@ class UnderlayRecord:
         }
 
 
-@dataclass(frozen=True)
-class VmRecord:
+class VmRecord(NamedTuple):
     """One lab VM as ``up`` recorded it: identity of its init, underlay address, settings.
 
     ``pid`` is None between recording the VM and starting it; ``starttime`` (clock ticks
@@ -125,8 +126,8 @@ class VmRecord:
     layers: str = ""  # directory of the VM's /etc and /var upper layers
     tag: str = ""  # the command-line tag of its processes, ovlab:<lab>:<node>
     groups: tuple[str, ...] = ()
-    impair: Impairment = field(default_factory=Impairment)
-    vars: Mapping[str, object] = field(default_factory=dict)  # Ansible host vars
+    impair: Impairment = Impairment()
+    vars: Mapping[str, object] = _NO_VARS  # Ansible host vars
 
     @property
     def address(self) -> str:
@@ -172,13 +173,12 @@ class VmRecord:
         }
 
 
-@dataclass(frozen=True)
-class LogEntry:
+class LogEntry(NamedTuple):
     """One entry of a lab's change log: when, what, and the event's own fields."""
 
     t: float  # Unix time
     event: str  # up-start, up-done, impair, …
-    fields: Mapping[str, object] = field(default_factory=dict)
+    fields: Mapping[str, object] = _NO_VARS
 
     @classmethod
     def from_fields(cls, f: Fields) -> LogEntry:
@@ -191,8 +191,7 @@ class LogEntry:
         return {"t": self.t, "event": self.event, **self.fields}
 
 
-@dataclass(frozen=True)
-class LabRecord:
+class LabRecord(NamedTuple):
     """A lab's whole state file, as every reader sees it."""
 
     name: str
@@ -201,7 +200,7 @@ class LabRecord:
     created: float | None = None  # Unix time
     topology: str | None = None  # the topology file's absolute path, or "<string>"
     digest: str | None = None  # SHA-256 of the loaded topology; tells an edited file apart
-    vars: Mapping[str, object] = field(default_factory=dict)  # lab-wide Ansible vars
+    vars: Mapping[str, object] = _NO_VARS  # lab-wide Ansible vars
     install: InstallRecord | None = None  # None in labs made before it was recorded
     underlay: UnderlayRecord | None = None  # None until ``up`` records it
     nodes: tuple[VmRecord, ...] = ()  # in the order the file lists them

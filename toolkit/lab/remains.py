@@ -10,14 +10,13 @@ way Mininet's cleanup needs no state at all).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from toolkit.lab.names import NETNS_PREFIX, netns_name
 from toolkit.lab.records import STATE_VERSION
 
 
-@dataclass(frozen=True)
-class VmTrace:
+class VmTrace(NamedTuple):
     """What identifies one VM's processes: its init (pid and start time) and namespaces."""
 
     pid: int | None
@@ -26,8 +25,7 @@ class VmTrace:
     mntns: int | None  # inode
 
 
-@dataclass(frozen=True)
-class Remains:
+class Remains(NamedTuple):
     """The usable part of a lab's state file for teardown."""
 
     lab: str
