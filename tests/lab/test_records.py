@@ -251,3 +251,16 @@ def test_cli_refuses_other_versions_and_damage_in_one_line(root: Path) -> None:
     # One unreadable lab hides no other: `lab ls` lists every lab, saying which it cannot read.
     rows = json_data(ovlab("lab", "ls", "--json", env=env).stdout, "lab ls")
     assert {r["name"]: r["phase"] for r in rows} == {"ovs-bad": "damaged", "ovs-old": "state-v1"}
+
+
+def test_reading_state_stays_off_dataclasses() -> None:
+    # The typer-free `netns fdb NODE` path reads lab state; importing dataclasses (and
+    # inspect, ast, dis behind it) would cost it more than the records themselves.
+    import subprocess
+    import sys
+
+    code = "import sys, toolkit.lab.registry, toolkit.lab.resolve; print(sorted(sys.modules))"
+    loaded = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout
+    assert "'dataclasses'" not in loaded and "'difflib'" not in loaded
