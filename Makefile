@@ -9,7 +9,7 @@ DEB_PKGS := iproute2 iputils-ping procps util-linux openssh-server openssh-clien
 	tshark graphviz nftables python3-venv
 PYTEST_ARGS ?=
 
-.PHONY: setup deb venv consul demo test bench lint clean
+.PHONY: setup deb venv consul demo test test-fast bench lint clean
 
 setup: deb venv consul
 
@@ -45,6 +45,11 @@ demo: setup
 
 test: setup
 	$(PY) -m pytest $(PYTEST_ARGS)
+
+# The fast layer alone: no root, no lab, any user (README, "Testing"). tests/conftest.py
+# names its modules; only those are imported.
+test-fast: venv
+	$(PY) -m pytest -m unit -p no:cacheprovider $(PYTEST_ARGS) $$($(PY) -m tests.conftest)
 
 bench: setup
 	@for b in bench/bench_*.py; do echo "== $$b"; $(PY) $$b || exit 1; done

@@ -30,12 +30,9 @@ def start_containers(lab: str) -> None:
 
     def run(i: int) -> None:
         vm = vms[i % len(vms)]
-        sock = f"/proc/{vm.pid}/root/run/ovlab/agent.sock"
-        api.call(sock, "run", name=f"bd-{i:03d}", network="dev", cmd=[])
+        api.call(vm.agent_socket, "run", name=f"bd-{i:03d}", network="dev", cmd=[])
 
-    api.call(
-        f"/proc/{vms[0].pid}/root/run/ovlab/agent.sock", "run", name="bd-000", network="dev", cmd=[]
-    )
+    api.call(vms[0].agent_socket, "run", name="bd-000", network="dev", cmd=[])
     with ThreadPoolExecutor(len(vms)) as pool:
         list(pool.map(run, range(1, N_CONTAINERS)))
 

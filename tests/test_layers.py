@@ -33,13 +33,7 @@ LAYERS: list[set[str]] = [
 ]
 
 # (importing module, imported module): why it stays for now.
-UPWARD_ALLOWED: dict[tuple[str, str], str] = {
-    ("toolkit.lab.status", "toolkit.netns.iproute"): "host primitive; due in toolkit/host",
-    ("toolkit.lab.status", "toolkit.netns.setns"): "host primitive; due in toolkit/host",
-    ("toolkit.lab.underlay", "toolkit.netns.iproute"): "host primitive; due in toolkit/host",
-    ("toolkit.lab.vm", "toolkit.netns.setns"): "host primitive; due in toolkit/host",
-    ("toolkit.lab.vminit", "toolkit.netns.setns"): "host primitive; due in toolkit/host",
-}
+UPWARD_ALLOWED: dict[tuple[str, str], str] = {}
 
 # Modules that talk to the kernel (netlink, setns, raw sockets, mounts): renderers must not
 # load them, not even by importing a record type from a module that does.
@@ -47,10 +41,11 @@ KERNEL = {
     "pyroute2",
     "toolkit.netns.collect",
     "toolkit.netns.lean",
-    "toolkit.netns.iproute",
-    "toolkit.netns.setns",
+    "toolkit.host.ns",
+    "toolkit.host.netlink",
+    "toolkit.host.mounts",
+    "toolkit.host.ifaces",
     "toolkit.netns.mounts",
-    "toolkit.lab.mounts",
     "toolkit.lab.underlay",
     "toolkit.overlay.dataplane",
     "toolkit.capture.live",
@@ -252,5 +247,24 @@ def test_the_walk_sees_what_it_should() -> None:
     assert any(
         i.target == "toolkit.doctor.run" and i.typing_only for i in imports("toolkit.render.doctor")
     )
-    assert "toolkit.netns.setns" in loaded_at_import("toolkit.lab.vm")
+    assert "toolkit.host.ns" in loaded_at_import("toolkit.lab.vm")
     assert "toolkit.doctor.run" not in loaded_at_import("toolkit.render.doctor")
+
+
+def test_the_host_layer_stands_on_errors_alone() -> None:
+    # toolkit.host is what every package may use: it must pull in nothing of theirs, and
+    # nothing heavy at import (a lab VM's init and the typer-free paths load it).
+    hosts = [m for m in modules() if package(m) == "host"]
+    assert hosts
+    bad = [
+        where(i)
+        for m in hosts
+        for i in imports(m)
+        if i.target.startswith("toolkit.")
+        and package(i.target) not in ("host", "errors")
+        and i.target != "toolkit"
+    ]
+    assert not bad, "\n".join(bad)
+    for m in hosts:
+        heavy = {x for x in loaded_at_import(m) if x.split(".")[0] in ("pyroute2", "rich", "typer")}
+        assert not heavy, f"{m} loads {sorted(heavy)} at import"

@@ -41,6 +41,18 @@ class EnvError(OvlabError):
     exit_code = EXIT_ENV
 
 
+class KernelRefused(OvlabError):
+    """The kernel refused a request (netlink, ioctl): ``code`` is its errno.
+
+    Made at the pyroute2 boundary (toolkit.host.netlink.refused), so that a refusal
+    reads as one line naming what was asked, never as a traceback.
+    """
+
+    def __init__(self, message: str, hint: str | None = None, code: int = 0) -> None:
+        super().__init__(message, hint)
+        self.code = code
+
+
 def from_unexpected(exc: BaseException) -> OvlabError:
     """One line for an exception nobody turned into an OvlabError (the CLI's last net).
 

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from tests.lab.conftest import ovlab
+from tests.helpers import ovlab
 
 FIELDS = [
     "frame.number", "frame.len", "frame.protocols", "eth.src", "eth.dst", "vlan.id",

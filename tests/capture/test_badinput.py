@@ -19,7 +19,7 @@ from tests.capture.samples import (
     pcap_record,
     write,
 )
-from tests.lab.conftest import ovlab
+from tests.helpers import ovlab
 
 
 @pytest.fixture(scope="module")

@@ -13,8 +13,8 @@ from scapy.layers.vxlan import VXLAN
 from tests.capture import samples
 from tests.capture.oracle import compare, decode, need_tshark, tshark
 from tests.capture.samples import edge_packets, write
+from tests.helpers import ovlab
 from tests.jsonout import data as json_data
-from tests.lab.conftest import ovlab
 from toolkit.capture import pcapio, vxlan
 from toolkit.capture.annotate import LabNames, save
 from toolkit.capture.reassembly import Reassembler

@@ -15,28 +15,18 @@ import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from tests.capture.oracle import compare, decode, need_tshark, tshark_count
-from tests.conftest import lab_name
+from tests.helpers import OVLAB, UNDERLAY_IPS, consul_topology, lab_name, ovlab, wait_for
 from tests.jsonout import data as json_data
-from tests.lab.conftest import OVLAB, UNDERLAY_IPS, consul_topology, ovlab
 from toolkit.lab import cleanup
 
 pytestmark = pytest.mark.root
 
 VTEP = {k: UNDERLAY_IPS[k] for k in ("vm1", "vm2")}
 CONTAINERS = {"container_node1": ("vm1", "svc1"), "container_node2": ("vm2", "svc2")}
-
-
-def wait_for(pred: Any, timeout: float, step: float = 0.2) -> None:
-    end = time.monotonic() + timeout
-    while not pred():
-        if time.monotonic() > end:
-            raise AssertionError(f"condition not met within {timeout}s")
-        time.sleep(step)
 
 
 def containers(lab: str) -> dict[str, dict]:

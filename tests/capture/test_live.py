@@ -16,8 +16,7 @@ from pathlib import Path
 import pytest
 
 from tests.capture.oracle import compare, need_tshark, tshark_count
-from tests.conftest import run
-from tests.lab.conftest import OVLAB, ovlab
+from tests.helpers import OVLAB, ovlab, run
 
 pytestmark = pytest.mark.root
 

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.lab.conftest import ovlab
+from tests.helpers import ovlab
 from toolkit.cli import complete
 
 REPO = Path(__file__).resolve().parents[2]

@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 import yaml
 
+from tests.helpers import one_line, ovlab
 from tests.jsonout import data as json_data
-from tests.lab.conftest import one_line, ovlab
 from toolkit.lab import state
 
 pytestmark = pytest.mark.root

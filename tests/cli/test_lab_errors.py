@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.lab.conftest import host_snapshot, one_line, ovlab
+from tests.helpers import host_snapshot, one_line, ovlab
 
 pytestmark = pytest.mark.root
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from tests.helpers import host_snapshot, ovlab
 from tests.jsonout import data as json_data
-from tests.lab.conftest import host_snapshot, ovlab
 
 pytestmark = pytest.mark.root
 

@@ -9,7 +9,7 @@ import sys
 
 import pytest
 
-from tests.lab.conftest import topology_text
+from tests.helpers import topology_text
 from toolkit.lab import registry, state
 
 pytestmark = pytest.mark.root

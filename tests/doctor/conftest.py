@@ -13,9 +13,8 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import lab_name
+from tests.helpers import UNDERLAY_IPS, consul_topology, lab_name, ovlab, wait_for
 from tests.jsonout import data as json_data
-from tests.lab.conftest import UNDERLAY_IPS, _clean_labs, consul_topology, ovlab  # noqa: F401
 from toolkit.lab import cleanup
 
 VTEP = {k: UNDERLAY_IPS[k] for k in ("vm1", "vm2", "vm3")}
@@ -79,14 +78,15 @@ class Lab:
 
     def wait_gone(self, check: str, timeout: float = 60) -> dict[str, Any]:
         """Run the doctor until no finding of that kind is left; the last report."""
-        end = time.monotonic() + timeout
-        while True:
+
+        def gone() -> dict[str, Any]:
             _rc, report = self.doctor()
-            if not any(f["check"] == check for f in report["findings"]):
-                return report
-            if time.monotonic() > end:
-                raise AssertionError(f"{check} still reported after its fix: {report}")
-            time.sleep(1)
+            assert not any(f["check"] == check for f in report["findings"]), (
+                f"{check} still reported after its fix: {report}"
+            )
+            return report
+
+        return wait_for(gone, timeout, step=1, what=f"{check} gone")
 
     def heal(self, timeout: float = 60) -> None:
         """Follow the doctor's fixes until the lab is clean (the next test starts clean)."""
@@ -102,7 +102,7 @@ class Lab:
 
 
 @pytest.fixture(scope="module")
-def lab(tmp_path_factory: pytest.TempPathFactory, _clean_labs: None) -> Iterator[Lab]:  # noqa: F811
+def lab(tmp_path_factory: pytest.TempPathFactory, _clean_labs: None) -> Iterator[Lab]:
     name = lab_name()
     path: Path = tmp_path_factory.mktemp("doctor") / "topology.yml"
     path.write_text(consul_topology(name, 1, 2))

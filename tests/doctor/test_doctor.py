@@ -14,7 +14,8 @@ import time
 
 import pytest
 
-from tests.doctor.conftest import FIX_ENV, VTEP, Lab, ovlab
+from tests.doctor.conftest import FIX_ENV, VTEP, Lab
+from tests.helpers import ovlab
 from tests.jsonout import data as json_data
 
 pytestmark = pytest.mark.root

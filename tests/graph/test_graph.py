@@ -16,9 +16,8 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import lab_name
+from tests.helpers import lab_name, ovlab
 from tests.jsonout import data as json_data
-from tests.lab.conftest import _clean_labs, ovlab  # noqa: F401
 from toolkit.graph import dot, mermaid
 from toolkit.graph.model import build
 from toolkit.lab import cleanup
@@ -156,7 +155,7 @@ nodes:
 
 
 @pytest.fixture(scope="module")
-def seed_lab(tmp_path_factory: pytest.TempPathFactory, _clean_labs: None) -> Iterator[str]:  # noqa: F811
+def seed_lab(tmp_path_factory: pytest.TempPathFactory, _clean_labs: None) -> Iterator[str]:
     name = lab_name()
     path = tmp_path_factory.mktemp("graph") / "topology.yml"
     path.write_text(TOPOLOGY.format(name=name))

@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.conftest import lab_name
+from tests.helpers import lab_name
 from tests.jsonout import data as json_data
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.lab.conftest import topology_text
+from tests.helpers import topology_text
 from toolkit.errors import UsageError
 from toolkit.lab.address import lab_name, shipped_topology, topology_path
 

@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from tests.lab.conftest import ovlab, ovlab_json
+from tests.helpers import ovlab, ovlab_json
 from toolkit.lab.underlay import netem_supported
 
 pytestmark = pytest.mark.root

@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from tests.lab.conftest import OVLAB, host_snapshot, ovlab, ovlab_json
+from tests.helpers import OVLAB, host_snapshot, ovlab, ovlab_json
 from toolkit.lab import cleanup, state
 
 pytestmark = pytest.mark.root

@@ -11,8 +11,11 @@ from pathlib import Path
 
 import pytest
 
-from tests.lab.conftest import one_line, ovlab
-from toolkit.lab import cleanup, procs, state
+from tests.helpers import one_line, ovlab
+from tests.jsonout import data as json_data
+from tests.lab.test_records_unit import RAW
+from toolkit.host import procs
+from toolkit.lab import cleanup, state
 from toolkit.lab.records import STATE_VERSION, LabRecord
 
 pytestmark = pytest.mark.root
@@ -32,6 +35,12 @@ def traces(lab: str) -> dict[str, object]:
 
 
 NOTHING = {"netns": [], "processes": [], "mounts": [], "state": False}
+
+
+def write_state(root: Path, lab: str, text: str) -> None:
+    path = root / "labs" / lab / "state.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text)
 
 
 def state_file(lab: str) -> Path:
@@ -108,3 +117,21 @@ def test_a_newer_ovlabs_lab_is_left_alone_without_force(make_lab):
         assert traces(lab) == NOTHING
     finally:
         cleanup.teardown(lab, force=True)
+
+
+def test_cli_refuses_other_versions_and_damage_in_one_line(tmp_path: Path) -> None:
+    root = tmp_path  # a private state root: no lab behind these files
+    env = {"OVLAB_STATE_ROOT": str(root)}
+    raw = json.loads(json.dumps(RAW))
+    raw["version"] = 1
+    write_state(root, "ovs-old", json.dumps(raw))
+    write_state(root, "ovs-bad", json.dumps(RAW)[:100])
+    proc = ovlab("lab", "status", "ovs-old", check=False, env=env)
+    assert proc.returncode == 3
+    assert one_line(proc).startswith("error: lab 'ovs-old' has state of version 1; ")
+    proc = ovlab("exec", "ovs-bad/vm1", "--", "true", check=False, env=env)
+    assert proc.returncode == 3
+    assert "is damaged: " in one_line(proc)
+    # One unreadable lab hides no other: `lab ls` lists every lab, saying which it cannot read.
+    rows = json_data(ovlab("lab", "ls", "--json", env=env).stdout, "lab ls")
+    assert {r["name"]: r["phase"] for r in rows} == {"ovs-bad": "damaged", "ovs-old": "state-v1"}

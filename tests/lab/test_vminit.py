@@ -22,3 +22,29 @@ def test_run_and_tmp_roots_themselves_are_never_kept() -> None:
 def test_separate_installs_are_kept_separately() -> None:
     paths = ["/run/user/0/venv/lib", "/tmp/x/ovlab", "/run/user/0/venv", "/tmp/x/ovlab/toolkit"]
     assert hidden_by_tmpfs(paths) == ["/tmp/x/ovlab", "/run/user/0/venv"]
+
+
+def test_a_vm_init_imports_little() -> None:
+    # Twenty inits start at once (docs/hot-paths.md): of the toolkit only errors and the
+    # cheap host modules, and none of the libraries that cost milliseconds each.
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    proc = subprocess.run(
+        [sys.executable, "-X", "importtime", "-c", "import toolkit.lab.vminit"],
+        capture_output=True, text=True, timeout=60, cwd=Path(__file__).resolve().parents[2],
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    mods = {
+        line.split("|")[-1].strip()
+        for line in proc.stderr.splitlines()
+        if line.startswith("import time:")
+    }
+    ours = {m for m in mods if m.startswith("toolkit.")}
+    assert ours <= {
+        "toolkit.errors", "toolkit.lab", "toolkit.lab.vminit", "toolkit.host",
+        "toolkit.host.paths", "toolkit.host.ns", "toolkit.host.mounts", "toolkit.host.ifaces",
+    }, ours  # fmt: skip
+    heavy = {"typing", "dataclasses", "re", "ctypes.util", "pyroute2", "rich", "typer"} & mods
+    assert not heavy, heavy

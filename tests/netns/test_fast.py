@@ -16,8 +16,6 @@ from typer.testing import CliRunner
 
 from tests.jsonout import data as json_data
 from toolkit.cli import netns as cli
-from toolkit.lab import state
-from toolkit.netns import discover
 from toolkit.netns.records import Addr, Fdb, Link, Neigh, NsEntry, Route, Vxlan, dumps
 
 REPO = Path(__file__).resolve().parents[2]
@@ -65,11 +63,6 @@ def test_dumps_handles_every_record_class_and_mixed_lists():
     ]  # fmt: skip
     assert json.loads(dumps(rows)) == json.loads(json.dumps([r.to_dict() for r in rows]))
     assert dumps([]) == "[]"
-
-
-def test_labs_dir_follows_the_state_layout(monkeypatch, tmp_path):
-    monkeypatch.setenv("OVLAB_STATE_ROOT", str(tmp_path))
-    assert Path(discover.labs_dir()) == state.lab_dir("x").parent
 
 
 def imported_modules(*args: str) -> set[str]:

@@ -11,10 +11,11 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from tests.conftest import netns_names
+from tests.helpers import netns_names
 from tests.jsonout import data as json_data
 from toolkit.cli import netns as cli
-from toolkit.lab import procs, state
+from toolkit.host import procs
+from toolkit.lab import state
 
 pytestmark = pytest.mark.root
 

@@ -4,15 +4,14 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import lab_name
+from tests.helpers import UNDERLAY_IPS, consul_topology, lab_name, ovlab
 from tests.jsonout import data as json_data
-from tests.lab.conftest import UNDERLAY_IPS, _clean_labs, consul_topology, ovlab  # noqa: F401
 from toolkit.lab import cleanup
 
 VTEP = {k: UNDERLAY_IPS[k] for k in ("vm1", "vm2", "vm3")}
@@ -120,19 +119,8 @@ def _tables(snap: dict, node: str, net_id: str) -> tuple[dict[str, str], dict[st
     return ({c["ip"]: c["mac"] for c in remote}, {c["mac"]: VTEP[c["host"]] for c in remote})
 
 
-def wait_for(pred: Callable[[], bool], timeout: float, step: float = 0.05) -> float:
-    """Poll until pred() holds; return the seconds it took (raise on timeout)."""
-    t0 = time.monotonic()
-    while True:
-        if pred():
-            return time.monotonic() - t0
-        if time.monotonic() - t0 > timeout:
-            raise AssertionError(f"condition not met within {timeout}s")
-        time.sleep(step)
-
-
 @pytest.fixture(scope="module")
-def lab(tmp_path_factory: pytest.TempPathFactory, _clean_labs: None) -> Iterator[Lab]:  # noqa: F811
+def lab(tmp_path_factory: pytest.TempPathFactory, _clean_labs: None) -> Iterator[Lab]:
     name = lab_name()
     path: Path = tmp_path_factory.mktemp("overlay") / "topology.yml"
     path.write_text(consul_topology(name, 3, 0))

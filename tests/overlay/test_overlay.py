@@ -22,11 +22,12 @@ from pathlib import Path
 
 import pytest
 
+from tests.helpers import OVLAB, ovlab, wait_for
 from tests.jsonout import data as json_data
-from tests.lab.conftest import OVLAB, ovlab
-from tests.overlay.conftest import VTEP, Lab, wait_for
+from tests.overlay.conftest import VTEP, Lab
+from toolkit.host import paths
+from toolkit.host.ns import inside
 from toolkit.lab import registry
-from toolkit.netns.setns import netns_of_fd
 from toolkit.overlay import locate
 
 pytestmark = pytest.mark.root
@@ -38,12 +39,8 @@ def net_id(lab: Lab, name: str) -> str:
 
 def sniff_vxlan(pid: int, seconds: float, out: list[dict]) -> None:
     """Capture UDP/4789 on a VM's eth1 with a raw socket opened inside the VM."""
-    fd = os.open(f"/proc/{pid}/ns/net", os.O_RDONLY)
-    try:
-        with netns_of_fd(fd):
-            s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(0x0003))
-    finally:
-        os.close(fd)
+    with inside(paths.proc_ns(pid, "net")):
+        s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(0x0003))
     s.bind(("eth1", 0))
     s.settimeout(0.2)
     end = time.monotonic() + seconds
@@ -409,16 +406,34 @@ def test_churn_leaves_tables_equal_to_the_store(lab: Lab):
             counter += 1
             step(counter)
         ops += 1
+    # One fresh endpoint per network on a VM that random seed 7 leaves without one there, so
+    # every namespace that exists must hold programmed entries, not only have lost stale ones.
+    for name, node, net in (("churn-probe-dev", "vm2", "dev"), ("churn-probe-net", "vm3", "churn")):
+        lab.run(node, name, net=net)
+        live[name] = name
     # Each (VM, network) is compared: tables equal to the store where the VM has an endpoint
     # on the network, no namespace at all where it has none.
-    compared = 0
+    tables: dict[tuple[str, str], tuple[dict[str, str], dict[str, str]]] = {}
     for net in ("dev", "churn"):
         nid = net_id(lab, net)
         for node in ("vm1", "vm2", "vm3"):
             wait_for(lambda n=node, i=nid: lab.kernel(n, i) == lab.wanted(n, i), 10)
-            compared += lab.kernel(node, nid) is not None
-    # Seed 7 leaves churn-98 on vm1 (dev) and three containers on vm2 (churn).
-    assert compared >= 2, "the churn left no tables to compare"
+            got = lab.kernel(node, nid)
+            if got is not None:
+                tables[(node, net)] = got
+    # Tables were read exactly where the store has a local endpoint (a None from kernel()
+    # elsewhere was a checked "no namespace", not a skipped comparison) ...
+    hosting = {
+        (c["host"], c["network"])
+        for c in lab.snapshot()["containers"]
+        if c["network"] in ("dev", "churn")
+    }
+    assert set(tables) == hosting
+    # ... and in each network at least one of them holds remote entries to compare.
+    for net in ("dev", "churn"):
+        assert any(neigh and fdb for (_, n), (neigh, fdb) in tables.items() if n == net), (
+            f"no programmed entries compared in {net}: {tables}"
+        )
     for name in sorted(live):
         lab.rm(name)
 
@@ -631,7 +646,7 @@ def test_whole_vm_crash_reaps_its_endpoints(lab: Lab):
     wait_for(lambda: doomed["ip"] in (lab.kernel("vm1", nid) or ({}, {}))[0], 5)
     # SIGKILL every process of vm3: its init, consul, agent and containers.
     vm = next(v for v in registry.vms(lab.name) if v.node == "vm3")
-    from toolkit.lab import procs
+    from toolkit.host import procs
 
     victims = set(procs.pids_in_ns("net", procs.ns_inode(vm.pid, "net") or 0))
     victims |= {c.pid for c in locate.containers() if c.host == "vm3" and c.lab == lab.name}

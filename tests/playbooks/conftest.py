@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 import yaml
 
-from tests.conftest import lab_name
+from tests.helpers import lab_name
 
 ROOT = Path(__file__).resolve().parents[2]
 PLAYBOOKS = ROOT / "playbooks"
@@ -73,24 +73,6 @@ def run(
 
 def ovlab(*args: str, check: bool = True, timeout: float = 120) -> subprocess.CompletedProcess[str]:
     return run([sys.executable, "-m", "toolkit.cli.main", *args], check=check, timeout=timeout)
-
-
-def eventually(
-    probe: Callable[[], Any], timeout: float = 30.0, every: float = 0.5, what: str = "condition"
-) -> Any:
-    """Call ``probe`` until it returns something truthy; fail with its last answer."""
-    deadline = time.monotonic() + timeout
-    last: Any = None
-    while True:
-        try:
-            last = probe()
-            if last:
-                return last
-        except AssertionError as exc:
-            last = exc
-        if time.monotonic() > deadline:
-            raise AssertionError(f"{what} not reached in {timeout}s; last: {last}")
-        time.sleep(every)
 
 
 @dataclass

@@ -17,7 +17,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from tests.playbooks.conftest import SUPERVISORCTL, Lab, eventually, run
+from tests.helpers import wait_for
+from tests.playbooks.conftest import SUPERVISORCTL, Lab, run
 
 SSHD_CONFIG = """\
 # sshd of a lab VM, started by the playbook tests; everything it reads is VM-private.
@@ -49,7 +50,7 @@ SSH_OPTS = "-o UserKnownHostsFile=/dev/null -o StrictHostKeyChecking=no -o LogLe
 
 def pids_in_netns(path: str) -> list[int]:
     """Processes living in the network namespace at ``path`` (ssh masters, strays)."""
-    from toolkit.lab import procs
+    from toolkit.host import procs
 
     return procs.pids_in_ns("net", os.stat(path).st_ino)
 
@@ -69,7 +70,7 @@ def start_sshd(lab: Lab, node: str, pubkey: str) -> None:
     (root / "run/sshd").mkdir(mode=0o755, exist_ok=True)  # sshd's privilege separation dir
     (root / "etc/supervisor/conf.d/sshd.conf").write_text(SSHD_PROGRAM)
     lab.exec(node, *SUPERVISORCTL, "update", "sshd")
-    eventually(
+    wait_for(
         lambda: "RUNNING" in lab.exec(node, *SUPERVISORCTL, "status", "sshd", check=False).stdout,
         timeout=15,
         what="sshd up",

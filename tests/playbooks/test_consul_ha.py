@@ -12,7 +12,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.playbooks.conftest import SUPERVISORCTL, Lab, eventually
+from tests.helpers import wait_for
+from tests.playbooks.conftest import SUPERVISORCTL, Lab
 
 pytestmark = pytest.mark.root
 
@@ -45,10 +46,10 @@ def leader(lab: Lab, ask: str) -> str:
 
 def test_cluster_formed_with_three_servers(ha: Lab) -> None:
     for node in (SERVERS[0], CLIENTS[-1]):
-        eventually(lambda n=node: ha.all_alive(n, ALL), what=f"all alive in {node}")
+        wait_for(lambda n=node: ha.all_alive(n, ALL), what=f"all alive in {node}")
     members = ha.consul(CLIENTS[0], "members", token=ha.secret("bootstrap.token")).stdout
     assert sum(" server " in line for line in members.splitlines()) == 3
-    assert eventually(lambda: leader(ha, SERVERS[1]), what="a leader") in SERVERS
+    assert wait_for(lambda: leader(ha, SERVERS[1]), what="a leader") in SERVERS
 
 
 def test_second_run_changes_nothing(ha: Lab) -> None:
@@ -62,13 +63,13 @@ def test_second_run_changes_nothing(ha: Lab) -> None:
 
 
 def test_leader_loss_then_playbook_restores_the_agent(ha: Lab) -> None:
-    old = eventually(lambda: leader(ha, SERVERS[0]), what="a leader")
+    old = wait_for(lambda: leader(ha, SERVERS[0]), what="a leader")
     pid = int(ha.exec(old, *SUPERVISORCTL, "pid", "consul").stdout.strip())
     assert pid > 0
     os.kill(pid, signal.SIGKILL)
 
     survivor = next(s for s in SERVERS if s != old)
-    new = eventually(
+    new = wait_for(
         lambda: (lambda ld: ld if ld and ld != old else "")(leader(ha, survivor)),
         timeout=30,
         what="a new leader",
@@ -76,7 +77,7 @@ def test_leader_loss_then_playbook_restores_the_agent(ha: Lab) -> None:
     assert new in SERVERS and new != old
 
     token = ha.secret("overlay.token")
-    eventually(
+    wait_for(
         lambda: (
             ha.consul(
                 CLIENTS[0], "kv", "put", "ovlab/after-failover", new, token=token, check=False
@@ -96,4 +97,4 @@ def test_leader_loss_then_playbook_restores_the_agent(ha: Lab) -> None:
     assert rerun.rc == 0, rerun.output[-8000:]
     assert rerun.recap()[old]["changed"] >= 1
     for node in (old, CLIENTS[0]):
-        eventually(lambda n=node: ha.all_alive(n, ALL), timeout=30, what=f"all alive in {node}")
+        wait_for(lambda n=node: ha.all_alive(n, ALL), timeout=30, what=f"all alive in {node}")

@@ -20,7 +20,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.playbooks.conftest import CONSUL, Lab, consul_binary, eventually
+from tests.helpers import wait_for
+from tests.playbooks.conftest import CONSUL, Lab, consul_binary
 
 pytestmark = pytest.mark.root
 
@@ -41,7 +42,7 @@ def seed(make_lab) -> Iterator[Lab]:
 
 def test_members_alive_in_every_vm(seed: Lab) -> None:
     for node in (SERVER, CLIENT):
-        members = eventually(
+        members = wait_for(
             lambda n=node: seed.all_alive(n, [SERVER, CLIENT]) and seed.members(n),
             what=f"both alive in {node}",
         )
@@ -79,7 +80,7 @@ def test_agents_register_with_their_agent_token(seed: Lab) -> None:
         out = seed.consul(SERVER, "catalog", "nodes", token=seed.secret("overlay.token")).stdout
         return {line.split()[0] for line in out.splitlines()[1:] if line.strip()}
 
-    eventually(lambda: nodes() >= {SERVER, CLIENT}, timeout=45, what="catalog lists both")
+    wait_for(lambda: nodes() >= {SERVER, CLIENT}, timeout=45, what="catalog lists both")
 
 
 def test_secrets_stay_on_the_controller_with_mode_0600(seed: Lab) -> None:
@@ -130,7 +131,7 @@ def test_release_install_downloads_and_verifies_the_zip(seed: Lab, tmp_path: Pat
         stderr=subprocess.DEVNULL,
     )
     try:
-        eventually(
+        wait_for(
             lambda: (
                 seed.exec(
                     CLIENT,
@@ -251,7 +252,7 @@ def test_agent_without_the_gossip_key_cannot_join(seed: Lab) -> None:
 
     rogue = start()
     try:
-        eventually(
+        wait_for(
             lambda: seed.exec(INTRUDER, consul, "members", check=False).returncode == 0,
             timeout=20,
             what="rogue agent's API",
@@ -271,7 +272,7 @@ def test_agent_without_the_gossip_key_cannot_join(seed: Lab) -> None:
     (root / "agent.json").write_text(json.dumps(config))
     rogue = start()
     try:
-        eventually(
+        wait_for(
             lambda: seed.members(SERVER).get(INTRUDER) == "alive",
             timeout=20,
             what="keyed agent joins",

@@ -14,13 +14,13 @@ from pathlib import Path
 import pytest
 import yaml
 
+from tests.helpers import wait_for
 from tests.playbooks.conftest import (
     BIN,
     CONSUL,
     Lab,
     ansible_playbook,
     consul_binary,
-    eventually,
 )
 from tests.playbooks.sshlab import SSH_OPTS, ssh_access
 
@@ -83,7 +83,7 @@ def test_playbook_over_ssh_builds_the_cluster(ssh_lab: tuple[Lab, Path, str]) ->
             rows = [line.split() for line in out.splitlines()[1:] if line.strip()]
             return {r[0]: r[2] for r in rows} == {SERVER: "alive", CLIENT: "alive"}
 
-        eventually(alive, what=f"both alive in {node}")
+        wait_for(alive, what=f"both alive in {node}")
     # The tasks really went over ssh: sshd logged the key logins.
     log = Path(f"/proc/{lab.pid(SERVER)}/root/var/log/supervisor/sshd.log").read_text()
     assert "Accepted publickey for root" in log

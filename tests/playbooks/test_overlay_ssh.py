@@ -16,8 +16,9 @@ from pathlib import Path
 import pytest
 import yaml
 
+from tests.helpers import wait_for
 from tests.jsonout import data as json_data
-from tests.playbooks.conftest import BIN, Lab, ansible_playbook, consul_binary, eventually, ovlab
+from tests.playbooks.conftest import BIN, Lab, ansible_playbook, consul_binary, ovlab
 from tests.playbooks.sshlab import SSH_OPTS, SshAccess, ssh_access
 
 pytestmark = pytest.mark.root
@@ -114,7 +115,7 @@ def site(access: SshAccess) -> tuple[int, str, dict[str, dict[str, int]]]:
 
 def agent_argv(lab: Lab, node: str) -> list[str]:
     """The command line of the overlay agent running in ``node``."""
-    from toolkit.lab import procs
+    from toolkit.host import procs
 
     ino = os.stat(f"/proc/{lab.pid(node)}/ns/net").st_ino
     for pid in procs.pids_in_ns("net", ino):
@@ -138,7 +139,7 @@ def test_demo_over_ssh_from_the_controllers_wheel(ssh_lab: SshAccess) -> None:
     assert rc == 0, output[-8000:]
     assert set(recap) == {SERVER, CLIENT} and all(r["failed"] == 0 for r in recap.values())
     for node in (SERVER, CLIENT):
-        argv = eventually(lambda n=node: agent_argv(lab, n), what=f"agent in {node}")
+        argv = wait_for(lambda n=node: agent_argv(lab, n), what=f"agent in {node}")
         assert any(a.startswith(VENV) for a in argv), argv
         assert not any(a.startswith(str(BIN)) for a in argv), argv
 

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import lab_name, netns_names
+from tests.helpers import lab_name, netns_names
 from tests.playbooks.conftest import CONSUL, ovlab, require_lab_env
 from toolkit.lab import state
 

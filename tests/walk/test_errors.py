@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import lab_name
+from tests.helpers import lab_name
 from toolkit.errors import UsageError
 from toolkit.lab import state
 from toolkit.walk import model

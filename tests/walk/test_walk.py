@@ -7,15 +7,14 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import lab_name
-from tests.lab.conftest import _clean_labs, ovlab  # noqa: F401
+from tests.helpers import lab_name, ovlab
 from toolkit.lab import cleanup
 
 pytestmark = pytest.mark.root
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def test_walkthrough_runs_straight_through_and_fails_loudly(tmp_path, _clean_labs):  # noqa: F811
+def test_walkthrough_runs_straight_through_and_fails_loudly(tmp_path, _clean_labs):
     lab = lab_name()
     topo = tmp_path / "topology.yml"
     topo.write_text(

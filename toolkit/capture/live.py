@@ -9,7 +9,6 @@ import, from the namespace the process started in).
 from __future__ import annotations
 
 import errno
-import fcntl
 import os
 import socket
 import struct
@@ -21,13 +20,14 @@ from toolkit.capture import pcapio
 from toolkit.capture.reassembly import Reassembler
 from toolkit.capture.vxlan import Packet, decode_frame
 from toolkit.errors import EnvError, NotFound, OvlabError, UsageError
+from toolkit.host import ifaces, paths
+from toolkit.host.ns import inside
 
 ETH_P_ALL = 0x0003
 SOL_PACKET = 263
 PACKET_STATISTICS = 6
 PACKET_OUTGOING = 4
 SO_TIMESTAMPNS = 35
-SIOCGIFHWADDR = 0x8927
 SNAPLEN = 262144
 ARPHRD_LINKTYPE = {  # interface hardware type -> pcap link type
     1: pcapio.LINKTYPE_ETHERNET,
@@ -85,7 +85,7 @@ def resolve(spec: str, lab: str | None = None) -> Where:
             raise UsageError(
                 f"container {name!r} exists in several labs", hint="pass --lab"
             ) from None
-        return Where(name, f"/proc/{hits[0].pid}/ns/net", hits[0].lab)
+        return Where(name, paths.proc_ns(hits[0].pid, "net"), hits[0].lab)
     return Where(t.label, t.path, lab or _lab_of_path(t.path))
 
 
@@ -112,11 +112,6 @@ class Source:
         self.sock.close()
 
 
-def _hw_type(sock: socket.socket, iface: str) -> int:
-    ifreq = struct.pack("16s16x", iface.encode()[:15])
-    return struct.unpack_from("H", fcntl.ioctl(sock.fileno(), SIOCGIFHWADDR, ifreq), 16)[0]
-
-
 def _bind(sock: socket.socket, where: Where, iface: str) -> int:
     """Bind inside the namespace; the interface's hardware type, or a clear error."""
     try:
@@ -129,19 +124,18 @@ def _bind(sock: socket.socket, where: Where, iface: str) -> int:
             hint = did_you_mean(iface, have) or f"it has: {', '.join(have) or 'none'}"
             raise NotFound(f"no interface {iface!r} in {where.label}", hint=hint) from None
         raise OvlabError(f"cannot capture on {iface} in {where.label}: {exc.strerror}") from None
-    return _hw_type(sock, iface)
+    return ifaces.hw_type(sock, iface)
 
 
 def open_source(where: Where, iface: str) -> Source:
     """Open a raw socket in the target namespace, bound to ``iface``."""
-    from toolkit.netns.setns import netns_of_fd
     from toolkit.netns.target import NsTarget, open_ns
 
     if not iface or len(iface) > 15 or "/" in iface:
         raise UsageError(f"bad interface name {iface!r}")
     fd = open_ns(NsTarget(where.label, where.path))
     try:
-        with netns_of_fd(fd):
+        with inside(fd):
             try:
                 sock = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(ETH_P_ALL))
             except PermissionError:

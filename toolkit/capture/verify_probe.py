@@ -17,9 +17,9 @@ from dataclasses import dataclass
 
 from toolkit.capture import live
 from toolkit.capture.verify_plan import UNDERLAY_IF, Plan
-from toolkit.doctor.view import ifinfo
 from toolkit.errors import NotFound, OvlabError
 from toolkit.host import paths
+from toolkit.host.ifaces import ifinfo
 from toolkit.lab import registry
 from toolkit.overlay.locate import find_container
 

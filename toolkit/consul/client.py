@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import http.client
 import json
-import os
 import socket
 import urllib.parse
 from dataclasses import dataclass
@@ -16,7 +15,7 @@ from typing import Any
 
 from toolkit.consul.retry import is_transient
 from toolkit.errors import OvlabError
-from toolkit.netns.setns import netns_of_fd
+from toolkit.host.ns import inside
 
 
 class ConsulError(OvlabError):
@@ -62,12 +61,8 @@ class _NsConnection(http.client.HTTPConnection):
         if self._netns is None:
             super().connect()
             return
-        fd = os.open(self._netns, os.O_RDONLY | os.O_CLOEXEC)
-        try:
-            with netns_of_fd(fd):
-                self.sock = socket.create_connection((self.host, self.port), self.timeout)
-        finally:
-            os.close(fd)
+        with inside(self._netns, "net"):
+            self.sock = socket.create_connection((self.host, self.port), self.timeout)
 
 
 @dataclass

@@ -69,7 +69,7 @@ def agent(lab: str, node: str | None = None) -> Consul:
     tok = token(lab)
     last: ConsulError | None = None
     for vm in vms:
-        client = Consul(netns=f"/proc/{vm.pid}/ns/net", token=tok, where=vm.node)
+        client = Consul(netns=vm.netns_path, token=tok, where=vm.node)
         try:
             client.get_json("/v1/agent/self")
             return client

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from toolkit.doctor.consul import CONSUL_BIN
 from toolkit.doctor.findings import Finding, supervisor
 from toolkit.doctor.view import LabView
+from toolkit.host import paths
 
 
 def check(view: LabView, prior: list[Finding] | None = None) -> list[Finding]:
@@ -38,7 +38,7 @@ def check(view: LabView, prior: list[Finding] | None = None) -> list[Finding]:
                     "the overlay agent does not answer",
                     lab,
                     vm.node,
-                    device="/run/ovlab/agent.sock",
+                    device=paths.AGENT_SOCKET,
                     expected="ovlab-agent running",
                     found=vm.agent_error or "no answer",
                     fix=supervisor(lab, vm.node, "start", "ovlab-agent"),
@@ -176,6 +176,6 @@ def _forget(view: LabView, ep: dict[str, str]) -> str:
         model.k_ip(ep["network"], ep["ip"]),
         model.k_container_name(ep["name"]),
     ]
-    script = " && ".join(f"{CONSUL_BIN} kv delete {k}" for k in keys)
+    script = " && ".join(f"{paths.CONSUL_BIN} kv delete {k}" for k in keys)
     token = secrets_dir(view.lab) / "bootstrap.token"
     return f"CONSUL_HTTP_TOKEN=$(cat {token}) ovlab exec {view.lab}/{vm} -- sh -c '{script}'"

@@ -8,16 +8,16 @@ from typing import Any
 from toolkit.consul.client import Consul, ConsulError
 from toolkit.doctor.findings import Finding, in_vm, supervisor
 from toolkit.doctor.view import LabView, VmView
+from toolkit.host import paths
 
 CONFIG = "/etc/consul.d/consul.json"
 PROBE_KEY = "/v1/kv/ovlab-doctor/acl-probe"
 ANONYMOUS = "00000000-0000-0000-0000-000000000002"  # Consul's anonymous token accessor
-CONSUL_BIN = "/var/lib/consul/bin/consul"  # where provisioning puts it in a lab VM
 
 
 def _config(vm: VmView) -> dict[str, Any] | None:
     try:
-        with open(f"/proc/{vm.pid}/root{CONFIG}") as fh:
+        with open(paths.in_root(vm.pid, CONFIG)) as fh:
             data = json.load(fh)
     except (OSError, ValueError):
         return None
@@ -234,4 +234,4 @@ def _consul_cli(lab: str, vm: str, *argv: str) -> str:
     from toolkit.provision.inventory import secrets_dir
 
     token = secrets_dir(lab) / "bootstrap.token"
-    return f"CONSUL_HTTP_TOKEN=$(cat {token}) " + in_vm(lab, vm, CONSUL_BIN, *argv)
+    return f"CONSUL_HTTP_TOKEN=$(cat {token}) " + in_vm(lab, vm, paths.CONSUL_BIN, *argv)

@@ -7,6 +7,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from toolkit.host import paths
+
 SEVERITIES = ("info", "warning", "error", "critical")
 
 # Exit codes of `ovlab doctor` (2 and 3 keep their toolkit-wide meaning: usage, environment).
@@ -72,7 +74,7 @@ def in_vm(lab: str, vm: str, *argv: str) -> str:
 
 def in_overlay(lab: str, vm: str, netns: str, *argv: str) -> str:
     """A shell command that runs argv inside an overlay namespace pinned in a lab VM."""
-    return in_vm(lab, vm, "nsenter", f"--net=/run/docker/netns/{netns}", *argv)
+    return in_vm(lab, vm, "nsenter", f"--net={paths.DOCKER_NETNS_DIR}/{netns}", *argv)
 
 
 def supervisor(lab: str, vm: str, action: str, program: str) -> str:

@@ -7,6 +7,8 @@ import shutil
 import subprocess
 from typing import Any, NamedTuple
 
+from toolkit.host import paths
+
 RECEIVE_HOOKS = ("ingress", "prerouting", "input")
 SEND_HOOKS = ("output", "postrouting")
 
@@ -25,7 +27,7 @@ def ruleset(pid: int) -> list[dict[str, Any]] | None:
         return None
     try:
         proc = subprocess.run(
-            ["nsenter", f"--net=/proc/{pid}/ns/net", nft, "-j", "list", "ruleset"],
+            ["nsenter", f"--net={paths.proc_ns(pid, 'net')}", nft, "-j", "list", "ruleset"],
             capture_output=True,
             text=True,
             timeout=5,

@@ -26,6 +26,7 @@ from toolkit.doctor import nft, wire
 from toolkit.doctor.findings import Finding, in_vm
 from toolkit.doctor.mtu import underlay_mtu
 from toolkit.doctor.view import ContainerView, LabView, VmView
+from toolkit.host import paths
 from toolkit.overlay.model import VXLAN_OVERHEAD, netns_name
 
 WAIT = 1.0  # seconds a probe waits for packets that should take a millisecond
@@ -224,7 +225,7 @@ def _ping(
         for n, p in enumerate(pings):
             s = socks.get(p.src.name)
             if s is None:
-                s = socks[p.src.name] = wire.icmp_socket(f"/proc/{p.src.pid}/ns/net")
+                s = socks[p.src.name] = wire.icmp_socket(paths.proc_ns(p.src.pid, "net"))
                 handlers[s] = handler(got)
             seq = (base + n) & 0xFFFF
             try:

@@ -14,6 +14,7 @@ from typing import Any
 
 from toolkit.doctor.findings import Finding, in_overlay, supervisor
 from toolkit.doctor.view import LabView, OverlayNs, VmView
+from toolkit.host import paths
 from toolkit.netns.records import Fdb, Vxlan
 from toolkit.overlay.model import Remote, netns_name, remotes_for
 
@@ -63,7 +64,7 @@ def check(view: LabView) -> list[Finding]:
                         view.lab,
                         vm.node,
                         ns_name,
-                        expected=f"/run/docker/netns/{ns_name}",
+                        expected=f"{paths.DOCKER_NETNS_DIR}/{ns_name}",
                         found="missing",
                         fix=supervisor(view.lab, vm.node, "restart", "ovlab-agent"),
                     )
@@ -102,7 +103,7 @@ def check(view: LabView) -> list[Finding]:
                     expected="no namespace",
                     found="present",
                     fix=f"ovlab exec {view.lab}/{vm.node} -- sh -c "
-                    f"'umount /run/docker/netns/{name}; rm /run/docker/netns/{name}'",
+                    f"'umount {paths.DOCKER_NETNS_DIR}/{name}; rm {paths.DOCKER_NETNS_DIR}/{name}'",
                 )
             )
     return out

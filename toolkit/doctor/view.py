@@ -7,35 +7,19 @@ so one broken VM still leaves the rest of the lab checked.
 
 from __future__ import annotations
 
-import fcntl
 import os
-import socket
-import struct
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
 from toolkit.errors import OvlabError
+from toolkit.host import paths
+from toolkit.host.ifaces import IfInfo, ifinfo
 from toolkit.lab import registry, state
 from toolkit.lab.lifecycle import require_up
 from toolkit.netns.records import Fdb, Link, Neigh, Vxlan
-from toolkit.netns.setns import netns_of_fd
 from toolkit.netns.target import NsTarget
 from toolkit.overlay.model import Snapshot, from_dict
-
-AGENT_SOCKET = "/run/ovlab/agent.sock"
-NETNS_DIR = "/run/docker/netns"
-SIOCGIFADDR, SIOCGIFMTU, SIOCGIFHWADDR = 0x8915, 0x8921, 0x8927
-
-
-@dataclass(frozen=True)
-class IfInfo:
-    """One interface as ioctl sees it: enough to check MTU, MAC and address."""
-
-    name: str
-    mtu: int
-    mac: str
-    ipv4: str | None
 
 
 @dataclass(frozen=True)
@@ -73,7 +57,11 @@ class VmView:
     @property
     def netns_path(self) -> str:
         """The VM's own network namespace."""
-        return f"/proc/{self.pid}/ns/net"
+        return paths.proc_ns(self.pid, "net")
+
+    def root(self, path: str) -> str:
+        """``path`` inside the VM (as the VM sees it), reached from the host."""
+        return paths.in_root(self.pid, path)
 
 
 @dataclass(frozen=True)
@@ -143,35 +131,10 @@ class LabView:
         return next((c for c in self.containers if c.host == host and c.name == name), None)
 
 
-def ifinfo(ns_path: str, name: str) -> IfInfo | None:
-    """MTU, MAC and first IPv4 of one interface in a namespace (ioctl: microseconds)."""
-    try:
-        fd = os.open(ns_path, os.O_RDONLY | os.O_CLOEXEC)
-    except OSError:
-        return None
-    try:
-        with netns_of_fd(fd):
-            s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    finally:
-        os.close(fd)
-    req = struct.pack("16s24x", name.encode()[:15])
-    with s:
-        try:
-            mtu = struct.unpack_from("i", fcntl.ioctl(s, SIOCGIFMTU, req), 16)[0]
-            hw = fcntl.ioctl(s, SIOCGIFHWADDR, req)[18:24]
-        except OSError:
-            return None
-        try:
-            ip: str | None = socket.inet_ntoa(fcntl.ioctl(s, SIOCGIFADDR, req)[20:24])
-        except OSError:
-            ip = None  # no IPv4 address
-    return IfInfo(name, mtu, hw.hex(":"), ip)
-
-
 def _overlay_ns(vm: VmView, name: str) -> OverlayNs:
     from toolkit.netns.collect import collect
 
-    path = f"/proc/{vm.pid}/root{NETNS_DIR}/{name}"
+    path = vm.root(f"{paths.DOCKER_NETNS_DIR}/{name}")
     target = NsTarget(f"{vm.node}:{name}", path)
     try:
         return OverlayNs(
@@ -190,7 +153,7 @@ def _agent(vm: VmView) -> None:
     from toolkit.overlay import api
 
     try:
-        vm.agent = api.call(f"/proc/{vm.pid}/root{AGENT_SOCKET}", "info", timeout=3.0)
+        vm.agent = api.call(vm.root(paths.AGENT_SOCKET), "info", timeout=3.0)
     except OvlabError as exc:
         vm.agent_error = exc.message
 
@@ -203,7 +166,7 @@ def _snapshot(vms: list[VmView]) -> tuple[dict[str, Any] | None, str | None]:
         if vm.agent is None:
             continue
         try:
-            snap = api.call(f"/proc/{vm.pid}/root{AGENT_SOCKET}", "snapshot", timeout=5.0)
+            snap = api.call(vm.root(paths.AGENT_SOCKET), "snapshot", timeout=5.0)
             return snap, None
         except OvlabError as exc:
             error = exc.message
@@ -214,7 +177,7 @@ def _containers(lab: str) -> list[ContainerView]:
     from toolkit.overlay.locate import containers
 
     return [
-        ContainerView(c.name, c.host, c.pid, ifinfo(f"/proc/{c.pid}/ns/net", "eth0"))
+        ContainerView(c.name, c.host, c.pid, ifinfo(paths.proc_ns(c.pid, "net"), "eth0"))
         for c in containers()
         if c.lab == lab
     ]
@@ -234,7 +197,7 @@ def collect(lab: str) -> LabView:
         vm.eth1 = ifinfo(vm.netns_path, "eth1")
         _agent(vm)
         try:
-            names = sorted(n for n in os.listdir(f"/proc/{vm.pid}/root{NETNS_DIR}"))
+            names = sorted(n for n in os.listdir(vm.root(paths.DOCKER_NETNS_DIR)))
         except OSError:
             names = []
         for name in names:

@@ -7,16 +7,14 @@ path tells where a packet was lost.
 
 from __future__ import annotations
 
-import os
 import select
 import socket
 import struct
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from typing import NamedTuple
 
-from toolkit.netns.setns import netns_of_fd
+from toolkit.host.ns import inside
 
 ETH_P_ALL = 0x0003  # ETH_P_IP would do for arrivals, but only ETH_P_ALL taps see departures
 PACKET_OUTGOING = 4
@@ -24,17 +22,6 @@ IP_MTU_DISCOVER, IP_PMTUDISC_DO = 10, 2
 PROBE_VNI = 42  # below the allocator's 256: no overlay network ever has it, receivers drop it
 MARK = b"ovlab-doctor"
 INNER_ETHERTYPE = 0x88B5  # IEEE local experimental: nothing on the far side acts on it
-
-
-@contextmanager
-def inside(ns_path: str) -> Iterator[None]:
-    """Run the body inside a network namespace given by path (sockets made there stay there)."""
-    fd = os.open(ns_path, os.O_RDONLY | os.O_CLOEXEC)
-    try:
-        with netns_of_fd(fd):
-            yield
-    finally:
-        os.close(fd)
 
 
 def sniffer(ns_path: str, ifname: str = "eth1") -> socket.socket:

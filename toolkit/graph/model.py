@@ -11,8 +11,6 @@ from toolkit.lab.lifecycle import require_up
 from toolkit.lab.records import LabRecord
 from toolkit.overlay.model import netns_name
 
-AGENT_SOCKET = "/run/ovlab/agent.sock"
-
 
 @dataclass(frozen=True)
 class VmNode:
@@ -104,7 +102,7 @@ def _store(lab: str) -> tuple[dict[str, Any] | None, int, str | None]:
     for vm in registry.vms(lab):
         if not vm.alive:
             continue
-        sock = f"/proc/{vm.pid}/root{AGENT_SOCKET}"
+        sock = vm.agent_socket
         try:
             info = api.call(sock, "info", timeout=3.0)
             return api.call(sock, "snapshot", timeout=5.0), int(info.get("port", 4789)), None

@@ -23,13 +23,27 @@ SUPERVISOR_SOCKET = "/run/supervisor/supervisor.sock"
 SUPERVISOR_LOG = "/var/log/supervisor/supervisord.log"
 # Where provisioning installs Consul in a lab VM (playbooks/roles/consul/defaults).
 CONSUL_BIN = "/var/lib/consul/bin/consul"
-# Lab state on the controller: a tmpfs, so it goes with a reboot like the namespaces.
+# Lab state on the controller: /run is a tmpfs, so lab state vanishes with a reboot,
+# exactly like the namespaces it names.
 DEFAULT_STATE_ROOT = "/run/ovlab"
 
 
 def state_root() -> str:
     """Directory holding every lab's state; ``OVLAB_STATE_ROOT`` overrides it."""
     return os.environ.get("OVLAB_STATE_ROOT", DEFAULT_STATE_ROOT)
+
+
+def labs_root() -> str:
+    """Directory of every lab's own directory (``<state root>/labs``; toolkit.lab.state)."""
+    return os.path.join(state_root(), "labs")
+
+
+def proc(pid: int | str, name: str = "") -> str:
+    """``/proc/<pid>/<name>``: one file of a process (``stat``, ``cmdline``, …; proc(5)).
+
+    ``pid`` may be ``"self"`` or ``"thread-self"``; no name gives the directory.
+    """
+    return f"/proc/{pid}/{name}" if name else f"/proc/{pid}"
 
 
 def proc_ns(pid: int | str, kind: str = "net") -> str:

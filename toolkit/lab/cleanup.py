@@ -16,14 +16,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from toolkit.errors import OvlabError
-from toolkit.lab import procs, state
+from toolkit.host import paths, procs
+from toolkit.lab import state
 from toolkit.lab.names import NETNS_PREFIX, netns_name
 from toolkit.lab.records import StateError, StateVersionError
 from toolkit.lab.remains import Remains, salvage
 
 
 def underlay_ns_name(lab: str) -> str:
-    """Name of a lab's underlay namespace in /run/netns."""
+    """Name of a lab's underlay namespace in the named netns dir (paths.NAMED_NETNS_DIR)."""
     return netns_name(lab, "ul")
 
 
@@ -42,18 +43,7 @@ class Report:
 
 def tagged_pids(lab: str) -> list[int]:
     """Pids whose command line carries the lab's tag ``ovlab:<lab>:``."""
-    needle = f"ovlab:{lab}:".encode()
-    out = []
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry}/cmdline", "rb") as fh:
-                if needle in fh.read():
-                    out.append(int(entry))
-        except OSError:
-            continue
-    return out
+    return procs.pids_with(f"ovlab:{lab}:".encode())
 
 
 def lab_pids(lab: str, left: Remains) -> list[int]:
@@ -147,28 +137,21 @@ def teardown(lab: str, on_step: Callable[[str], None] | None = None, force: bool
 
 
 def _netns_exists(lab: str) -> bool:
-    return Path(f"/run/netns/{underlay_ns_name(lab)}").exists()
+    return Path(paths.NAMED_NETNS_DIR, underlay_ns_name(lab)).exists()
 
 
 def leftovers(prefix: str = "") -> list[str]:
     """Lab names that left anything behind: state, tagged processes or namespaces."""
     names = set(state.list_labs())
-    base = state.state_root() / "labs"
+    base = Path(paths.labs_root())
     if base.is_dir():
         names.update(p.name for p in base.iterdir() if p.is_dir())
-    if os.path.isdir("/run/netns"):
-        for entry in os.listdir("/run/netns"):
+    if os.path.isdir(paths.NAMED_NETNS_DIR):
+        for entry in os.listdir(paths.NAMED_NETNS_DIR):
             if entry.startswith(NETNS_PREFIX) and entry.endswith("-ul"):
                 names.add(entry[len(NETNS_PREFIX) : -3])
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry}/cmdline", "rb") as fh:
-                raw = fh.read()
-        except OSError:
-            continue
-        for arg in raw.split(b"\0"):
+    for _pid, argv in procs.cmdlines():
+        for arg in argv:
             if arg.startswith(b"ovlab:") and arg.count(b":") == 2:
                 names.add(arg.split(b":")[1].decode(errors="replace"))
     return sorted(n for n in names if n.startswith(prefix) and _valid(n))

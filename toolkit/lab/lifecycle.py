@@ -16,8 +16,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from toolkit.errors import OvlabError, UsageError
-from toolkit.host import paths
-from toolkit.lab import cleanup, procs, registry, state
+from toolkit.host import paths, procs
+from toolkit.lab import cleanup, registry, state
 from toolkit.lab.impair import Impairment
 from toolkit.lab.names import ifname
 from toolkit.lab.records import InstallRecord, LabRecord, UnderlayRecord, VmRecord

@@ -6,11 +6,12 @@ it never reads the state file format itself.
 
 from __future__ import annotations
 
+from contextlib import AbstractContextManager
 from typing import NamedTuple
 
-from toolkit.host import paths
+from toolkit.host import ns, paths
+from toolkit.host.procs import pid_alive
 from toolkit.lab import state
-from toolkit.lab.procs import pid_alive
 from toolkit.lab.records import StateError, VmRecord
 
 
@@ -30,6 +31,13 @@ class VmRef(NamedTuple):
     def ns_path(self, kind: str) -> str:
         """The VM's namespace of one kind (``net``, ``mnt``, ``uts``, …)."""
         return paths.proc_ns(self.pid, kind)
+
+    def enter(self, kind: str = "net") -> AbstractContextManager[None]:
+        """Run a with-body in the VM's namespace of one kind, then come back (this thread).
+
+        ``with vm.enter("uts"): os.uname()``; see toolkit.host.ns.inside for its errors.
+        """
+        return ns.inside(self.ns_path(kind), kind)
 
     def root(self, path: str = "") -> str:
         """``path`` inside the VM (absolute, as the VM sees it), reached from the host."""

@@ -37,12 +37,12 @@ def state_root() -> Path:
 
 def lab_dir(lab: str) -> Path:
     """Directory of one lab's state and VM layers."""
-    return state_root() / "labs" / lab
+    return Path(paths.labs_root(), lab)
 
 
 def list_labs() -> list[str]:
     """Names of labs that have a state file, sorted (whatever its version)."""
-    base = state_root() / "labs"
+    base = Path(paths.labs_root())
     if not base.is_dir():
         return []
     return sorted(p.name for p in base.iterdir() if (p / "state.json").is_file())

@@ -5,11 +5,10 @@ from __future__ import annotations
 import os
 from dataclasses import asdict, dataclass
 
-from toolkit.errors import UsageError
-from toolkit.host import paths
-from toolkit.lab import procs, registry, state
+from toolkit.errors import OvlabError, UsageError
+from toolkit.host import ns, paths, procs
+from toolkit.lab import registry, state
 from toolkit.lab.records import StateError, StateVersionError
-from toolkit.netns.setns import CLONE_NEWUTS, setns
 from toolkit.suggest import did_you_mean
 
 
@@ -91,29 +90,20 @@ def summaries() -> list[LabSummary]:
 def _uts_hostname(pid: int) -> str | None:
     """The hostname as the VM itself sees it (setns into its UTS namespace and back)."""
     try:
-        target = os.open(f"/proc/{pid}/ns/uts", os.O_RDONLY | os.O_CLOEXEC)
-    except OSError:
-        return None
-    home = os.open("/proc/thread-self/ns/uts", os.O_RDONLY | os.O_CLOEXEC)
-    try:
-        setns(target, CLONE_NEWUTS)
-        try:
+        with ns.inside(paths.proc_ns(pid, "uts"), "uts"):
             return os.uname().nodename
-        finally:
-            setns(home, CLONE_NEWUTS)
-    finally:
-        os.close(target)
-        os.close(home)
+    except (OSError, OvlabError):
+        return None  # the VM went away meanwhile
 
 
 def _eth1_state(pid: int) -> str | None:
-    from toolkit.netns.iproute import iproute_at
+    from toolkit.host.netlink import iproute_at
 
     try:
-        with iproute_at(f"/proc/{pid}/ns/net") as ipr:
+        with iproute_at(paths.proc_ns(pid, "net")) as ipr:
             links = ipr.link("get", ifname="eth1")
-    except Exception:  # noqa: BLE001 - a dead or half-made VM simply has no eth1 state
-        return None
+    except (OSError, OvlabError):
+        return None  # a dead or half-made VM simply has no eth1 state (KernelRefused: no eth1)
     return str(links[0].get("state")) if links else None
 
 

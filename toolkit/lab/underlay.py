@@ -10,16 +10,12 @@ import contextlib
 import errno
 import os
 from ipaddress import IPv4Interface
-from typing import TYPE_CHECKING
+from typing import Any
 
-from toolkit.errors import EnvError, OvlabError
+from toolkit.errors import EnvError, KernelRefused, OvlabError
+from toolkit.host import paths
+from toolkit.host.netlink import iproute_at, refused
 from toolkit.lab.impair import Impairment
-from toolkit.netns.iproute import iproute_at
-
-if TYPE_CHECKING:
-    pass
-
-NETNS_DIR = "/run/netns"
 
 
 def vm_mac(addr: IPv4Interface) -> str:
@@ -31,10 +27,11 @@ def create_netns(name: str) -> str:
     """Create the named namespace (like ``ip netns add``); return its path."""
     from pyroute2 import netns
 
-    path = f"{NETNS_DIR}/{name}"
+    path = os.path.join(paths.NAMED_NETNS_DIR, name)
     if os.path.exists(path):
         return path  # safe to repeat: a leftover of ours is reused, then reconfigured
-    netns.create(name)
+    with refused(f"creating namespace {name}"):
+        netns.create(name)
     return path
 
 
@@ -42,15 +39,16 @@ def remove_netns(name: str) -> bool:
     """Remove a named namespace; False when it did not exist."""
     from pyroute2 import netns
 
-    if not os.path.exists(f"{NETNS_DIR}/{name}"):
+    if not os.path.exists(os.path.join(paths.NAMED_NETNS_DIR, name)):
         return False
-    netns.remove(name)
+    with refused(f"removing namespace {name}"):
+        netns.remove(name)
     return True
 
 
 def create_bridge(ns_path: str, bridge: str, mtu: int) -> None:
     """Create (or reuse) the underlay bridge, up, with lo up too."""
-    with iproute_at(ns_path) as ipr:
+    with iproute_at(ns_path, f"making the underlay bridge {bridge}") as ipr:
         ipr.link("set", index=ipr.link_lookup(ifname="lo")[0], state="up")
         if not ipr.link_lookup(ifname=bridge):
             ipr.link("add", ifname=bridge, kind="bridge")
@@ -62,14 +60,14 @@ def attach_vm(
     ns_path: str, bridge: str, vm_pid: int, host_if: str, addr: IPv4Interface, mtu: int
 ) -> None:
     """Wire a VM to the bridge: veth ``host_if`` here, ``eth1`` (addressed, up) in the VM."""
-    with iproute_at(ns_path) as ipr:
+    with iproute_at(ns_path, f"wiring {host_if} to {bridge}") as ipr:
         for idx in ipr.link_lookup(ifname=host_if):
             ipr.link("del", index=idx)  # a leftover from a half-made up
         ipr.link("add", ifname=host_if, kind="veth", peer={"ifname": "eth1", "net_ns_pid": vm_pid})
         idx = ipr.link_lookup(ifname=host_if)[0]
         br = ipr.link_lookup(ifname=bridge)[0]
         ipr.link("set", index=idx, master=br, mtu=mtu, state="up")
-    with iproute_at(f"/proc/{vm_pid}/ns/net") as ipr:
+    with iproute_at(paths.proc_ns(vm_pid, "net"), f"addressing eth1 as {addr}") as ipr:
         idx = ipr.link_lookup(ifname="eth1")[0]
         ipr.link("set", index=idx, address=vm_mac(addr), mtu=mtu)
         ipr.addr("replace", index=idx, address=str(addr.ip), prefixlen=addr.network.prefixlen)
@@ -78,41 +76,19 @@ def attach_vm(
 
 def set_impairment(ns_path: str, ifname: str, imp: Impairment) -> None:
     """Replace the root qdisc of ``ifname``: netem for delay/jitter/loss, tbf for rate alone."""
-    from pyroute2.netlink.exceptions import NetlinkError
-
-    with iproute_at(ns_path) as ipr:
+    with iproute_at(ns_path, f"setting the qdisc of {ifname}") as ipr:
         found = ipr.link_lookup(ifname=ifname)
         if not found:
             raise OvlabError(f"interface {ifname} is missing in {ns_path}", hint="is the lab up?")
         idx = found[0]
-        with contextlib.suppress(NetlinkError):
+        with contextlib.suppress(KernelRefused), refused("removing the old qdisc"):
             ipr.tc("del", index=idx, handle=0x10000, parent=0xFFFFFFFF)
         if imp.is_empty:
             return
         try:
-            if imp.delay_ms or imp.loss_pct or imp.jitter_ms:
-                kw: dict[str, object] = {
-                    "delay": int((imp.delay_ms or 0) * 1000),
-                    "jitter": int((imp.jitter_ms or 0) * 1000),
-                    "loss": imp.loss_pct or 0,
-                }
-                if imp.rate_bps:
-                    kw["rate"] = f"{imp.rate_bps}bit"
-                ipr.tc("add", "netem", index=idx, handle=0x10000, **kw)
-            else:
-                assert imp.rate_bps
-                # burst must hold at least one full frame; latency bounds the queue.
-                burst = max(imp.rate_bps // 8 // 100, 3200)
-                ipr.tc(
-                    "add",
-                    "tbf",
-                    index=idx,
-                    handle=0x10000,
-                    rate=f"{imp.rate_bps}bit",
-                    burst=burst,
-                    latency="200ms",
-                )
-        except NetlinkError as exc:
+            with refused(f"tc on {ifname}"):
+                _add_qdisc(ipr, idx, imp)
+        except KernelRefused as exc:
             if exc.code in (errno.ENOENT, errno.EOPNOTSUPP, errno.EINVAL) and (
                 imp.delay_ms or imp.loss_pct or imp.jitter_ms
             ):
@@ -121,13 +97,37 @@ def set_impairment(ns_path: str, ifname: str, imp: Impairment) -> None:
                     " cannot be emulated",
                     hint="rate limiting works without it: use --rate alone",
                 ) from exc
-            raise OvlabError(f"tc on {ifname}: {exc}") from exc
+            raise
+
+
+def _add_qdisc(ipr: Any, idx: int, imp: Impairment) -> None:
+    """netem when there is delay, jitter or loss (with its own rate), else tbf."""
+    if imp.delay_ms or imp.loss_pct or imp.jitter_ms:
+        kw: dict[str, object] = {
+            "delay": int((imp.delay_ms or 0) * 1000),
+            "jitter": int((imp.jitter_ms or 0) * 1000),
+            "loss": imp.loss_pct or 0,
+        }
+        if imp.rate_bps:
+            kw["rate"] = f"{imp.rate_bps}bit"
+        ipr.tc("add", "netem", index=idx, handle=0x10000, **kw)
+        return
+    assert imp.rate_bps
+    # burst must hold at least one full frame; latency bounds the queue.
+    burst = max(imp.rate_bps // 8 // 100, 3200)
+    ipr.tc(
+        "add",
+        "tbf",
+        index=idx,
+        handle=0x10000,
+        rate=f"{imp.rate_bps}bit",
+        burst=burst,
+        latency="200ms",
+    )
 
 
 def netem_supported() -> bool:
     """True when the kernel offers the netem qdisc (probed in a scratch namespace)."""
-    from pyroute2.netlink.exceptions import NetlinkError
-
     name = f"ovlab-probe-{os.getpid()}"
     path = create_netns(name)
     try:
@@ -135,8 +135,9 @@ def netem_supported() -> bool:
             ipr.link("add", ifname="probe0", kind="veth", peer="probe1")
             idx = ipr.link_lookup(ifname="probe0")[0]
             try:
-                ipr.tc("add", "netem", index=idx, handle=0x10000, delay=1000)
-            except NetlinkError:
+                with refused("adding a netem qdisc"):
+                    ipr.tc("add", "netem", index=idx, handle=0x10000, delay=1000)
+            except KernelRefused:
                 return False
             return True
     finally:

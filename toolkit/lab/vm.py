@@ -15,17 +15,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from toolkit.errors import OvlabError
-from toolkit.lab import procs
-from toolkit.netns.setns import CLONE_NEWNET, CLONE_NEWNS, CLONE_NEWUTS, setns
+from toolkit.host import ns, paths, procs
 
 SUPERVISORD_CONF = """\
 ; supervisord of lab VM {node} (lab {lab}); the VM's service manager.
 [unix_http_server]
-file=/run/supervisor/supervisor.sock
+file={sock}
 chmod=0700
 
 [supervisord]
-logfile=/var/log/supervisor/supervisord.log
+logfile={log}
 pidfile=/run/supervisor/supervisord.pid
 childlogdir=/var/log/supervisor
 nodaemon=true
@@ -35,7 +34,7 @@ loglevel=info
 supervisor.rpcinterface_factory = supervisor.rpcinterface:make_main_rpcinterface
 
 [supervisorctl]
-serverurl=unix:///run/supervisor/supervisor.sock
+serverurl=unix://{sock}
 
 [include]
 files = /etc/supervisor/conf.d/*.conf
@@ -67,7 +66,9 @@ class LabVM:
         etc, var = self.layers / "etc.upper", self.layers / "var.upper"
         (etc / "supervisor" / "conf.d").mkdir(parents=True, exist_ok=True)
         (etc / "supervisor" / "supervisord.conf").write_text(
-            SUPERVISORD_CONF.format(node=self.name, lab=self.lab)
+            SUPERVISORD_CONF.format(
+                node=self.name, lab=self.lab, sock=paths.SUPERVISOR_SOCKET, log=paths.SUPERVISOR_LOG
+            )
         )
         (var / "log" / "supervisor").mkdir(parents=True, exist_ok=True)
         (etc / "hostname").write_text(self.name + "\n")
@@ -120,7 +121,7 @@ class LabVM:
 
     def wait_services(self, timeout: float = 20.0) -> None:
         """Block until the VM's supervisord answers on its socket."""
-        sock = f"/proc/{self.pid}/root/run/supervisor/supervisor.sock"
+        sock = paths.in_root(self.pid, paths.SUPERVISOR_SOCKET)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if os.path.exists(sock):
@@ -130,25 +131,12 @@ class LabVM:
             time.sleep(0.02)
         raise OvlabError(
             f"lab VM {self.name}: its service manager did not start",
-            hint=f"see /proc/{self.pid}/root/var/log/supervisor/supervisord.log,"
+            hint=f"see {paths.in_root(self.pid, paths.SUPERVISOR_LOG)},"
             f" then 'ovlab lab down {self.lab}'",
         )
-
-    def ns_path(self, kind: str = "net") -> str:
-        """Path of one of the VM's namespaces."""
-        return f"/proc/{self.pid}/ns/{kind}"
 
 
 def enter(pid: int) -> None:
     """Join the net, UTS and mount namespaces of ``pid`` (this process, for good)."""
-    fds = [
-        os.open(f"/proc/{pid}/ns/{kind}", os.O_RDONLY | os.O_CLOEXEC)
-        for kind in ("net", "uts", "mnt")
-    ]
-    try:
-        for fd, kind in zip(fds, (CLONE_NEWNET, CLONE_NEWUTS, CLONE_NEWNS), strict=True):
-            setns(fd, kind)
-    finally:
-        for fd in fds:
-            os.close(fd)
+    ns.join([(kind, paths.proc_ns(pid, kind)) for kind in ("net", "uts", "mnt")])
     os.chdir("/")

@@ -9,14 +9,12 @@ changes. Imports stay minimal: twenty of these start at once.
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import os
-import socket
-import struct
 import sys
 from collections.abc import Iterable
 
-from toolkit.lab.mounts import (
+from toolkit.host import ifaces, paths
+from toolkit.host.mounts import (
     MS_BIND,
     MS_MOVE,
     MS_NODEV,
@@ -24,26 +22,15 @@ from toolkit.lab.mounts import (
     MS_REC,
     make_private,
     mount,
+    mountinfo,
     umount,
 )
-from toolkit.netns.setns import CLONE_NEWNET, CLONE_NEWNS, CLONE_NEWUTS, sethostname, unshare
+from toolkit.host.ns import CLONE_NEWNET, CLONE_NEWNS, CLONE_NEWUTS, sethostname, unshare
 
 # Directories a real host owns, made private by an overlay whose upper layer is per VM.
 OVERLAID = ("/etc", "/var")
 # Fresh, empty per VM (tmpfs): lost with the VM, as on a reboot.
 TMPFS = ("/run", "/tmp")
-
-SIOCGIFFLAGS = 0x8913
-SIOCSIFFLAGS = 0x8914
-IFF_UP = 0x1
-
-
-def _loopback_up() -> None:
-    """Bring lo up with one ioctl; no netlink library needed this early."""
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
-        req = struct.pack("16sH14x", b"lo", 0)
-        flags = struct.unpack("16sH14x", fcntl.ioctl(s.fileno(), SIOCGIFFLAGS, req))[1]
-        fcntl.ioctl(s.fileno(), SIOCSIFFLAGS, struct.pack("16sH14x", b"lo", flags | IFF_UP))
 
 
 def _drop_host_runtime_mounts() -> None:
@@ -53,13 +40,12 @@ def _drop_host_runtime_mounts() -> None:
     nsfs pins such as other labs' underlays; holding those would keep those
     namespaces alive after their owners remove them.
     """
-    with open("/proc/self/mountinfo") as fh:
-        points = [(line.split()[4], line.split(" - ")[1].split()[0]) for line in fh]
+    points = [(p, fstype) for _root, p, fstype in mountinfo()]
     doomed = [p for p, fstype in points if fstype == "nsfs" or p == "/run" or p.startswith("/run/")]
     for point in sorted(set(doomed), key=len, reverse=True):
         # A child may already be gone with its parent's detach.
         with contextlib.suppress(OSError):
-            umount(point.encode().decode("unicode_escape"))
+            umount(point)
 
 
 def install_paths() -> list[str]:
@@ -121,7 +107,7 @@ def build(layers: str, hostname: str) -> None:
     make_private("/")
     # Opened inside the new mount namespace: a bind from an fd of another namespace fails.
     opened = [os.open(p, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC) for p in keep]
-    _fds.update({p: f"/proc/self/fd/{fd}" for p, fd in zip(keep, opened, strict=True)})
+    _fds.update({p: paths.proc("self", f"fd/{fd}") for p, fd in zip(keep, opened, strict=True)})
     # Overlays first: their upper layers live under the host's /run, dropped next.
     for path in OVERLAID:
         name = path.strip("/")
@@ -139,10 +125,11 @@ def build(layers: str, hostname: str) -> None:
         os.rmdir(point)
     # sysfs shows the devices of the netns that mounted it: remount it for this VM.
     mount("sysfs", "/sys", "sysfs", MS_NOSUID | MS_NODEV)
-    for sub in ("lock", "netns", "docker/netns", "supervisor"):
-        os.makedirs(f"/run/{sub}", exist_ok=True)
+    supervisor = os.path.dirname(paths.SUPERVISOR_SOCKET)
+    for run in ("/run/lock", paths.NAMED_NETNS_DIR, paths.DOCKER_NETNS_DIR, supervisor):
+        os.makedirs(run, exist_ok=True)
     sethostname(hostname)
-    _loopback_up()
+    ifaces.set_up("lo")  # one ioctl; no netlink library needed this early
 
 
 def main(argv: list[str]) -> int:

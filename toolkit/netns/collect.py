@@ -16,9 +16,9 @@ from contextlib import contextmanager
 from typing import Any
 
 from toolkit.errors import NotFound, OvlabError, UsageError
+from toolkit.host.ns import inside
 from toolkit.netns import lean
 from toolkit.netns.records import Addr, Link, NsEntry, Route
-from toolkit.netns.setns import netns_of_fd
 from toolkit.netns.target import NsTarget, open_ns
 
 LEAN_VIEWS = ("fdb", "neigh")
@@ -63,7 +63,7 @@ def entered(target: NsTarget) -> Iterator[None]:
     """Run the body inside the target's network namespace (opened by fd, never created)."""
     fd = open_ns(target)
     try:
-        with netns_of_fd(fd):
+        with inside(fd):
             yield
     finally:
         os.close(fd)
@@ -288,12 +288,10 @@ _PYROUTE2: dict[str, Callable[[str | None], list[Any]]] = {
 
 
 def _pyroute2_view(view: str, label: str | None) -> list[Any]:
-    from pyroute2.netlink.exceptions import NetlinkError
+    from toolkit.host.netlink import refused
 
-    try:
+    with refused(f"the {view} dump"):
         return _PYROUTE2[view](label)
-    except NetlinkError as exc:
-        raise OvlabError(f"netlink refused the {view} dump: {exc}") from exc
 
 
 # --- ls ---------------------------------------------------------------------------
@@ -301,13 +299,14 @@ def _pyroute2_view(view: str, label: str | None) -> list[Any]:
 
 def namespaces() -> list[NsEntry]:
     """Every namespace discovery finds, with its processes and device count."""
+    from toolkit.host.procs import comm
     from toolkit.netns import discover
 
     owners = discover.scan_processes()
     out = []
     for found in discover.discover(owners):
         pids = owners.get(found.key, [])
-        owner = f"{pids[0]} ({discover.comm(pids[0])})" if pids else None
+        owner = f"{pids[0]} ({comm(pids[0])})" if pids else None
         try:
             with _lean_socket(NsTarget(found.target, found.path)) as sock:
                 links: int | None = lean.count_links(sock)

@@ -16,13 +16,15 @@ from __future__ import annotations
 import os
 from typing import Any, NamedTuple
 
+from toolkit.host import paths, procs
 from toolkit.netns import mounts
 
-NAMED_DIR = "/run/netns"
-NAMED_DIRS = ("/run/netns", "/var/run/netns")
+# iproute2 also honours the old /var/run spelling (a link to /run on current systems).
+NAMED_DIRS = (paths.NAMED_NETNS_DIR, "/var" + paths.NAMED_NETNS_DIR)
 # Docker pins container namespaces in <exec-root>/netns; next to it lie these.
 DOCKER_SIBLINGS = ("containerd", "runtime-runc", "libnetwork", "plugins")
-VM_PINNED_SUBDIRS = ("run/docker/netns", "run/netns")
+# Where a lab VM pins namespaces in its own file system (relative to its root).
+VM_PINNED_SUBDIRS = tuple(d.lstrip("/") for d in (paths.DOCKER_NETNS_DIR, paths.NAMED_NETNS_DIR))
 
 
 class Found(NamedTuple):
@@ -39,7 +41,7 @@ class Found(NamedTuple):
 
 def nsfs_dev() -> int:
     """Device number of nsfs, which every namespace file shares."""
-    return os.stat("/proc/self/ns/net").st_dev
+    return os.stat(paths.proc_ns("self", "net")).st_dev
 
 
 def _ns_key(path: str, dev: int) -> tuple[int, int] | None:
@@ -61,7 +63,7 @@ def _entries(directory: str) -> list[str]:
 
 def named_names() -> list[str]:
     """Names in /run/netns (whether or not each is a live namespace)."""
-    return _entries(NAMED_DIR)
+    return _entries(paths.NAMED_NETNS_DIR)
 
 
 def is_docker_dir(directory: str) -> bool:
@@ -79,33 +81,14 @@ def vm_pinned(pid: int) -> list[tuple[str, str]]:
     """(name, path) of namespaces pinned inside a VM's own file system."""
     out = []
     for sub in VM_PINNED_SUBDIRS:
-        base = f"/proc/{pid}/root/{sub}"
+        base = paths.in_root(pid, f"/{sub}")
         out += [(name, f"{base}/{name}") for name in _entries(base)]
     return out
 
 
-def pids() -> list[int]:
-    """Every process id, ascending."""
-    return sorted(int(e) for e in os.listdir("/proc") if e.isdigit())
-
-
 def scan_processes(all_pids: list[int] | None = None) -> dict[tuple[int, int], list[int]]:
     """Every process's network namespace, mapped to its pids (ascending)."""
-    owners: dict[tuple[int, int], list[int]] = {}
-    for pid in pids() if all_pids is None else all_pids:
-        try:
-            st = os.stat(f"/proc/{pid}/ns/net")
-        except OSError:
-            continue  # exited meanwhile, or a kernel thread we may not see
-        owners.setdefault((st.st_dev, st.st_ino), []).append(pid)
-    for found in owners.values():
-        found.sort()
-    return owners
-
-
-def labs_dir() -> str:
-    """Where lab state lives (toolkit.lab.state's layout; a test keeps the two in step)."""
-    return os.path.join(os.environ.get("OVLAB_STATE_ROOT", "/run/ovlab"), "labs")
+    return procs.by_namespace("net", all_pids)
 
 
 def lab_vms() -> list[Any]:
@@ -114,20 +97,11 @@ def lab_vms() -> list[Any]:
     The registry pulls in the state-file machinery (pathlib, dataclasses, …),
     ~15 ms that ``--all`` on a machine without labs should not pay.
     """
-    if not _entries(labs_dir()):
+    if not _entries(paths.labs_root()):
         return []
     from toolkit.lab import registry
 
     return registry.vms()
-
-
-def comm(pid: int) -> str:
-    """A process's command name, or "?" when it is gone."""
-    try:
-        with open(f"/proc/{pid}/comm") as fh:
-            return fh.read().strip()
-    except OSError:
-        return "?"
 
 
 def _vm_label(vm: Any, nodes: list[str]) -> str:
@@ -138,7 +112,7 @@ def _vm_label(vm: Any, nodes: list[str]) -> str:
 def _vm_pinned_target(label: str, mount: str) -> str:
     """NODE:NAME for the VM's own netns directories, NODE:/MOUNTPOINT for anywhere else."""
     directory, name = os.path.split(mount)
-    if directory.lstrip("/") in VM_PINNED_SUBDIRS or directory == "/var/run/netns":
+    if directory.lstrip("/") in VM_PINNED_SUBDIRS or directory in NAMED_DIRS:
         return f"{label}:{name}"
     return f"{label}:{mount}"
 
@@ -154,13 +128,13 @@ def discover(owners: dict[tuple[int, int], list[int]] | None = None) -> list[Fou
             seen.add(found.key)
             out.append(found)
 
-    all_pids = pids()
+    all_pids = procs.pids()
     pinned = mounts.nsfs_mounts(dev, mounts.mount_namespaces(all_pids))
     own = [m for m in pinned if m.mntns is None]
     for m in own:
         directory, name = os.path.split(m.mount)
         if directory in NAMED_DIRS:
-            add(Found((dev, m.inode), "named", name, f"{NAMED_DIR}/{name}"))
+            add(Found((dev, m.inode), "named", name, os.path.join(paths.NAMED_NETNS_DIR, name)))
     for m in own:
         if is_docker_dir(os.path.dirname(m.mount)):
             add(Found((dev, m.inode), "docker", m.path, m.path))
@@ -168,17 +142,16 @@ def discover(owners: dict[tuple[int, int], list[int]] | None = None) -> list[Fou
     nodes = [vm.node for vm in vms]
     vm_of_mntns: dict[int, tuple[Any, str]] = {}
     for vm in vms:
-        key = _ns_key(f"/proc/{vm.pid}/ns/net", dev)
+        key = _ns_key(vm.netns_path, dev)
         if key is not None:
-            add(Found(key, "lab-vm", _vm_label(vm, nodes), f"/proc/{vm.pid}/ns/net"))
-        try:
-            vm_of_mntns[os.stat(f"/proc/{vm.pid}/ns/mnt").st_ino] = (vm, _vm_label(vm, nodes))
-        except OSError:
-            continue
+            add(Found(key, "lab-vm", _vm_label(vm, nodes), vm.netns_path))
+        mnt = procs.ns_inode(vm.pid, "mnt")
+        if mnt is not None:
+            vm_of_mntns[mnt] = (vm, _vm_label(vm, nodes))
     for m in pinned:
         if m.mntns in vm_of_mntns:
             vm, label = vm_of_mntns[m.mntns]
-            path = f"/proc/{vm.pid}/root{m.mount}"  # the VM's init: as long-lived as the VM
+            path = vm.root(m.mount)  # the VM's init: as long-lived as the VM
             target = _vm_pinned_target(label, m.mount)
             add(Found((dev, m.inode), "vm-pinned", target, path, m.mount, m.mntns, vm.pid))
     for m in own:
@@ -188,6 +161,6 @@ def discover(owners: dict[tuple[int, int], list[int]] | None = None) -> list[Fou
             add(Found((dev, m.inode), "pinned-mntns", m.path, m.path, m.mount, m.mntns, m.pid))
     if owners is None:
         owners = scan_processes(all_pids)
-    for key, procs in owners.items():
-        add(Found(key, "process", f"pid:{procs[0]}", f"/proc/{procs[0]}/ns/net"))
+    for key, pids in owners.items():
+        add(Found(key, "process", f"pid:{pids[0]}", paths.proc_ns(pids[0], "net")))
     return out

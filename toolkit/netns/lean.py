@@ -19,8 +19,8 @@ from collections.abc import Iterator
 from operator import itemgetter
 from typing import Any
 
+from toolkit.host.ns import inside
 from toolkit.netns.records import Fdb, Neigh
-from toolkit.netns.setns import netns_of_fd
 
 NETLINK_ROUTE = 0
 SOL_NETLINK = 270
@@ -135,7 +135,7 @@ class RtSocket:
             self.sock = self._open()
         else:
             # A socket keeps the namespace it was created in: step in, open, step out.
-            with netns_of_fd(ns_fd):
+            with inside(ns_fd):
                 self.sock = self._open()
         self.seq = 0
         self.buf, self._view = _recv_buffer()

@@ -14,10 +14,10 @@ process living there. Nothing here opens a namespace, let alone creates one.
 from __future__ import annotations
 
 import os
-import re
 from typing import NamedTuple
 
-_ESCAPE = re.compile(r"\\([0-7]{3})")
+from toolkit.host import paths, procs
+from toolkit.host.mounts import unescape
 
 
 class NsfsMount(NamedTuple):
@@ -28,11 +28,6 @@ class NsfsMount(NamedTuple):
     path: str  # where this process can open it: mount itself, or /proc/PID/root + mount
     mntns: int | None  # the mount namespace holding the mount; None for the caller's own
     pid: int | None  # a process in that mount namespace (None for the caller's own)
-
-
-def unescape(field: str) -> str:
-    """A mountinfo path with its octal escapes (\\040 for a space, …) decoded."""
-    return _ESCAPE.sub(lambda m: chr(int(m.group(1), 8)), field) if "\\" in field else field
 
 
 def parse_mountinfo(text: str) -> list[tuple[int, str]]:
@@ -64,21 +59,12 @@ def parse_mountinfo(text: str) -> list[tuple[int, str]]:
 
 def own_mntns() -> int:
     """Inode of the caller's mount namespace."""
-    return os.stat("/proc/self/ns/mnt").st_ino
+    return os.stat(paths.proc_ns("self", "mnt")).st_ino
 
 
 def mount_namespaces(pids: list[int] | None = None) -> dict[int, list[int]]:
-    """Every mount namespace with a process in it -> its pids, ascending."""
-    if pids is None:
-        pids = sorted(int(e) for e in os.listdir("/proc") if e.isdigit())
-    found: dict[int, list[int]] = {}
-    for pid in pids:
-        try:
-            ino = os.stat(f"/proc/{pid}/ns/mnt").st_ino
-        except OSError:
-            continue  # exited meanwhile
-        found.setdefault(ino, []).append(pid)
-    return found
+    """Every mount namespace with a process in it (by inode) -> its pids, ascending."""
+    return {ino: found for (_dev, ino), found in procs.by_namespace("mnt", pids).items()}
 
 
 VIEWER_TRIES = 8
@@ -93,11 +79,11 @@ def _viewer(pids: list[int]) -> tuple[int, str] | None:
     """
     fallback = None
     for pid in pids[:VIEWER_TRIES]:
-        text = _read(f"/proc/{pid}/mountinfo")
+        text = _read(paths.proc(pid, "mountinfo"))
         if not text:
             continue
         try:
-            if os.readlink(f"/proc/{pid}/root") == "/":
+            if os.readlink(paths.proc_root(pid)) == "/":
                 return pid, text
         except OSError:
             continue
@@ -131,7 +117,7 @@ def nsfs_mounts(nsfs_dev: int, mntns: dict[int, list[int]] | None = None) -> lis
     """
     own = own_mntns()
     out: list[NsfsMount] = []
-    for inode, mount in parse_mountinfo(_read("/proc/self/mountinfo") or ""):
+    for inode, mount in parse_mountinfo(_read(paths.proc("self", "mountinfo")) or ""):
         if reachable(mount, inode, nsfs_dev):
             out.append(NsfsMount(inode, mount, mount, None, None))
     if mntns is None:
@@ -143,7 +129,7 @@ def nsfs_mounts(nsfs_dev: int, mntns: dict[int, list[int]] | None = None) -> lis
         pid, text = viewer
         for inode, mount in parse_mountinfo(text):
             # Mount points are relative to the process's root; /proc/PID/root is that root.
-            path = f"/proc/{pid}/root{mount}"
+            path = paths.in_root(pid, mount)
             if reachable(path, inode, nsfs_dev):
                 out.append(NsfsMount(inode, mount, path, ns, pid))
     return out

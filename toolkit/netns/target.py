@@ -11,11 +11,11 @@ os.open on the nsfs file, which fails cleanly when it is missing, where
 
 from __future__ import annotations
 
-import fcntl
 import os
 from typing import TYPE_CHECKING, NamedTuple
 
 from toolkit.errors import EnvError, NotFound, UsageError
+from toolkit.host import ns, paths
 from toolkit.netns import discover
 
 if TYPE_CHECKING:
@@ -86,12 +86,12 @@ def _pinned(spec: str, lab: str | None) -> NsTarget:
     _vm_target(vm, spec)  # running?
     if name.startswith("/"):
         # A path inside the VM's own file system, reached through its init's root.
-        path = f"/proc/{vm.pid}/root{name}"
+        path = vm.root(name)
         if not os.path.exists(path):
             raise NotFound(f"no file {name!r} inside {node_spec}", hint="see 'ovlab netns ls'")
         return NsTarget(spec, path)
     for sub in discover.VM_PINNED_SUBDIRS:
-        path = f"/proc/{vm.pid}/root/{sub}/{name}"
+        path = vm.root(f"/{sub}/{name}")
         if os.path.exists(path):
             return NsTarget(spec, path)
     names = [n for n, _p in discover.vm_pinned(vm.pid)]
@@ -118,14 +118,14 @@ def resolve(spec: str, lab: str | None = None) -> NsTarget:
         pid = spec[4:]
         if not pid.isdigit():
             raise UsageError(f"bad TARGET {spec!r}", hint="write pid:N with a process id")
-        path = f"/proc/{pid}/ns/net"
+        path = paths.proc_ns(pid, "net")
         if not os.path.exists(path):
             raise NotFound(f"no process {pid}")
         return NsTarget(spec, path)
     if ":" in spec:
         return _pinned(spec, lab)
     if "/" not in spec and not lab and spec in discover.named_names():
-        return NsTarget(spec, f"{discover.NAMED_DIR}/{spec}")
+        return NsTarget(spec, os.path.join(paths.NAMED_NETNS_DIR, spec))
     vm = _find_vm(spec, lab)
     if vm is not None:
         return _vm_target(vm, spec)
@@ -153,10 +153,6 @@ def all_targets() -> list[NsTarget]:
     return [NsTarget(f.target, f.path) for f in discover.discover()]
 
 
-NS_GET_NSTYPE = 0xB703  # ioctl on an nsfs fd: which kind of namespace it is
-CLONE_NEWNET = 0x40000000
-
-
 def open_ns(target: NsTarget) -> int:
     """Open a target's nsfs file read-only and check it is a network namespace.
 
@@ -164,16 +160,8 @@ def open_ns(target: NsTarget) -> int:
     (or another kind of namespace) a UsageError.
     """
     try:
-        fd = os.open(target.path, os.O_RDONLY | os.O_CLOEXEC)
+        return ns.open_ns(target.path, "net")
     except FileNotFoundError:
         raise NotFound(f"namespace {target.label!r} is gone ({target.path})") from None
     except PermissionError as exc:
         raise EnvError(f"cannot open {target.path}: {exc.strerror}", hint="run as root") from None
-    try:
-        kind = fcntl.ioctl(fd, NS_GET_NSTYPE)
-    except OSError:
-        kind = None  # not an nsfs file at all
-    if kind != CLONE_NEWNET:
-        os.close(fd)
-        raise UsageError(f"{target.path} is not a network namespace")
-    return fd

@@ -24,13 +24,14 @@ from typing import Any
 
 from toolkit.consul.client import Consul, ConsulError
 from toolkit.errors import OvlabError, UsageError
+from toolkit.host import paths
 from toolkit.overlay import containers, dataplane
 from toolkit.overlay.containers import Container
 from toolkit.overlay.model import VXLAN_OVERHEAD, Endpoint, Network, Snapshot, remotes_for
 from toolkit.overlay.store import SessionInvalid, Store
 
 log = logging.getLogger("ovlab.agent")
-STATE_FILE = Path("/var/lib/ovlab/agent/state.json")
+STATE_FILE = Path(paths.AGENT_STATE_DIR, "agent", "state.json")
 GRACE = 5.0  # an endpoint of ours younger than this may still be in the middle of `run`
 # Consul holds a request up to rpc_hold_timeout (7 s) while it has no leader, then answers
 # "No cluster leader"; an operation's calls wait a little longer than that for its answer.

@@ -10,9 +10,10 @@ import socketserver
 from typing import Any
 
 from toolkit.errors import EXIT_RUNTIME, OvlabError, UsageError
+from toolkit.host import paths
 
 MAX_REQUEST = 1 << 20
-SOCKET = "/run/ovlab/agent.sock"  # the agent's local API, under the host's (VM's) /run
+SOCKET = paths.AGENT_SOCKET  # the agent's local API, under the host's (VM's) /run
 
 
 class AgentUnreachable(OvlabError):

@@ -12,11 +12,10 @@ from pathlib import Path
 from typing import Any
 
 from toolkit.errors import OvlabError
-from toolkit.lab import procs
+from toolkit.host import paths, procs
 from toolkit.overlay.model import Endpoint
 
 CINIT = Path(__file__).with_name("cinit.py")
-STATE_DIR = Path("/var/lib/ovlab")
 
 
 @dataclass
@@ -49,7 +48,7 @@ class Container:
 
 def container_dir(name: str) -> Path:
     """Host-side files of a container (hosts, hostname)."""
-    return STATE_DIR / "containers" / name
+    return Path(paths.AGENT_STATE_DIR, "containers", name)
 
 
 def tag(lab: str | None, host: str, name: str) -> str:

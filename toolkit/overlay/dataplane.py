@@ -16,17 +16,18 @@ import os
 import socket
 import threading
 import time
+from dataclasses import dataclass
 
 from pyroute2.netlink.exceptions import NetlinkError
 
-from toolkit.lab.mounts import MNT_DETACH, MS_BIND, mount, umount
-from toolkit.netns.iproute import iproute_at
-from toolkit.netns.setns import CLONE_NEWNET, unshare
+from toolkit.host import paths
+from toolkit.host.mounts import MNT_DETACH, MS_BIND, mount, umount
+from toolkit.host.netlink import iproute_at
+from toolkit.host.ns import CLONE_NEWNET, unshare
 from toolkit.overlay.model import Remote
 
 __all__ = ["Remote"]  # re-exported: callers build the list they pass to program_remotes
 
-NETNS_DIR = "/run/docker/netns"
 NUD_PERMANENT = 0x80
 NTF_SELF = 0x02
 AF_BRIDGE = 7
@@ -34,20 +35,20 @@ AF_BRIDGE = 7
 
 def ns_path(name: str) -> str:
     """Where a network's namespace is pinned on this host."""
-    return f"{NETNS_DIR}/{name}"
+    return f"{paths.DOCKER_NETNS_DIR}/{name}"
 
 
 def list_namespaces() -> list[str]:
     """Overlay namespaces pinned on this host (``1-…``)."""
     try:
-        return sorted(n for n in os.listdir(NETNS_DIR) if n.startswith("1-"))
+        return sorted(n for n in os.listdir(paths.DOCKER_NETNS_DIR) if n.startswith("1-"))
     except FileNotFoundError:
         return []
 
 
 def create_netns(name: str) -> str:
     """Create and pin a new network namespace (in a throwaway thread: setns is per thread)."""
-    os.makedirs(NETNS_DIR, exist_ok=True)
+    os.makedirs(paths.DOCKER_NETNS_DIR, exist_ok=True)
     path = ns_path(name)
     errors: list[BaseException] = []
 
@@ -265,41 +266,82 @@ def remote_state(path: str) -> tuple[dict[str, tuple[str, bool]], dict[str, list
     return neigh, fdb
 
 
+@dataclass(frozen=True)
+class RemotePlan:
+    """What to change on vxlan0 to go from what it holds to what is wanted, in the order
+    it is applied: FDB deletes (MAC), neighbour deletes (IP, MAC), FDB appends (MAC,
+    VTEP), neighbour replaces (IP, MAC)."""
+
+    fdb_del: tuple[str, ...] = ()
+    neigh_del: tuple[tuple[str, str], ...] = ()
+    fdb_add: tuple[tuple[str, str], ...] = ()
+    neigh_add: tuple[tuple[str, str], ...] = ()
+
+    @property
+    def added(self) -> list[str]:
+        """MACs written, sorted."""
+        return sorted({m for m, _ in self.fdb_add} | {m for _, m in self.neigh_add})
+
+    @property
+    def removed(self) -> list[str]:
+        """MACs deleted, sorted."""
+        return sorted(set(self.fdb_del) | {m for _, m in self.neigh_del})
+
+
+def plan_remotes(
+    have_neigh: dict[str, tuple[str, bool]],
+    have_fdb: dict[str, list[str | None]],
+    want: list[Remote],
+) -> RemotePlan:
+    """The changes that make tables read by ``remote_state`` equal ``want`` (pure).
+
+    An FDB entry is kept only when its one destination is the wanted VTEP, as we program
+    it; anything else (other states, ports, VNIs, extra destinations) is deleted whole
+    and written again. Permanent neighbours of IPs nobody wants (or with another MAC)
+    go; transient ones (the kernel's own, from l3miss) are left to the kernel.
+    """
+    want_neigh = {r.ip: r.mac for r in want}
+    want_fdb = {r.mac: r.vtep for r in want}
+    return RemotePlan(
+        # ``m not in want_fdb`` first: an unwanted entry whose one destination is not as
+        # we program it reads [None], which must not pass for "wanted: nothing".
+        fdb_del=tuple(
+            m for m, dsts in have_fdb.items() if m not in want_fdb or dsts != [want_fdb[m]]
+        ),
+        neigh_del=tuple(
+            (ip, mac)
+            for ip, (mac, permanent) in have_neigh.items()
+            if permanent and want_neigh.get(ip) != mac
+        ),
+        fdb_add=tuple((m, d) for m, d in want_fdb.items() if have_fdb.get(m) != [d]),
+        neigh_add=tuple(
+            (ip, mac) for ip, mac in want_neigh.items() if have_neigh.get(ip) != (mac, True)
+        ),
+    )
+
+
 def program_remotes(path: str, want: list[Remote]) -> tuple[list[str], list[str]]:
     """Make vxlan0's neighbours and FDB equal ``want``; return the MACs added and removed.
 
-    Entries we did not program (other states, ports, VNIs, extra destinations) are
-    removed whole and written again; transient neighbours of IPs nobody wants (the
-    kernel's own, from l3miss) are left to the kernel.
+    What changes is ``plan_remotes``' answer for the tables ``remote_state`` reads.
     """
     have_neigh, have_fdb = remote_state(path)
-    want_neigh = {r.ip: r.mac for r in want}
-    want_fdb = {r.mac: r.vtep for r in want}
-    added: set[str] = set()
-    removed: set[str] = set()
+    plan = plan_remotes(have_neigh, have_fdb, want)
     with iproute_at(path) as ipr:
         vx = ipr.link_lookup(ifname="vxlan0")[0]
         # Remove first (FDB before neighbour, as libnetwork does on leave). Without NDA_DST
         # the kernel drops the whole entry, whatever port or VNI its destinations carry.
-        for mac, dsts in have_fdb.items():
-            if dsts != [want_fdb.get(mac)]:
-                with contextlib.suppress(NetlinkError):
-                    ipr.fdb("del", ifindex=vx, lladdr=mac)
-                removed.add(mac)
-        for ip, (mac, permanent) in have_neigh.items():
-            if permanent and want_neigh.get(ip) != mac:
-                with contextlib.suppress(NetlinkError):
-                    ipr.neigh("del", dst=ip, lladdr=mac, ifindex=vx)
-                removed.add(mac)
-        for mac, dst in want_fdb.items():
-            if have_fdb.get(mac) != [dst]:
-                ipr.fdb("append", ifindex=vx, lladdr=mac, dst=dst, state=NUD_PERMANENT)
-                added.add(mac)
-        for ip, mac in want_neigh.items():
-            if have_neigh.get(ip) != (mac, True):
-                ipr.neigh("replace", dst=ip, lladdr=mac, ifindex=vx, state=NUD_PERMANENT)
-                added.add(mac)
-    return sorted(added), sorted(removed)
+        for mac in plan.fdb_del:
+            with contextlib.suppress(NetlinkError):
+                ipr.fdb("del", ifindex=vx, lladdr=mac)
+        for ip, mac in plan.neigh_del:
+            with contextlib.suppress(NetlinkError):
+                ipr.neigh("del", dst=ip, lladdr=mac, ifindex=vx)
+        for mac, dst in plan.fdb_add:
+            ipr.fdb("append", ifindex=vx, lladdr=mac, dst=dst, state=NUD_PERMANENT)
+        for ip, mac in plan.neigh_add:
+            ipr.neigh("replace", dst=ip, lladdr=mac, ifindex=vx, state=NUD_PERMANENT)
+    return plan.added, plan.removed
 
 
 def interface_ipv4(ifname: str) -> tuple[str, int] | None:

@@ -6,6 +6,7 @@ import os
 from dataclasses import dataclass
 
 from toolkit.errors import NotFound, UsageError
+from toolkit.host import procs
 from toolkit.lab import registry
 from toolkit.lab.resolve import not_found, resolve
 from toolkit.overlay.api import SOCKET
@@ -101,14 +102,7 @@ class ContainerRef:
 def containers() -> list[ContainerRef]:
     """Every container init on this machine (host and VMs share one pid space)."""
     out = []
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry}/cmdline", "rb") as fh:
-                args = fh.read().split(b"\0")
-        except OSError:
-            continue
+    for pid, args in procs.cmdlines():
         # python -S …/cinit.py FD DIR HOSTNAME TAG [CMD…]
         if len(args) < 7 or args[1] != b"-S" or not args[2].endswith(b"cinit.py"):
             continue
@@ -116,7 +110,7 @@ def containers() -> list[ContainerRef]:
         lab_part, _, rest = tag.rpartition(":")
         host, _, name = rest.partition("/")
         lab = lab_part.split(":", 1)[1] if lab_part.startswith("ovlab:") else None
-        out.append(ContainerRef(lab, host, name, int(entry), args[4].decode(errors="replace")))
+        out.append(ContainerRef(lab, host, name, pid, args[4].decode(errors="replace")))
     return out
 
 

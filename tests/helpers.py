@@ -1,0 +1,173 @@
+"""Plain helpers every test package shares (fixtures live in tests/conftest.py).
+
+Import from here, never from another package's conftest: a conftest is pytest's to load.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import re
+import secrets
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from tests.jsonout import data as json_data
+from toolkit.host.paths import NAMED_NETNS_DIR
+
+T = TypeVar("T")
+
+OVLAB = [sys.executable, "-m", "toolkit.cli.main"]
+# Labs made by tests are named TEST_PREFIX-<hex>; a second test session on the same
+# machine (another checkout) sets OVLAB_TEST_PREFIX so the two never sweep each other.
+TEST_PREFIX = os.environ.get("OVLAB_TEST_PREFIX", "ovt")
+
+
+def lab_name() -> str:
+    """A fresh lab name for a test: ``TEST_PREFIX-<6 hex>``."""
+    return f"{TEST_PREFIX}-{secrets.token_hex(3)}"
+
+
+def netns_names() -> list[str]:
+    """Names in /run/netns, sorted."""
+    try:
+        return sorted(os.listdir(NAMED_NETNS_DIR))
+    except FileNotFoundError:
+        return []
+
+
+def run(*argv: str) -> str:
+    """Run a command (argv list, no shell), fail loudly, return its stdout."""
+    proc = subprocess.run(argv, capture_output=True, text=True, timeout=60)
+    if proc.returncode != 0:
+        raise AssertionError(f"{' '.join(argv)} -> {proc.returncode}: {proc.stderr.strip()}")
+    return proc.stdout
+
+
+def delete_netns(name: str) -> None:
+    """Remove a named namespace if it exists (ignores one already gone)."""
+    subprocess.run(["ip", "netns", "del", name], capture_output=True, timeout=30)
+
+
+def wait_for(
+    probe: Callable[[], T], timeout: float = 30.0, step: float = 0.2, what: str = "condition"
+) -> T:
+    """Call ``probe`` until it returns something truthy and return that; fail after
+    ``timeout`` seconds naming ``what`` and the last answer (or AssertionError) seen.
+
+    An AssertionError raised by the probe counts as "not yet", so a probe may assert.
+    """
+    deadline = time.monotonic() + timeout
+    last: Any = None
+    while True:
+        try:
+            last = probe()
+            if last:
+                return last
+        except AssertionError as exc:
+            last = exc
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{what} not met within {timeout}s; last: {last!r}")
+        time.sleep(step)
+
+
+def ovlab(
+    *args: str, check: bool = True, env: dict[str, str] | None = None, timeout: float = 120
+) -> subprocess.CompletedProcess[str]:
+    """Run the real CLI as a separate process."""
+    proc = subprocess.run(
+        [*OVLAB, *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env={**os.environ, "NO_COLOR": "1", "COLUMNS": "200", **(env or {})},
+    )
+    if check and proc.returncode != 0:
+        raise AssertionError(
+            f"ovlab {' '.join(args)} -> {proc.returncode}\n{proc.stdout}\n{proc.stderr}"
+        )
+    return proc
+
+
+def one_line(proc: subprocess.CompletedProcess[str]) -> str:
+    """The single stderr line of a refused command (no traceback), for exact asserts."""
+    assert "Traceback" not in proc.stderr
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1, proc.stderr
+    return lines[0]
+
+
+def ovlab_json(*args: str) -> Any:
+    """Run ``ovlab lab CMD …`` with --json and return its data (envelope checked)."""
+    return json_data(ovlab(*args, "--json").stdout, " ".join(args[:2]))
+
+
+def rendered(table: Any, width: int = 160) -> list[str]:
+    """What a rich renderable prints on a plain, colourless terminal: its non-blank
+    lines, right-stripped."""
+    from rich.console import Console
+
+    out = io.StringIO()
+    Console(file=out, width=width, color_system=None, force_terminal=False).print(table)
+    return [line.rstrip() for line in out.getvalue().splitlines() if line.strip()]
+
+
+def topology_text(name: str, n: int = 2, subnet: str = "192.168.100", impair: str = "") -> str:
+    """A small topology with n VMs named vm1…vmN."""
+    lines = [f"name: {name}", "underlay:", f"  subnet: {subnet}.0/24", "nodes:"]
+    for i in range(1, n + 1):
+        lines += [f"  vm{i}:", f"    eth1: {subnet}.{10 + i}"]
+        if impair and i == 1:
+            lines += ["    impair:", *[f"      {kv}" for kv in impair.split(",")]]
+    return "\n".join(lines) + "\n"
+
+
+def host_snapshot() -> dict[str, object]:
+    """What a lab could leak on the host: namespaces, mounts, root links, tagged processes."""
+    from toolkit.lab.cleanup import leftovers
+
+    netns = sorted(os.listdir("/run/netns")) if os.path.isdir("/run/netns") else []
+    with open("/proc/self/mountinfo") as fh:
+        mounts = sorted(line.split()[4] for line in fh)
+    links = sorted(
+        x["ifname"]
+        for x in json.loads(
+            subprocess.run(
+                ["ip", "-j", "link", "show"], capture_output=True, text=True, check=True
+            ).stdout
+        )
+    )
+    state = sorted(os.listdir("/run/ovlab/labs")) if os.path.isdir("/run/ovlab/labs") else []
+    return {
+        "netns": _ours(netns),
+        "mounts": _ours(mounts),
+        "links": _ours(links),
+        "tagged": leftovers(TEST_PREFIX + "-"),
+        "state": _ours(state),
+    }
+
+
+# A lab made by a test is PREFIX-<6 hex> (tests.conftest.lab_name). Another test session,
+# with its own OVLAB_TEST_PREFIX, may make and remove labs at the same time: its objects
+# are not this session's to judge.
+_LAB_NAME = re.compile(r"(?<![A-Za-z0-9])([a-z][a-z0-9]*)-[0-9a-f]{6}(?![0-9a-f])")
+
+
+def _ours(names: list[str]) -> list[str]:
+    return [n for n in names if all(m.group(1) == TEST_PREFIX for m in _LAB_NAME.finditer(n))]
+
+
+UNDERLAY_IPS = {"vm1": "192.168.100.23", "vm2": "192.168.100.24", "vm3": "192.168.100.25"}
+
+
+def consul_topology(name: str, servers: int, clients: int) -> str:
+    """A lab of vm1…vmN on the demo's underlay: the first `servers` VMs run Consul servers."""
+    lines = [f"name: {name}", "underlay:", "  subnet: 192.168.100.0/24", "nodes:"]
+    for i in range(1, servers + clients + 1):
+        group = "consul_servers" if i <= servers else "consul_clients"
+        lines += [f"  vm{i}:", f"    eth1: {UNDERLAY_IPS[f'vm{i}']}", f"    groups: [{group}]"]
+    return "\n".join(lines) + "\n"

@@ -1,1 +1,0 @@
-from tests.lab.conftest import _clean_labs  # noqa: F401
