@@ -245,3 +245,21 @@ def test_reading_state_stays_off_dataclasses() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, check=True
     ).stdout
     assert "'dataclasses'" not in loaded and "'difflib'" not in loaded
+
+
+def test_lab_ls_lists_what_it_cannot_read(root: Path) -> None:
+    from toolkit.lab import status
+
+    old = copy()
+    old["version"] = 1
+    write(root, "ovs-old", json.dumps(old))
+    write(root, "ovs-bad", "{oops")
+    write(root, "ovs-new", json.dumps({**copy(), "version": STATE_VERSION + 1}))
+    write(root, "ovs-rec", json.dumps({**copy(), "nodes": {}}))
+    phases = {s.name: (s.phase, s.nodes, s.subnet) for s in status.summaries()}
+    assert phases == {
+        "ovs-bad": ("damaged", 0, ""),
+        "ovs-new": (f"state-v{STATE_VERSION + 1}", 0, ""),
+        "ovs-old": ("state-v1", 0, ""),
+        "ovs-rec": ("degraded", 0, "192.168.100.0/24"),  # "up" with no VM alive
+    }
