@@ -54,12 +54,15 @@ test-fast: venv
 bench: setup
 	@for b in bench/bench_*.py; do echo "== $$b"; $(PY) $$b || exit 1; done
 
-# ruff and mypy come with the venv's dev extra; deb brings python3-venv, which a fresh
-# Debian lacks. .ci/run runs this before the tests.
+# ruff, mypy and ansible-lint come with the venv's dev extra; deb brings python3-venv, which
+# a fresh Debian lacks. .ci/run runs this before the tests. ansible-lint reads .ansible-lint
+# (production profile, offline: no Galaxy downloads); the venv's bin goes first on PATH so
+# it runs the venv's ansible.
 lint: deb venv
 	$(VENV)/bin/ruff check toolkit tests bench
 	$(VENV)/bin/ruff format --check toolkit tests bench
 	$(VENV)/bin/mypy toolkit
+	PATH="$(abspath $(VENV))/bin:$$PATH" NO_COLOR=1 $(VENV)/bin/ansible-lint --offline playbooks inventories
 
 clean:
 	-$(OVLAB) lab down --all

@@ -9,12 +9,14 @@ import pytest
 from toolkit.capture.verify_plan import lab_port, plan
 from toolkit.capture.vxlan import KNOWN_PORTS
 from toolkit.errors import NotFound, UsageError
+from toolkit.overlay.model import Snapshot
 
 NET_ID = "f0c4a767d6e1b2c3"
 
 
 def ep(name: str, host: str, n: int, service: str | None = None) -> dict[str, Any]:
     return {
+        "id": f"ep{n}",
         "name": name,
         "service": service,
         "ip": f"10.0.0.{n}",
@@ -25,19 +27,33 @@ def ep(name: str, host: str, n: int, service: str | None = None) -> dict[str, An
     }
 
 
-def snap(*eps: dict[str, Any], ports: tuple[int, ...] = (4789, 4789)) -> dict[str, Any]:
-    return {
-        "networks": [{"id": NET_ID, "name": "dev", "vni": 256}],
-        "endpoints": list(eps),
-        "hosts": [{"host": f"vm{i}", "port": p} for i, p in enumerate(ports, 1)],
-    }
+def snap(*eps: dict[str, Any], ports: tuple[int, ...] = (4789, 4789)) -> Snapshot:
+    return Snapshot.from_wire(
+        {
+            "networks": [
+                {
+                    "id": NET_ID,
+                    "name": "dev",
+                    "vni": 256,
+                    "subnet": "10.0.0.0/24",
+                    "gateway": "10.0.0.1",
+                }
+            ],
+            "endpoints": list(eps),
+            "hosts": [
+                {"host": f"vm{i}", "vtep": f"192.168.100.{22 + i}", "port": p}
+                for i, p in enumerate(ports, 1)
+            ],
+        }
+    )
 
 
-SEED = snap(
+SEED_EPS = (
     ep("container_node1", "vm1", 2, "svc1"),
     ep("container_node2", "vm2", 3, "svc2"),
     ep("plain", "vm1", 4),
 )
+SEED = snap(*SEED_EPS)
 
 
 def test_prefers_a_pair_across_vms_with_a_service() -> None:
@@ -54,10 +70,10 @@ def test_the_name_to_ping_is_the_one_given() -> None:
 
 
 def test_port_is_the_one_most_hosts_published() -> None:
-    p = plan("lab", snap(*SEED["endpoints"], ports=(8472, 8472, 4789)), None, None)
+    p = plan("lab", snap(*SEED_EPS, ports=(8472, 8472, 4789)), None, None)
     assert p.port == 8472
     assert p.ports == KNOWN_PORTS | {8472, 4789}
-    assert lab_port({"hosts": []}) == 4789
+    assert lab_port(Snapshot()) == 4789
 
 
 @pytest.mark.parametrize(

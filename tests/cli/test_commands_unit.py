@@ -234,6 +234,12 @@ CASES: list[tuple[str, list[str], int, str]] = [
         "error: unknown item 'nosuch' — one of: playbooks, roles, labs, inventories, ansible.cfg",
     ),
     (
+        "trace",
+        ["trace", "ovn-nosuch", "c1", "svc1"],
+        EXIT_USAGE,
+        "error: no lab named 'ovn-nosuch' is up — see 'ovlab lab ls'",
+    ),
+    (
         "wheelhouse",
         ["wheelhouse", "-o", "{tmp}/bad.pcap/sub"],
         EXIT_USAGE,
@@ -261,6 +267,7 @@ NEEDS_ROOT: list[tuple[str, list[str]]] = [
     ("doctor", ["doctor", "ovn-nosuch"]),
     ("capture", ["capture", "nosuchns", "-i", "eth1"]),
     ("verify", ["verify", "ovn-nosuch"]),
+    ("trace", ["trace", "ovn-nosuch", "c1", "svc1"]),
 ]
 
 OK_TOPOLOGY = (

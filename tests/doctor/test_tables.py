@@ -6,6 +6,7 @@ it gives; the real-lab tests (test_doctor.py) inject the same faults into a kern
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -13,7 +14,7 @@ import pytest
 from toolkit.doctor import tables, vni
 from toolkit.doctor.view import LabView, OverlayNs, VmView
 from toolkit.netns.records import Fdb, Neigh, Vxlan
-from toolkit.overlay.model import container_mac
+from toolkit.overlay.model import AgentInfo, Snapshot, container_mac
 
 NID = "ab" * 32
 NS = f"1-{NID}"[:12]
@@ -62,9 +63,10 @@ def view(fdbs: list[Fdb], neighs: list[Neigh], vx: Vxlan | None = None) -> LabVi
         "endpoints": eps,
         "hosts": [dict(host=h, vtep=v, port=4789) for h, v in VTEP.items()],
     }
-    vm1 = VmView("vm1", 1, True, f"{VTEP['vm1']}/24", ("consul_servers",), agent={"port": 4789})
+    agent = AgentInfo("vm1", VTEP["vm1"], port=4789)
+    vm1 = VmView("vm1", 1, True, f"{VTEP['vm1']}/24", ("consul_servers",), agent=agent)
     vm1.overlay[NS] = OverlayNs(NS, "/x", (), (vx or vxlan(),), tuple(neighs), tuple(fdbs))
-    return LabView("lab", 1500, [vm1], snap, None, [])
+    return LabView("lab", 1500, [vm1], Snapshot.from_wire(snap), None, [])
 
 
 def checks(v: LabView) -> list[tuple[str, str]]:
@@ -150,6 +152,6 @@ def test_an_endpoint_naming_another_vtep_is_an_error():
     v.vms.append(VmView("vm2", 2, True, f"{VTEP['vm2']}/24", ("consul_clients",)))
     assert [f.check for f in agents._endpoints(v) if f.check == "endpoint-vtep"] == []
     assert v.snapshot is not None
-    v.snapshot["endpoints"][1]["vtep"] = "192.168.100.99"
+    v.snapshot.endpoints["e2"] = replace(v.snapshot.endpoints["e2"], vtep="192.168.100.99")
     (f,) = [f for f in agents._endpoints(v) if f.check == "endpoint-vtep"]
     assert (f.vm, f.expected, f.found) == ("vm2", f"vtep {VTEP['vm2']}", "vtep 192.168.100.99")

@@ -22,6 +22,7 @@ from toolkit.graph import dot, mermaid
 from toolkit.graph.model import build
 from toolkit.lab import cleanup
 from toolkit.lab.records import LabRecord, UnderlayRecord, VmRecord
+from toolkit.overlay.model import Snapshot
 
 needs_dot = pytest.mark.skipif(shutil.which("dot") is None, reason="graphviz is not installed")
 
@@ -53,7 +54,7 @@ def endpoint(name: str, host: str, ip: str, service: str | None = None) -> dict[
     }
 
 
-SNAP = {
+WIRE = {
     "networks": [
         {
             "id": NET,
@@ -73,6 +74,7 @@ SNAP = {
         {"host": f"lab-vm-{i}", "vtep": f"192.168.100.{22 + i}", "port": 4789} for i in (1, 2, 3)
     ],
 }
+SNAP = Snapshot.from_wire(WIRE)
 
 
 def graphviz_json(dot_text: str) -> tuple[dict[str, dict[str, Any]], set[tuple[str, str, str]]]:
@@ -97,7 +99,7 @@ def test_model_has_one_tunnel_per_vm_pair_of_a_network():
 
 
 def test_vm_without_endpoints_gets_no_tunnel():
-    snap = {**SNAP, "endpoints": SNAP["endpoints"][:2]}
+    snap = Snapshot.from_wire({**WIRE, "endpoints": WIRE["endpoints"][:2]})
     model = build("seed", STATE, snap)
     assert [(t.a, t.b) for t in model.tunnels] == [("lab-vm-1", "lab-vm-2")]
     assert {a.vm for a in model.attachments} == {"lab-vm-1", "lab-vm-2"}

@@ -161,3 +161,10 @@ def test_findings_point_at_the_value_line() -> None:
     assert err.value.message == (
         "t.yml:7: nodes.c1.vars.consul_node_name: s1 and c1 would both be Consul node 's1'"
     )
+
+
+def test_both_roles_secrets_dirs_are_ovlabs_to_set() -> None:
+    """The lab inventory passes both (toolkit/provision/inventory.py): a topology can't."""
+    for key in ("consul_secrets_dir", "overlay_agent_secrets_dir"):
+        found = role_vars.check(*lab(**{key: "/tmp/elsewhere"}))
+        assert found is not None and found.key == key and "set by ovlab" in found.problem

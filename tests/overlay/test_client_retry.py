@@ -18,9 +18,9 @@ import pytest
 from toolkit.consul.retry import Backoff
 from toolkit.errors import EXIT_RUNTIME, UsageError
 from toolkit.overlay import api
-from toolkit.overlay.agent import StoreDown
 from toolkit.overlay.client import StoreTimeout, ask_agents
 from toolkit.overlay.locate import AGENT_SERVICE_FILES, AgentRef
+from toolkit.overlay.operations import StoreDown
 
 
 class Agent:

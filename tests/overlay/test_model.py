@@ -15,7 +15,6 @@ from toolkit.overlay.model import (
     Remote,
     Snapshot,
     container_mac,
-    from_dict,
     remotes_for,
 )
 
@@ -77,18 +76,8 @@ def test_same_answer_from_the_agent_api_json():
     # The doctor reads the snapshot through the agent's API (JSON); it must judge with
     # exactly what the agent programmed from its own Snapshot.
     s = snap(ep("c1", "10.0.0.2", "vm1"), ep("c2", "10.0.0.3", "vm2"), ep("c3", "10.0.0.4", "vm3"))
-    wire = json.loads(
-        json.dumps(
-            {
-                "index": s.index,
-                "networks": list(s.networks.values()),
-                "endpoints": list(s.endpoints.values()),
-                "hosts": list(s.hosts.values()),
-            },
-            default=lambda o: o.to_dict(),
-        )
-    )
-    back = from_dict(wire)
+    wire = json.loads(json.dumps(s.to_wire()))
+    back = Snapshot.from_wire(wire)
     for host in VTEPS:
         assert remotes_for(back, host, NET.id) == remotes_for(s, host, NET.id)
     assert back.index == 7 and back.hosts == s.hosts

@@ -21,7 +21,7 @@ import pytest
 import yaml
 
 from tests.helpers import wait_for
-from tests.playbooks.conftest import CONSUL, Lab, consul_binary
+from tests.playbooks.conftest import CONSUL, SUPERVISORCTL, Lab, consul_binary
 
 pytestmark = pytest.mark.root
 
@@ -211,6 +211,33 @@ def test_invalid_config_is_refused_and_the_agent_keeps_running(seed: Lab) -> Non
     assert "validate" in result.output and "bogus_key" in result.output, result.output[-4000:]
     assert path.read_text() == before
     assert seed.members(CLIENT) == {SERVER: "alive", CLIENT: "alive"}
+
+
+def test_refused_agent_settings_leave_the_running_agent_alone(seed: Lab) -> None:
+    """'ovlab agent --check' runs before the program changes: a refusal restarts nothing."""
+    program = Path(f"/proc/{seed.pid(CLIENT)}/root/etc/supervisor/conf.d/ovlab-agent.conf")
+    before = program.read_text()
+
+    def agent_pid() -> str:
+        return seed.exec(CLIENT, *SUPERVISORCTL, "pid", "ovlab-agent").stdout.strip()
+
+    pid = agent_pid()
+    assert pid.isdigit() and pid != "0", pid
+    bad = seed.playbook(
+        "--limit", CLIENT, "-e", "overlay_agent_bind_interface=ovr-none0", playbook="overlay.yml"
+    )
+    assert bad.rc != 0
+    text = " ".join(bad.output.split())
+    assert "--bind-interface ovr-none0: no such interface" in text, bad.output[-4000:]
+    assert program.read_text() == before
+    assert agent_pid() == pid
+    assert "RUNNING HANDLER" not in bad.output
+    # The control: the same run with the inventory's settings passes and changes nothing,
+    # so the refused run left nothing half-applied behind.
+    good = seed.playbook("--limit", CLIENT, playbook="overlay.yml")
+    assert good.rc == 0, good.output[-4000:]
+    assert good.recap()[CLIENT]["changed"] == 0, good.recap()
+    assert agent_pid() == pid
 
 
 def test_agent_without_the_gossip_key_cannot_join(seed: Lab) -> None:

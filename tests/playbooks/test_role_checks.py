@@ -67,8 +67,19 @@ def inventory(
             {"consul_bin_path": "/usr/local/bin/consul"},
             "/usr/local/bin/consul is outside the lab VM's private",
         ),
+        # No default from the controller's environment: the inventory must say where.
+        (["s1"], {"consul_secrets_dir": ""}, "consul_secrets_dir must be an absolute path"),
+        (["s1"], {"consul_secrets_dir": "secrets"}, "(is 'secrets'); set it in the inventory"),
     ],
-    ids=["no-server", "bad-method", "no-copy-src", "no-checksum", "shared-path"],
+    ids=[
+        "no-server",
+        "bad-method",
+        "no-copy-src",
+        "no-checksum",
+        "shared-path",
+        "no-secrets-dir",
+        "relative-secrets-dir",
+    ],
 )
 def test_role_fails_fast_with_a_clear_message(
     tmp_path: Path, servers: list[str], extra: dict[str, str], message: str
@@ -78,6 +89,24 @@ def test_role_fails_fast_with_a_clear_message(
     assert message in " ".join(result.output.split()), result.output[-3000:]
     # Failed in the checks, before any host was contacted.
     assert "UNREACHABLE" not in result.output and "Traceback" not in result.output
+
+
+def test_overlay_role_needs_its_secrets_dir(tmp_path: Path) -> None:
+    """Run alone (overlay.yml), the overlay_agent role stops at its first check without one."""
+    path = inventory(tmp_path, ["s1"], ["c1"])
+    # The control: with the directory set, the role goes on to its next checks (and stops
+    # there, since the Consul role never issued a token in this test).
+    result = ansible_playbook(path, playbook="overlay.yml")
+    assert result.rc != 0 and f"no token at {tmp_path}/secrets/overlay.token" in result.output
+    doc = yaml.safe_load(path.read_text())
+    del doc["all"]["vars"]["consul_secrets_dir"]
+    path.write_text(yaml.safe_dump(doc))
+    result = ansible_playbook(path, playbook="overlay.yml")
+    assert result.rc != 0
+    text = " ".join(result.output.split())
+    assert "overlay_agent_secrets_dir must be an absolute path on the controller" in text, text
+    assert "(is '')" in text and "UNREACHABLE" not in result.output
+    assert "TASK [overlay_agent : Check the settings]" not in result.output  # stopped first
 
 
 # Inputs checked by meaning (issue 10): the same bad values the topology loader refuses
@@ -411,3 +440,53 @@ def test_a_unit_systemd_refuses_is_never_installed(tmp_path: Path) -> None:
     assert rc != 0
     assert "is not executable" in output, output[-3000:]
     assert not unit.exists()
+
+
+def _handler_play(tmp_path: Path, bind_interface: str) -> str:
+    """Notify the overlay_agent role's restart on the controller (systemd manager); output."""
+    tmp_path.mkdir()
+    (tmp_path / "src.token").write_text("8E7A4C2B-0D1F-4A3B-9C8D-7E6F5A4B3C2D\n")
+    play = [
+        {
+            "hosts": "localhost",
+            "connection": "local",
+            "gather_facts": False,
+            "vars": {
+                "overlay_agent_service_manager": "systemd",
+                "overlay_agent_bin": str(Path(sys.executable).parent / "ovlab"),
+                "overlay_agent_bind_interface": bind_interface,
+                "overlay_agent_token_src": str(tmp_path / "src.token"),
+                "overlay_agent_token_file": str(tmp_path / "etc" / "overlay.token"),
+            },
+            "tasks": [
+                # A new token notifies 'restart ovlab-agent'; validate.yml is left out, so
+                # the handlers' own check is what stands before the restart.
+                {
+                    "ansible.builtin.include_role": {
+                        "name": "overlay_agent",
+                        "tasks_from": "token.yml",
+                    }
+                },
+            ],
+        }
+    ]
+    book = tmp_path / "handler.yml"
+    book.write_text(yaml.safe_dump(play, sort_keys=False))
+    inv = tmp_path / "hosts.yml"
+    inv.write_text("all:\n  hosts:\n    localhost:\n      ansible_python_interpreter: python3\n")
+    return ansible_playbook(inv, playbook=str(book)).output
+
+
+def test_restart_handler_checks_the_settings_first(tmp_path: Path) -> None:
+    """A setting 'ovlab agent --check' refuses stops the host before its restart handler."""
+    output = _handler_play(tmp_path / "bad", "ovr-none0")
+    text = " ".join(output.split())
+    assert "RUNNING HANDLER [overlay_agent : Check the agent's settings before restarting it]" in (
+        output
+    )
+    assert "--bind-interface ovr-none0: no such interface with an IPv4 address" in text, text
+    assert "Restart the agent (systemd)" not in output
+    # The control: settings the check accepts go on to the restart (which fails here
+    # only because this machine's PID 1 is not systemd).
+    output = _handler_play(tmp_path / "good", "lo")
+    assert "RUNNING HANDLER [overlay_agent : Restart the agent (systemd)]" in output, output[-3000:]

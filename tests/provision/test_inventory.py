@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from toolkit.lab import state
 from toolkit.lab.records import STATE_VERSION, LabRecord, VmRecord
 from toolkit.provision.inventory import from_state
 
@@ -20,6 +21,9 @@ def test_topology_vars_reach_the_inventory() -> None:
     assert inv["vars"]["consul_datacenter"] == "lab1"
     assert inv["vars"]["ansible_connection"] == "ovlab_vm"  # the loader refuses it anyway
     assert inv["vars"]["consul_copy_src"] == "/bin/consul"
+    # Both roles' secrets directory, passed explicitly: the lab's own, beside its state.
+    assert inv["vars"]["consul_secrets_dir"] == str(state.lab_dir("lab") / "secrets")
+    assert inv["vars"]["overlay_agent_secrets_dir"] == inv["vars"]["consul_secrets_dir"]
     assert inv["hosts"]["vm1"] == {"x": 1, "ovlab_node": "vm1", "ovlab_eth1": "192.168.100.23"}
     assert inv["hosts"]["vm2"] == {"ovlab_node": "vm2", "ovlab_eth1": "192.168.100.24"}
     assert inv["children"]["consul_servers"] == {"hosts": {"vm1": {}}}

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from toolkit.overlay.model import Endpoint, Network
 from toolkit.render.overlay import print_containers, print_networks, print_services
 
 NID = "4ecc298dd1c47ed7bbc01f54daaabfdd"
@@ -21,6 +22,10 @@ class _Rule(list):
 RULE = _Rule()
 
 
+def ep(n: int, network: str) -> Endpoint:
+    return Endpoint(f"e{n}", network, f"c{n}", f"10.0.0.{n}", f"02:42:0a:00:00:{n:02x}", "vm1", "x")
+
+
 def printed(capsys: pytest.CaptureFixture[str]) -> list[list[str]]:
     return [line.split() for line in capsys.readouterr().out.splitlines() if line.strip()]
 
@@ -32,12 +37,10 @@ def wide(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def test_networks_count_their_endpoints(capsys: pytest.CaptureFixture[str]) -> None:
     nets = [
-        {"id": NID, "name": "dev", "driver": "overlay", "subnet": "10.0.0.0/24",
-         "gateway": "10.0.0.1", "vni": 256},
-        {"id": "f" * 32, "name": "prod", "driver": "overlay", "subnet": "10.0.1.0/24",
-         "gateway": "10.0.1.1", "vni": 257},
-    ]  # fmt: skip
-    eps = [{"network": NID}, {"network": NID}, {"network": "other"}]
+        Network(NID, "dev", "10.0.0.0/24", "10.0.0.1", 256),
+        Network("f" * 32, "prod", "10.0.1.0/24", "10.0.1.1", 257),
+    ]
+    eps = [ep(1, NID), ep(2, NID), ep(3, "other")]
     print_networks(nets, eps)
     assert printed(capsys) == [
         ["networks"],

@@ -11,9 +11,12 @@ from __future__ import annotations
 import json
 import os
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from toolkit.errors import OvlabError
+
+if TYPE_CHECKING:
+    from toolkit.overlay.model import Snapshot
 
 SIDECAR_SUFFIX = ".ovlab.json"
 BROADCAST = "ff:ff:ff:ff:ff:ff"
@@ -59,40 +62,33 @@ class LabNames:
         return name
 
 
-def from_snapshot(lab: str, snap: dict[str, Any]) -> LabNames:
+def from_snapshot(lab: str, snap: Snapshot) -> LabNames:
     """Build the maps from an agent snapshot (networks, endpoints, hosts)."""
     names = LabNames(lab, macs={BROADCAST: "broadcast"})
-    for h in snap.get("hosts", []):
-        if h.get("vtep"):
-            names.vteps[h["vtep"]] = h["host"]
-    for net in snap.get("networks", []):
-        if net.get("vni") is not None:
-            names.networks[int(net["vni"])] = net["name"]
-        if net.get("gateway"):
-            names.ips[net["gateway"]] = f"gateway({net['name']})"
-    for ep in snap.get("endpoints", []):
-        names.vteps.setdefault(ep.get("vtep") or "", ep.get("host") or "")
-        if ep.get("mac"):
-            names.macs[ep["mac"]] = ep["name"]
-        if ep.get("ip"):
-            names.ips[ep["ip"]] = ep["name"]
-            if ep.get("service"):
-                names.services[ep["ip"]] = ep["service"]
+    for h in snap.hosts.values():
+        if h.vtep:
+            names.vteps[h.vtep] = h.host
+    for net in snap.networks.values():
+        names.networks[net.vni] = net.name
+        if net.gateway:
+            names.ips[net.gateway] = f"gateway({net.name})"
+    for ep in snap.endpoints.values():
+        names.vteps.setdefault(ep.vtep, ep.host)
+        if ep.mac:
+            names.macs[ep.mac] = ep.name
+        if ep.ip:
+            names.ips[ep.ip] = ep.name
+            if ep.service:
+                names.services[ep.ip] = ep.service
     names.vteps.pop("", None)
     return names
 
 
-def snapshot(lab: str) -> dict[str, Any]:
+def snapshot(lab: str) -> Snapshot:
     """The overlay store as a lab's agents see it (any live agent answers)."""
-    from toolkit.overlay import api, locate
+    from toolkit.overlay import client
 
-    refs = locate.agents_for(None, lab)
-    for ref in refs[:-1]:
-        try:
-            return api.call(ref.socket, "snapshot")  # type: ignore[no-any-return]
-        except api.AgentUnreachable:
-            continue  # that VM's agent is down: another one reads the same store
-    return api.call(refs[-1].socket, "snapshot")  # type: ignore[no-any-return]
+    return client.snapshot(lab)
 
 
 def from_lab(lab: str) -> LabNames:

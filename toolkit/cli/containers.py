@@ -8,7 +8,7 @@ import typer
 
 from toolkit.cli.common import emit_json, needs_root
 from toolkit.cli.options import ContainerArg, JsonOpt, LabOpt, NodeOpt
-from toolkit.cli.overlay_common import StoreTimeoutOpt, ask
+from toolkit.cli.overlay_common import StoreTimeoutOpt, ask_snapshot
 from toolkit.errors import UsageError
 
 service_app = typer.Typer(help="Published services: ls.", no_args_is_help=True)
@@ -60,7 +60,7 @@ def ps_command(
     """List the lab's containers (every host), from the store."""
     from toolkit.overlay.views import container_rows
 
-    rows = container_rows(ask(node, lab, "snapshot", json_out, store_timeout))
+    rows = container_rows(ask_snapshot(node, lab, json_out, store_timeout))
     if json_out:
         emit_json("ps", rows)
         return
@@ -100,7 +100,7 @@ def service_ls(
     """Published services: SERVICE ID, NAME, NETWORK, CONTAINER."""
     from toolkit.overlay.views import service_rows
 
-    rows = service_rows(ask(node, lab, "snapshot", json_out, store_timeout))
+    rows = service_rows(ask_snapshot(node, lab, json_out, store_timeout))
     if json_out:
         emit_json("service ls", rows)
         return

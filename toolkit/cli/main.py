@@ -34,6 +34,7 @@ def build_app() -> typer.Typer:
         network,
         provision,
         share,
+        trace,
         walk,
         wheelhouse,
     )
@@ -62,6 +63,7 @@ def build_app() -> typer.Typer:
     app.command("capture")(capture.capture_command)
     app.command("decode")(capture.decode_command)
     app.command("verify")(capture.verify_command)
+    app.command("trace")(trace.trace_command)
     app.command("share")(share.share_command)
     app.command("wheelhouse")(wheelhouse.wheelhouse_command)
     return app
@@ -86,6 +88,12 @@ def run() -> None:
 
             if fast_main(argv[1:]) is not None:
                 return
+        elif argv[:1] == ["trace"]:
+            from toolkit.cli.trace_run import fast_trace
+
+            code = fast_trace(argv[1:])
+            if code is not None:
+                raise SystemExit(code)
         elif argv[:1] == ["run"]:
             from toolkit.cli.fast import fast_run
 

@@ -8,7 +8,7 @@ import typer
 
 from toolkit.cli.common import emit_json, needs_root
 from toolkit.cli.options import JsonOpt, LabOpt, NodeOpt
-from toolkit.cli.overlay_common import StoreTimeoutOpt, ask
+from toolkit.cli.overlay_common import StoreTimeoutOpt, ask, ask_snapshot
 
 app = typer.Typer(help="Overlay networks: create, ls, inspect, rm.", no_args_is_help=True)
 
@@ -29,14 +29,18 @@ def create(
     store_timeout: StoreTimeoutOpt = None,
 ) -> None:
     """Create an overlay network (lab-wide; VNI and subnet allocated in the store)."""
-    net = ask(
-        node, lab, "network_create", json_out, store_timeout,
-        name=name, subnet=subnet, driver=driver,
+    from toolkit.overlay.model import Network
+
+    net = Network.from_wire(
+        ask(
+            node, lab, "network_create", json_out, store_timeout,
+            name=name, subnet=subnet, driver=driver,
+        )
     )  # fmt: skip
     if json_out:
-        emit_json("network create", net)
+        emit_json("network create", net.to_dict())
     else:
-        typer.echo(net["id"])
+        typer.echo(net.id)
 
 
 @app.command("ls")
@@ -50,13 +54,14 @@ def ls(
     """List networks: NETWORK ID, NAME, TYPE, plus subnet and VNI."""
     from toolkit.overlay.views import networks
 
-    snap = ask(node, lab, "snapshot", json_out, store_timeout)
+    snap = ask_snapshot(node, lab, json_out, store_timeout)
+    nets = networks(snap)
     if json_out:
-        emit_json("network ls", networks(snap))
+        emit_json("network ls", [n.to_dict() for n in nets])
         return
     from toolkit.render.overlay import print_networks
 
-    print_networks(networks(snap), snap["endpoints"])
+    print_networks(nets, list(snap.endpoints.values()))
 
 
 @app.command()
@@ -70,7 +75,7 @@ def inspect(
     """Show a network and its endpoints as JSON (always: as `docker network inspect`)."""
     from toolkit.overlay.views import network_detail
 
-    snap = ask(node, lab, "snapshot", True, store_timeout)
+    snap = ask_snapshot(node, lab, True, store_timeout)
     emit_json("network inspect", network_detail(snap, name))
 
 
@@ -83,5 +88,7 @@ def rm(
     store_timeout: StoreTimeoutOpt = None,
 ) -> None:
     """Remove a network that has no endpoints."""
-    net = ask(node, lab, "network_rm", False, store_timeout, name=name)
-    typer.echo(net["name"])
+    from toolkit.overlay.model import Network
+
+    net = Network.from_wire(ask(node, lab, "network_rm", False, store_timeout, name=name))
+    typer.echo(net.name)

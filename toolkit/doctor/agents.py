@@ -5,6 +5,7 @@ from __future__ import annotations
 from toolkit.doctor.findings import Finding, supervisor
 from toolkit.doctor.view import LabView
 from toolkit.host import paths
+from toolkit.overlay.model import Endpoint
 
 
 def check(view: LabView, prior: list[Finding] | None = None) -> list[Finding]:
@@ -46,7 +47,7 @@ def check(view: LabView, prior: list[Finding] | None = None) -> list[Finding]:
             )
             continue
         info = vm.agent
-        if not info.get("store_ok") or not info.get("session"):
+        if not info.store_ok or not info.session:
             out.append(
                 Finding(
                     "error",
@@ -55,13 +56,13 @@ def check(view: LabView, prior: list[Finding] | None = None) -> list[Finding]:
                     lab,
                     vm.node,
                     expected="store_ok with a Consul session",
-                    found=f"store_ok={info.get('store_ok')} session={info.get('session')}",
+                    found=f"store_ok={info.store_ok} session={info.session}",
                     fix=supervisor(lab, vm.node, "start", "consul")
                     if vm.node in consul_down or cluster is None
                     else cluster.fix,
                 )
             )
-        elif not info.get("index"):
+        elif not info.index:
             out.append(
                 Finding(
                     "error",
@@ -74,7 +75,7 @@ def check(view: LabView, prior: list[Finding] | None = None) -> list[Finding]:
                     fix=supervisor(lab, vm.node, "restart", "ovlab-agent"),
                 )
             )
-        if info.get("vtep") != vm.ip:
+        if info.vtep != vm.ip:
             out.append(
                 Finding(
                     "error",
@@ -84,7 +85,7 @@ def check(view: LabView, prior: list[Finding] | None = None) -> list[Finding]:
                     vm.node,
                     device="eth1",
                     expected=vm.ip,
-                    found=str(info.get("vtep")),
+                    found=str(info.vtep),
                     fix=supervisor(lab, vm.node, "restart", "ovlab-agent"),
                 )
             )
@@ -96,55 +97,55 @@ def check(view: LabView, prior: list[Finding] | None = None) -> list[Finding]:
 def _endpoints(view: LabView) -> list[Finding]:
     """Endpoints whose host or container is gone, and containers without an endpoint."""
     lab, out = view.lab, []
-    live_hosts = {h["host"] for h in (view.snapshot or {}).get("hosts", [])}
+    live_hosts = set(view.store.hosts)
     eps = view.endpoints
     for ep in eps:
-        vm = view.vm(ep["host"])
-        if vm is None or ep["host"] not in live_hosts:
+        vm = view.vm(ep.host)
+        if vm is None or ep.host not in live_hosts:
             out.append(
                 Finding(
                     "error",
                     "endpoint-orphan-host",
-                    f"endpoint {ep['name']} ({ep['ip']}) belongs to a host that is gone",
+                    f"endpoint {ep.name} ({ep.ip}) belongs to a host that is gone",
                     lab,
-                    ep["host"],
-                    expected=f"host {ep['host']} alive in the store",
+                    ep.host,
+                    expected=f"host {ep.host} alive in the store",
                     found="no live session for it",
                     fix=_forget(view, ep),
                 )
             )
             continue
-        if ep.get("vtep") != vm.ip:
+        if ep.vtep != vm.ip:
             # Peers program the endpoint record's VTEP (overlay.model.remotes_for, as
             # libnetwork's peerAdd): a stale one sends every peer's traffic elsewhere.
             out.append(
                 Finding(
                     "error",
                     "endpoint-vtep",
-                    f"endpoint {ep['name']} ({ep['ip']}) names a VTEP its host does not have: "
+                    f"endpoint {ep.name} ({ep.ip}) names a VTEP its host does not have: "
                     "every other VM sends its traffic there",
                     lab,
                     vm.node,
                     device="eth1",
                     expected=f"vtep {vm.ip}",
-                    found=f"vtep {ep.get('vtep')}",
-                    fix=f"ovlab rm {ep['name']} --lab {lab}  # then run it again on {vm.node}",
+                    found=f"vtep {ep.vtep}",
+                    fix=f"ovlab rm {ep.name} --lab {lab}  # then run it again on {vm.node}",
                 )
             )
-        if vm.alive and view.container(ep["host"], ep["name"]) is None:
+        if vm.alive and view.container(ep.host, ep.name) is None:
             out.append(
                 Finding(
                     "warning",
                     "endpoint-no-container",
-                    f"endpoint {ep['name']} ({ep['ip']}) has no running container",
+                    f"endpoint {ep.name} ({ep.ip}) has no running container",
                     lab,
                     vm.node,
-                    expected=f"container {ep['name']} running on {vm.node}",
+                    expected=f"container {ep.name} running on {vm.node}",
                     found="not running",
-                    fix=f"ovlab rm {ep['name']} --lab {lab}",
+                    fix=f"ovlab rm {ep.name} --lab {lab}",
                 )
             )
-    named = {(ep["host"], ep["name"]) for ep in eps}
+    named = {(ep.host, ep.name) for ep in eps}
     for c in view.containers:
         vm = view.vm(c.host)
         down = vm is None or vm.agent is None
@@ -165,16 +166,16 @@ def _endpoints(view: LabView) -> list[Finding]:
     return out
 
 
-def _forget(view: LabView, ep: dict[str, str]) -> str:
+def _forget(view: LabView, ep: Endpoint) -> str:
     """Delete an endpoint's keys (record, IP, name) with the lab's management token."""
     from toolkit.overlay import model
     from toolkit.provision.inventory import secrets_dir
 
     vm = next((v.node for v in view.live_vms), "VM")
     keys = [
-        model.k_endpoint(ep["network"], ep["id"]),
-        model.k_ip(ep["network"], ep["ip"]),
-        model.k_container_name(ep["name"]),
+        model.k_endpoint(ep.network, ep.id),
+        model.k_ip(ep.network, ep.ip),
+        model.k_container_name(ep.name),
     ]
     script = " && ".join(f"{paths.CONSUL_BIN} kv delete {k}" for k in keys)
     token = secrets_dir(view.lab) / "bootstrap.token"

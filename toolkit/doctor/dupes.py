@@ -14,8 +14,8 @@ def check(view: LabView) -> list[Finding]:
     by_ip: dict[str, list[str]] = defaultdict(list)
     by_mac: dict[str, list[str]] = defaultdict(list)
     for ep in view.endpoints:
-        by_ip[ep["ip"]].append(f"{ep['name']}@{ep['host']}")
-        by_mac[ep["mac"]].append(f"{ep['name']}@{ep['host']}")
+        by_ip[ep.ip].append(f"{ep.name}@{ep.host}")
+        by_mac[ep.mac].append(f"{ep.name}@{ep.host}")
     # What the containers really carry: a hand-set address collides although the store is clean.
     for c in view.containers:
         if c.eth0 is None:
@@ -55,10 +55,10 @@ def check(view: LabView) -> list[Finding]:
                 )
             )
     for ep in view.endpoints:
-        ctr = view.container(ep["host"], ep["name"])
+        ctr = view.container(ep.host, ep.name)
         if ctr is None or ctr.eth0 is None:
             continue
-        if (ctr.eth0.ipv4, ctr.eth0.mac) != (ep["ip"], ep["mac"]):
+        if (ctr.eth0.ipv4, ctr.eth0.mac) != (ep.ip, ep.mac):
             out.append(
                 Finding(
                     "error",
@@ -68,9 +68,9 @@ def check(view: LabView) -> list[Finding]:
                     ctr.host,
                     f"container {ctr.name}",
                     "eth0",
-                    f"{ep['ip']} {ep['mac']}",
+                    f"{ep.ip} {ep.mac}",
                     f"{ctr.eth0.ipv4} {ctr.eth0.mac}",
-                    f"ovlab exec --lab {lab} {ctr.name} -- ip link set eth0 address {ep['mac']}",
+                    f"ovlab exec --lab {lab} {ctr.name} -- ip link set eth0 address {ep.mac}",
                 )
             )
     return out

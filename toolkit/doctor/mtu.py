@@ -60,7 +60,7 @@ def check(view: LabView) -> list[Finding]:
                 )
             )
         for net in view.networks:
-            ns = vm.overlay.get(netns_name(net["id"]))
+            ns = vm.overlay.get(netns_name(net.id))
             if ns is None or ns.error:
                 continue
             for link in ns.links:

@@ -27,7 +27,7 @@ from toolkit.doctor.findings import Finding, in_vm
 from toolkit.doctor.mtu import underlay_mtu
 from toolkit.doctor.view import ContainerView, LabView, VmView
 from toolkit.host import paths
-from toolkit.overlay.model import VXLAN_OVERHEAD, netns_name
+from toolkit.overlay.model import VXLAN_OVERHEAD, Endpoint, netns_name
 
 WAIT = 1.0  # seconds a probe waits for packets that should take a millisecond
 # Findings that already explain a failed ping between two VMs of a network.
@@ -175,11 +175,11 @@ class Ping:
 def _pairs(view: LabView, size: int) -> list[Ping]:
     out = []
     for net in view.networks:
-        reps: dict[str, tuple[dict[str, Any], ContainerView]] = {}
-        for ep in sorted(view.endpoints, key=lambda e: e["name"]):
-            c = view.container(ep["host"], ep["name"])
-            if ep["network"] == net["id"] and c and c.eth0 and c.eth0.ipv4 == ep["ip"]:
-                reps.setdefault(ep["host"], (ep, c))
+        reps: dict[str, tuple[Endpoint, ContainerView]] = {}
+        for ep in sorted(view.endpoints, key=lambda e: e.name):
+            c = view.container(ep.host, ep.name)
+            if ep.network == net.id and c and c.eth0 and c.eth0.ipv4 == ep.ip:
+                reps.setdefault(ep.host, (ep, c))
         hosts = [h for h in sorted(reps) if (vm := view.vm(h)) and vm.alive and vm.eth1]
         for i, ha in enumerate(hosts):
             for hb in hosts[i + 1 :]:
@@ -189,14 +189,14 @@ def _pairs(view: LabView, size: int) -> list[Ping]:
                 for big in (False, True):
                     out.append(
                         Ping(
-                            net["name"],
-                            netns_name(net["id"]),
-                            int(net["vni"]),
+                            net.name,
+                            netns_name(net.id),
+                            net.vni,
                             a,
                             b,
                             reps[ha][1],
-                            ep_b["ip"],
-                            ep_b["name"],
+                            ep_b.ip,
+                            ep_b.name,
                             big,
                         )
                     )

@@ -10,13 +10,11 @@ on vxlan0 of the network's namespace.
 
 from __future__ import annotations
 
-from typing import Any
-
 from toolkit.doctor.findings import Finding, in_overlay, supervisor
 from toolkit.doctor.view import LabView, OverlayNs, VmView
 from toolkit.host import paths
 from toolkit.netns.records import Fdb, Vxlan
-from toolkit.overlay.model import Remote, netns_name, remotes_for
+from toolkit.overlay.model import Network, Remote, netns_name, remotes_for
 
 ZERO_MAC = "00:00:00:00:00:00"
 
@@ -49,18 +47,18 @@ def check(view: LabView) -> list[Finding]:
     out: list[Finding] = []
     eps = view.endpoints
     for vm in view.live_vms:
-        mine = {ep["network"] for ep in eps if ep["host"] == vm.node}
+        mine = {ep.network for ep in eps if ep.host == vm.node}
         for net in view.networks:
-            ns_name = netns_name(net["id"])
+            ns_name = netns_name(net.id)
             ns = vm.overlay.get(ns_name)
-            if net["id"] not in mine:
+            if net.id not in mine:
                 continue
             if ns is None:
                 out.append(
                     Finding(
                         "error",
                         "netns-missing",
-                        f"network {net['name']} has local endpoints but no namespace",
+                        f"network {net.name} has local endpoints but no namespace",
                         view.lab,
                         vm.node,
                         ns_name,
@@ -84,13 +82,13 @@ def check(view: LabView) -> list[Finding]:
                 )
                 continue
             vx = next((v for v in ns.vxlan if v.name == "vxlan0"), None)
-            if vx is None or vx.id != net["vni"] or vx.port != view.vxlan_port:
+            if vx is None or vx.id != net.vni or vx.port != view.vxlan_port:
                 # The vxlan0 check reports it; its fix rebuilds vxlan0 with all its entries.
                 continue
             out += _compare(view, vm, net, ns, vx)
         if vm.agent is None:
             continue  # its agent owns these namespaces; the agent finding says to start it
-        known = {netns_name(n["id"]) for n in view.networks if n["id"] in mine}
+        known = {netns_name(n.id) for n in view.networks if n.id in mine}
         for name in sorted(set(vm.overlay) - known):
             out.append(
                 Finding(
@@ -109,13 +107,11 @@ def check(view: LabView) -> list[Finding]:
     return out
 
 
-def _compare(
-    view: LabView, vm: VmView, net: dict[str, Any], ns: OverlayNs, vx: Vxlan
-) -> list[Finding]:
+def _compare(view: LabView, vm: VmView, net: Network, ns: OverlayNs, vx: Vxlan) -> list[Finding]:
     lab, out = view.lab, []
-    want = remotes_for(view.store, vm.node, net["id"])
-    local_ips = {e.ip for e in view.store.endpoints_of(net["id"]) if e.host == vm.node}
-    port, vni = view.vxlan_port, int(net["vni"])
+    want = remotes_for(view.store, vm.node, net.id)
+    local_ips = {e.ip for e in view.store.endpoints_of(net.id) if e.host == vm.node}
+    port, vni = view.vxlan_port, net.vni
 
     def finding(sev: str, check: str, summary: str, exp: str, found: str, *fix: str) -> None:
         out.append(
@@ -143,7 +139,7 @@ def _compare(
         finding(
             "warning",
             "fdb-stale",
-            f"stale FDB entry: no endpoint of {net['name']} on another VM has MAC {f.mac}",
+            f"stale FDB entry: no endpoint of {net.name} on another VM has MAC {f.mac}",
             "no entry",
             _entry(f),
             *_fdb_del(str(f.mac), f.dst, f.port, f.vni),
@@ -199,7 +195,7 @@ def _compare(
         finding(
             sev,
             "neigh-stale",
-            f"stale neighbour entry: no endpoint of {net['name']} on another VM has {ip}",
+            f"stale neighbour entry: no endpoint of {net.name} on another VM has {ip}",
             "no entry",
             f"{ip} lladdr {n.lladdr} PERMANENT",
             "ip",

@@ -10,7 +10,6 @@ from __future__ import annotations
 import os
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import Any
 
 from toolkit.errors import OvlabError
 from toolkit.host import paths
@@ -19,7 +18,7 @@ from toolkit.lab import registry, state
 from toolkit.lab.lifecycle import require_up
 from toolkit.netns.records import Fdb, Link, Neigh, Vxlan
 from toolkit.netns.target import NsTarget
-from toolkit.overlay.model import Snapshot, from_dict
+from toolkit.overlay.model import IANA_VXLAN_PORT, AgentInfo, Endpoint, Network, Snapshot
 
 
 @dataclass(frozen=True)
@@ -45,7 +44,7 @@ class VmView:
     eth1_cidr: str  # as the topology gave it, e.g. 192.168.100.23/24
     groups: tuple[str, ...]
     eth1: IfInfo | None = None
-    agent: dict[str, Any] | None = None
+    agent: AgentInfo | None = None
     agent_error: str | None = None
     overlay: dict[str, OverlayNs] = field(default_factory=dict)
 
@@ -59,8 +58,8 @@ class VmView:
         """The VM's own network namespace."""
         return paths.proc_ns(self.pid, "net")
 
-    def root(self, path: str) -> str:
-        """``path`` inside the VM (as the VM sees it), reached from the host."""
+    def root(self, path: str = "") -> str:
+        """``path`` inside the VM, reached from the host."""
         return paths.in_root(self.pid, path)
 
 
@@ -81,11 +80,10 @@ class LabView:
     lab: str
     underlay_mtu: int | None
     vms: list[VmView]
-    snapshot: dict[str, Any] | None
+    snapshot: Snapshot | None  # None: no agent could read the store (see snapshot_error)
     snapshot_error: str | None
     containers: list[ContainerView]
     topology: str | None = None  # the file the lab was brought up from
-    _store: Snapshot | None = field(default=None, repr=False, compare=False)
 
     @property
     def rebuild(self) -> str:
@@ -102,29 +100,28 @@ class LabView:
         return [v for v in self.vms if v.alive]
 
     @property
-    def networks(self) -> list[dict[str, Any]]:
+    def networks(self) -> list[Network]:
         """The store's networks (empty when the store could not be read)."""
-        return list((self.snapshot or {}).get("networks", []))
+        return list(self.store.networks.values())
 
     @property
-    def endpoints(self) -> list[dict[str, Any]]:
+    def endpoints(self) -> list[Endpoint]:
         """The store's endpoints."""
-        return list((self.snapshot or {}).get("endpoints", []))
+        return list(self.store.endpoints.values())
 
     @property
     def store(self) -> Snapshot:
-        """The store snapshot as the agent's own records (empty when it could not be read)."""
-        if self._store is None:
-            self._store = from_dict(self.snapshot or {})
-        return self._store
+        """The store snapshot (empty when it could not be read)."""
+        return self.snapshot if self.snapshot is not None else Snapshot()
 
     @property
     def vxlan_port(self) -> int:
         """The lab's VXLAN UDP port: the one most hosts published, else their agents', else
         IANA's 4789 (RFC 7348 §5) that provisioning defaults to."""
-        ports = [h["port"] for h in (self.snapshot or {}).get("hosts", []) if h.get("port")]
-        ports = ports or [v.agent["port"] for v in self.vms if v.agent and v.agent.get("port")]
-        return int(Counter(ports).most_common(1)[0][0]) if ports else 4789
+        if self.store.vxlan_port:
+            return self.store.vxlan_port
+        ports = [v.agent.port for v in self.vms if v.agent and v.agent.port]
+        return Counter(ports).most_common(1)[0][0] if ports else IANA_VXLAN_PORT
 
     def container(self, host: str, name: str) -> ContainerView | None:
         """A running container by host and name."""
@@ -153,24 +150,21 @@ def _agent(vm: VmView) -> None:
     from toolkit.overlay import api
 
     try:
-        vm.agent = api.call(vm.root(paths.AGENT_SOCKET), "info", timeout=3.0)
+        vm.agent = api.info(vm.root(paths.AGENT_SOCKET), timeout=3.0)
     except OvlabError as exc:
         vm.agent_error = exc.message
 
 
-def _snapshot(vms: list[VmView]) -> tuple[dict[str, Any] | None, str | None]:
-    from toolkit.overlay import api
+def _snapshot(vms: list[VmView]) -> tuple[Snapshot | None, str | None]:
+    """The store from the first VM whose agent answered ``info``, or why there is none."""
+    from toolkit.overlay import client
+    from toolkit.overlay.locate import AgentRef
 
-    error = "no overlay agent answers"
-    for vm in vms:
-        if vm.agent is None:
-            continue
-        try:
-            snap = api.call(vm.root(paths.AGENT_SOCKET), "snapshot", timeout=5.0)
-            return snap, None
-        except OvlabError as exc:
-            error = exc.message
-    return None, error
+    refs = [AgentRef(vm.root(paths.AGENT_SOCKET), vm.node, vm.root()) for vm in vms if vm.agent]
+    try:
+        return client.snapshot(refs=refs, timeout=5.0), None
+    except OvlabError as exc:
+        return None, exc.message
 
 
 def _containers(lab: str) -> list[ContainerView]:

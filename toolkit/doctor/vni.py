@@ -18,25 +18,25 @@ from toolkit.overlay.model import netns_name
 def check(view: LabView) -> list[Finding]:
     """VNI and tunnel settings of each VM's vxlan0 against the store; VNIs unique in the store."""
     lab, out = view.lab, []
-    counts = Counter(n["vni"] for n in view.networks)
+    counts = Counter(n.vni for n in view.networks)
     for net in view.networks:
-        if counts[net["vni"]] > 1:
-            others = [n["name"] for n in view.networks if n["vni"] == net["vni"]]
+        if counts[net.vni] > 1:
+            others = [n.name for n in view.networks if n.vni == net.vni]
             out.append(
                 Finding(
                     "critical",
                     "vni-duplicate",
-                    f"VNI {net['vni']} is allocated twice",
+                    f"VNI {net.vni} is allocated twice",
                     lab,
                     expected="one network per VNI",
                     found=", ".join(sorted(others)),
-                    fix=f"ovlab network rm {net['name']} --lab {lab}  # then create it again",
+                    fix=f"ovlab network rm {net.name} --lab {lab}  # then create it again",
                 )
             )
     for vm in view.live_vms:
         port = view.vxlan_port
         for net in view.networks:
-            ns = vm.overlay.get(netns_name(net["id"]))
+            ns = vm.overlay.get(netns_name(net.id))
             if ns is None or ns.error:
                 continue
             restart = supervisor(lab, vm.node, "restart", "ovlab-agent")
@@ -46,30 +46,30 @@ def check(view: LabView) -> list[Finding]:
                     Finding(
                         "error",
                         "vxlan-missing",
-                        f"network {net['name']} has no vxlan0 here",
+                        f"network {net.name} has no vxlan0 here",
                         lab,
                         vm.node,
                         ns.name,
                         "vxlan0",
-                        f"vxlan0 id {net['vni']}",
+                        f"vxlan0 id {net.vni}",
                         "missing",
                         restart,
                     )
                 )
                 continue
-            if vx.id != net["vni"]:
+            if vx.id != net.vni:
                 carried = "no VNI (metadata mode, external)" if vx.id is None else f"VNI {vx.id}"
                 out.append(
                     Finding(
                         "error",
                         "vni-mismatch",
-                        f"vxlan0 carries {carried} but network {net['name']} has VNI "
-                        f"{net['vni']}: no traffic with the other VMs",
+                        f"vxlan0 carries {carried} but network {net.name} has VNI "
+                        f"{net.vni}: no traffic with the other VMs",
                         lab,
                         vm.node,
                         ns.name,
                         "vxlan0",
-                        f"id {net['vni']} (store)",
+                        f"id {net.vni} (store)",
                         "external" if vx.id is None else f"id {vx.id}",
                         restart,
                     )

@@ -9,7 +9,7 @@ from toolkit.errors import OvlabError
 from toolkit.lab import registry, state
 from toolkit.lab.lifecycle import require_up
 from toolkit.lab.records import LabRecord
-from toolkit.overlay.model import netns_name
+from toolkit.overlay.model import IANA_VXLAN_PORT, Snapshot, netns_name
 
 
 @dataclass(frozen=True)
@@ -94,34 +94,32 @@ def _role(groups: tuple[str, ...]) -> str | None:
     return None
 
 
-def _store(lab: str) -> tuple[dict[str, Any] | None, int, str | None]:
-    """A snapshot of the store and the VXLAN port, from the first agent that answers."""
-    from toolkit.overlay import api
+def _store(lab: str) -> tuple[Snapshot | None, int, str | None]:
+    """A snapshot of the store and the VXLAN port, from the first agents that answer."""
+    from toolkit.overlay import client
+    from toolkit.overlay.locate import AgentRef
+    from toolkit.overlay.model import AgentInfo
 
-    error = "no overlay agent answers"
-    for vm in registry.vms(lab):
-        if not vm.alive:
-            continue
-        sock = vm.agent_socket
-        try:
-            info = api.call(sock, "info", timeout=3.0)
-            return api.call(sock, "snapshot", timeout=5.0), int(info.get("port", 4789)), None
-        except OvlabError as exc:
-            error = exc.message
-    return None, 4789, error
+    refs = [AgentRef.of(vm) for vm in registry.vms(lab) if vm.alive]
+    try:
+        info = AgentInfo.from_wire(client.first_answer(lab, "info", refs=refs, timeout=3.0))
+        return client.snapshot(lab, refs=refs, timeout=5.0), info.port, None
+    except OvlabError as exc:
+        return None, IANA_VXLAN_PORT, exc.message
 
 
 def build(
     lab: str,
     record: LabRecord,
-    snap: dict[str, Any] | None,
-    port: int = 4789,
+    snap: Snapshot | None,
+    port: int = IANA_VXLAN_PORT,
     error: str | None = None,
     alive: dict[str, bool] | None = None,
 ) -> GraphModel:
     """The model from a lab's state, a store snapshot and which VMs run (pure: no I/O)."""
     alive = alive or {}
-    hosts = {h["host"]: h["vtep"] for h in (snap or {}).get("hosts", [])}
+    snap = snap or Snapshot()
+    hosts = {h.host: h.vtep for h in snap.hosts.values()}
     vms = tuple(
         VmNode(
             vm.node,
@@ -133,15 +131,15 @@ def build(
         for vm in record.nodes
     )
     nets = tuple(
-        NetworkNode(n["id"], n["name"], int(n["vni"]), n["subnet"], n["gateway"])
-        for n in sorted((snap or {}).get("networks", []), key=lambda n: n["name"])
+        NetworkNode(n.id, n.name, n.vni, n.subnet, n.gateway)
+        for n in sorted(snap.networks.values(), key=lambda n: n.name)
     )
-    eps = sorted((snap or {}).get("endpoints", []), key=lambda e: (e["host"], e["name"]))
+    eps = sorted(snap.endpoints.values(), key=lambda e: (e.host, e.name))
     order = [v.node for v in vms]
     attachments, tunnels = [], []
     for net in nets:
         members = sorted(
-            {e["host"] for e in eps if e["network"] == net.id},
+            {e.host for e in eps if e.network == net.id},
             key=lambda h: order.index(h) if h in order else len(order),
         )
         attachments += [Attachment(h, net.id, netns_name(net.id)) for h in members]
@@ -149,8 +147,7 @@ def build(
             Tunnel(net.id, net.vni, a, b) for i, a in enumerate(members) for b in members[i + 1 :]
         ]
     containers = tuple(
-        ContainerNode(e["name"], e["host"], e["network"], e["ip"], e["mac"], e.get("service"))
-        for e in eps
+        ContainerNode(e.name, e.host, e.network, e.ip, e.mac, e.service) for e in eps
     )
     ul = record.underlay
     return GraphModel(

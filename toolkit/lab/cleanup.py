@@ -17,7 +17,7 @@ from pathlib import Path
 
 from toolkit.errors import OvlabError
 from toolkit.host import paths, procs
-from toolkit.lab import state
+from toolkit.lab import state, tags
 from toolkit.lab.names import NETNS_PREFIX, netns_name
 from toolkit.lab.records import StateError, StateVersionError
 from toolkit.lab.remains import Remains, salvage
@@ -42,8 +42,13 @@ class Report:
 
 
 def tagged_pids(lab: str) -> list[int]:
-    """Pids whose command line carries the lab's tag ``ovlab:<lab>:``."""
-    return procs.pids_with(f"ovlab:{lab}:".encode())
+    """Pids whose command line carries a tag of the lab (``ovlab:<lab>:…``, lab/tags.py)."""
+    out = []
+    for pid, argv in procs.cmdlines():
+        tag = tags.in_cmdline(b"\0".join(argv))
+        if tag is not None and tag.lab == lab:
+            out.append(pid)
+    return out
 
 
 def lab_pids(lab: str, left: Remains) -> list[int]:
@@ -151,9 +156,9 @@ def leftovers(prefix: str = "") -> list[str]:
             if entry.startswith(NETNS_PREFIX) and entry.endswith("-ul"):
                 names.add(entry[len(NETNS_PREFIX) : -3])
     for _pid, argv in procs.cmdlines():
-        for arg in argv:
-            if arg.startswith(b"ovlab:") and arg.count(b":") == 2:
-                names.add(arg.split(b":")[1].decode(errors="replace"))
+        tag = tags.in_cmdline(b"\0".join(argv))
+        if tag is not None and tag.lab:
+            names.add(tag.lab)
     return sorted(n for n in names if n.startswith(prefix) and _valid(n))
 
 

@@ -22,8 +22,9 @@ from toolkit.lab.impair import Impairment
 from toolkit.lab.names import ifname
 from toolkit.lab.records import InstallRecord, LabRecord, UnderlayRecord, VmRecord
 from toolkit.lab.state import install_bin  # noqa: F401  (re-exported)
+from toolkit.lab.tags import vm_tag
 from toolkit.lab.topology import Topology
-from toolkit.lab.vm import LabVM, tag
+from toolkit.lab.vm import LabVM
 
 Progress = Callable[[str, int, int], None]  # message, steps done, steps total
 BRIDGE = "br-underlay"
@@ -140,7 +141,7 @@ def _create(topo: Topology, where: str, digest: str, say: Progress) -> None:
                 eth1=str(node.eth1),
                 host_if=ifname("ul-", node.name),
                 layers=str(vm.layers),
-                tag=tag(topo.name, node.name),
+                tag=vm_tag(topo.name, node.name),
                 groups=tuple(node.groups),
                 impair=node.impair,
                 vars=node.vars,

@@ -55,6 +55,7 @@ SET_BY_OVLAB = (
     "consul_install_method",
     "consul_copy_src",
     "consul_secrets_dir",
+    "overlay_agent_secrets_dir",
 )
 
 

@@ -16,6 +16,7 @@ from pathlib import Path
 
 from toolkit.errors import OvlabError
 from toolkit.host import ns, paths, procs
+from toolkit.lab import tags
 
 SUPERVISORD_CONF = """\
 ; supervisord of lab VM {node} (lab {lab}); the VM's service manager.
@@ -39,11 +40,6 @@ serverurl=unix://{sock}
 [include]
 files = /etc/supervisor/conf.d/*.conf
 """
-
-
-def tag(lab: str, node: str) -> str:
-    """The string every process of a VM carries in its command line."""
-    return f"ovlab:{lab}:{node}"
 
 
 @dataclass
@@ -89,7 +85,7 @@ class LabVM:
                 str(wfd),
                 str(self.layers),
                 self.name,
-                tag(self.lab, self.name),
+                tags.vm_tag(self.lab, self.name),  # every process of the VM carries it
             ],
             stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL,

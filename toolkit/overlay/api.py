@@ -1,4 +1,11 @@
-"""The agent's local API: one JSON request and one JSON answer per unix-socket connection."""
+"""The agent's local API: one JSON request and one JSON answer per unix-socket connection.
+
+Request ``{"op": OP, "args": {...}}``; answer ``{"ok": true, "result": ...}`` or
+``{"ok": false, "error": LINE, "hint": ..., "code": EXIT, "kind": ..., "transient": ...}``.
+Results of ``snapshot`` and ``info`` are typed on both ends: ``model.Snapshot.to_wire`` /
+``from_wire`` and ``model.AgentInfo.to_dict`` / ``from_wire``. This module does not load
+the model at import: the typer-free ``ovlab run`` only needs ``call``.
+"""
 
 from __future__ import annotations
 
@@ -7,10 +14,13 @@ import logging
 import os
 import socket
 import socketserver
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from toolkit.errors import EXIT_RUNTIME, OvlabError, UsageError
 from toolkit.host import paths
+
+if TYPE_CHECKING:
+    from toolkit.overlay.model import AgentInfo
 
 MAX_REQUEST = 1 << 20
 SOCKET = paths.AGENT_SOCKET  # the agent's local API, under the host's (VM's) /run
@@ -22,6 +32,10 @@ class AgentUnreachable(OvlabError):
     Raised only when the request was not delivered (no socket, or connection
     refused), so sending it again cannot do anything twice.
     """
+
+
+class AgentTimeout(OvlabError):
+    """The request was delivered but no answer came in time (it may still be carried out)."""
 
 
 class StoreUnreachable(OvlabError):
@@ -62,7 +76,7 @@ class _Handler(socketserver.StreamRequestHandler):
 def dispatch(agent: Any, op: str, args: dict[str, Any]) -> Any:
     """Run one API operation on the agent."""
     if op == "info":
-        return agent.info()
+        return agent.info()  # an AgentInfo: the handler encodes it by its to_dict()
     op_id = args.get("op_id")  # the same on every attempt of one client request
     if op == "network_create":
         return agent.network_create(
@@ -71,13 +85,7 @@ def dispatch(agent: Any, op: str, args: dict[str, Any]) -> Any:
     if op == "network_rm":
         return agent.network_rm(args["name"], op_id)
     if op == "snapshot":
-        snap = agent.fresh_snapshot()
-        return {
-            "index": snap.index,
-            "networks": list(snap.networks.values()),
-            "endpoints": list(snap.endpoints.values()),
-            "hosts": list(snap.hosts.values()),
-        }
+        return agent.fresh_snapshot().to_wire()
     if op == "run":
         return agent.run(
             args["name"], args["network"], args.get("service"), list(args.get("cmd") or []), op_id
@@ -131,7 +139,7 @@ def call(path: str, op: str, timeout: float = 60.0, **args: Any) -> Any:
             hint="is it running? see 'supervisorctl status' in the VM",
         ) from exc
     except TimeoutError as exc:
-        raise OvlabError(f"the overlay agent did not answer within {timeout:g}s") from exc
+        raise AgentTimeout(f"the overlay agent did not answer within {timeout:g}s") from exc
     answer = json.loads(buf or b'{"ok": false, "error": "empty answer"}')
     if answer.get("ok"):
         return answer["result"]
@@ -144,3 +152,11 @@ def call(path: str, op: str, timeout: float = 60.0, **args: Any) -> Any:
     if answer.get("code") not in (None, 2):
         exc2.exit_code = int(answer.get("code") or EXIT_RUNTIME)
     raise exc2
+
+
+def info(path: str, timeout: float = 3.0) -> AgentInfo:
+    """The ``info`` of the agent at ``path``: ``call``'s errors, model.WireError for an
+    answer this version cannot read."""
+    from toolkit.overlay.model import AgentInfo
+
+    return AgentInfo.from_wire(call(path, "info", timeout))

@@ -15,6 +15,9 @@ import os
 import signal
 import sys
 
+# The words before CMD; toolkit/overlay/containers.py CINIT_ARGS lays the line out (pinned
+# equal by tests/overlay/test_tags.py: this file imports nothing of the toolkit).
+ARGS = ("FD", "DIR", "HOSTNAME", "TAG")
 CLONE_NEWNS, CLONE_NEWUTS, CLONE_NEWNET = 0x00020000, 0x04000000, 0x40000000
 MS_BIND, MS_REC, MS_PRIVATE = 4096, 16384, 1 << 18
 libc = ctypes.CDLL("libc.so.6", use_errno=True)
@@ -31,7 +34,7 @@ def _bind(src: str, dst: str) -> None:
 
 
 def main(argv: list[str]) -> int:
-    fd, cdir, hostname, cmd = int(argv[1]), argv[2], argv[3], argv[5:]
+    fd, cdir, hostname, cmd = int(argv[1]), argv[2], argv[3], argv[1 + len(ARGS) :]
     try:
         _check(libc.unshare(CLONE_NEWNS | CLONE_NEWUTS | CLONE_NEWNET), "unshare")
         _check(libc.mount(b"none", b"/", None, MS_REC | MS_PRIVATE, None), "make-private /")

@@ -1,6 +1,8 @@
 """The overlay's client side without any CLI framework: find an agent, ask it, validate input.
 
-Both the typer commands and the typer-free fast path of ``ovlab run`` use these.
+Every "ask any live agent" goes through ``first_answer`` (once round the agents) or
+``ask_agents`` (rounds with backoff while the store or an agent comes back). Both the
+typer commands and the typer-free fast path of ``ovlab run`` use these.
 """
 
 from __future__ import annotations
@@ -8,13 +10,14 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from toolkit.errors import OvlabError, UsageError
 
 if TYPE_CHECKING:
     from toolkit.consul.retry import Backoff
     from toolkit.overlay.locate import AgentRef
+    from toolkit.overlay.model import Snapshot
 
 NAME_RE = re.compile(r"[a-zA-Z0-9][a-zA-Z0-9_.-]{0,62}")
 # Requests that change the store: each carries an op id, the same on every attempt, so the
@@ -26,6 +29,117 @@ Waiter = Callable[[str], None]
 
 class StoreTimeout(OvlabError):
     """The store (or the agent) did not come back within the store timeout."""
+
+
+class Miss(NamedTuple):  # not a dataclass: this module is on ovlab run's fast path
+    """One agent that gave no answer, and why (an error another agent may not have)."""
+
+    ref: AgentRef
+    error: OvlabError
+
+    @property
+    def will_return(self) -> bool:
+        """Worth waiting for: an installed agent restarting, or its store electing a leader."""
+        from toolkit.overlay import api
+
+        if isinstance(self.error, api.AgentUnreachable):
+            return self.ref.installed
+        return isinstance(self.error, api.StoreUnreachable)
+
+    @property
+    def waiting_for(self) -> str:
+        """What a client waits for, said on the waiting line."""
+        from toolkit.overlay import api
+
+        if isinstance(self.error, api.StoreUnreachable):
+            return f"the store (consul) on {self.ref.node}: {_short(self.error)}"
+        return f"the overlay agent on {self.ref.node} to come back"
+
+    @property
+    def failure(self) -> str:
+        """What failed, as one line."""
+        from toolkit.overlay import api
+
+        if isinstance(self.error, api.StoreUnreachable):
+            return self.error.message
+        return f"the overlay agent on {self.ref.node} is not answering: {_short(self.error)}"
+
+
+class NoAgentAnswers(OvlabError):
+    """Every agent asked failed in a way another one might not have (exit 4); ``misses``
+    holds each agent and its error, in the order asked."""
+
+    def __init__(self, misses: list[Miss]) -> None:
+        why = "; ".join(f"{m.ref.node}: {_short(m.error)}" for m in misses)
+        super().__init__(
+            f"no overlay agent answers ({why})" if misses else "no overlay agent to ask",
+            hint=next((m.error.hint for m in misses if m.error.hint), None)
+            or "run 'ovlab provision LAB'",
+        )
+        self.misses = misses
+
+
+def first_answer(
+    lab: str | None,
+    op: str,
+    *,
+    node: str | None = None,
+    refs: list[AgentRef] | None = None,
+    timeout: float = 60.0,
+    **args: Any,
+) -> Any:
+    """The answer to ``op`` of the first agent that gives one, each asked once, best first.
+
+    ``refs`` are the agents to ask; by default ``locate.agents_for(node, lab)`` (NODE's,
+    else this host's, else every live VM's of the lab; its UsageError/NotFound when there
+    is none). An agent is passed over when it is not reached (``api.AgentUnreachable``),
+    when its store is down for now (a transient ``api.StoreUnreachable``) and, for reads,
+    when it gives no answer within ``timeout`` seconds. Any other error is that agent's
+    answer and is raised. Raises NoAgentAnswers (exit 4), one line naming each agent and
+    why, when no agent answers.
+    """
+    from toolkit.overlay import locate
+
+    if refs is None:
+        refs = locate.agents_for(node, lab)
+    if op in WRITE_OPS and "op_id" not in args:
+        args["op_id"] = os.urandom(16).hex()  # not `secrets`: its import costs the fast path
+    return _ask_each(refs, op, timeout, args)
+
+
+def _ask_each(refs: list[AgentRef], op: str, timeout: float, args: dict[str, Any]) -> Any:
+    """One round of ``first_answer``: the first answer, or NoAgentAnswers."""
+    from toolkit.overlay import api
+
+    misses = []
+    for ref in refs:
+        try:
+            return api.call(ref.socket, op, timeout, **args)
+        except api.AgentUnreachable as exc:
+            misses.append(Miss(ref, exc))  # not delivered: another agent knows the same store
+        except api.StoreUnreachable as exc:
+            if not exc.transient:
+                raise  # the agent may have done part of it: not for another agent to repeat
+            misses.append(Miss(ref, exc))
+        except api.AgentTimeout as exc:
+            if op in WRITE_OPS:
+                raise  # delivered, and maybe still under way there
+            misses.append(Miss(ref, exc))
+    raise NoAgentAnswers(misses)
+
+
+def snapshot(
+    lab: str | None = None,
+    *,
+    node: str | None = None,
+    refs: list[AgentRef] | None = None,
+    timeout: float = 60.0,
+) -> Snapshot:
+    """The store as the first answering agent reads it now (``first_answer``'s errors, and
+    model.WireError for an answer this version cannot read)."""
+    from toolkit.overlay.model import Snapshot
+
+    return Snapshot.from_wire(first_answer(lab, "snapshot", node=node, refs=refs, timeout=timeout))
 
 
 def resolve_timeout(value: float | None) -> float:
@@ -67,38 +181,25 @@ def call(
 def ask_agents(
     refs: list[AgentRef], op: str, backoff: Backoff, on_wait: Waiter | None = None, **args: Any
 ) -> Any:
-    """Ask the agents in turn, best first, each round; pause by ``backoff`` between rounds."""
-    from toolkit.overlay import api
-
+    """``first_answer`` in rounds: while the agents that failed will be back (an installed
+    agent restarting, a store electing a leader), pause by ``backoff`` and ask again, with
+    the same op id for a write. StoreTimeout when the backoff runs out; a lone agent's own
+    error, or NoAgentAnswers, when no agent is worth waiting for."""
     if op in WRITE_OPS:
         args["op_id"] = os.urandom(16).hex()  # not `secrets`: its import costs the fast path
     while True:
-        waiting: list[tuple[str, str]] = []  # (what we wait for, what failed)
-        absent: OvlabError | None = None
-        for ref in refs:
-            try:
-                return api.call(ref.socket, op, **args)
-            except api.AgentUnreachable as exc:
-                if not ref.installed:
-                    absent = exc
-                    continue  # never started there; another VM's agent knows the same store
-                waiting.append(
-                    (
-                        f"the overlay agent on {ref.node} to come back",
-                        f"the overlay agent on {ref.node} is not answering: {_short(exc)}",
-                    )
-                )
-            except api.StoreUnreachable as exc:
-                if not exc.transient:
-                    raise
-                waiting.append((f"the store (consul) on {ref.node}: {_short(exc)}", exc.message))
+        try:
+            return _ask_each(refs, op, 60.0, args)
+        except NoAgentAnswers as none:
+            failed = none
+        waiting = [m for m in failed.misses if m.will_return]
         if not waiting:
-            raise absent or UsageError("no overlay agent to ask", hint="run 'ovlab provision LAB'")
+            raise failed.misses[0].error if len(failed.misses) == 1 else failed
         if on_wait is not None:
-            on_wait("waiting for " + waiting[0][0])
+            on_wait("waiting for " + waiting[0].waiting_for)
         if not backoff.sleep():
             raise StoreTimeout(
-                f"{waiting[0][1]} (gave up after {backoff.elapsed():.0f}s)",
+                f"{waiting[0].failure} (gave up after {backoff.elapsed():.0f}s)",
                 hint="wait longer with --store-timeout SECONDS (or OVLAB_STORE_TIMEOUT);"
                 " see 'ovlab consul members LAB'",
             )

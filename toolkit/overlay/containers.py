@@ -13,9 +13,14 @@ from typing import Any
 
 from toolkit.errors import OvlabError
 from toolkit.host import paths, procs
+from toolkit.lab import tags
 from toolkit.overlay.model import Endpoint
 
 CINIT = Path(__file__).with_name("cinit.py")
+# The words of cinit's command line between ``python -S cinit.py`` and the container's
+# CMD; cinit.py keeps the same literal (it imports nothing), a test pins the two equal.
+CINIT_ARGS = ("FD", "DIR", "HOSTNAME", "TAG")
+STATE_DIR = Path(paths.AGENT_STATE_DIR)
 
 
 @dataclass
@@ -51,13 +56,37 @@ def container_dir(name: str) -> Path:
     return Path(paths.AGENT_STATE_DIR, "containers", name)
 
 
-def tag(lab: str | None, host: str, name: str) -> str:
-    """Command-line tag of a container's init (a lab's teardown greps for ``ovlab:<lab>:``)."""
-    return f"ovlab:{lab}:{host}/{name}" if lab else f"ovlab-ctr:{host}/{name}"
+def cinit_argv(fd: int, cdir: Path, hostname: str, tag: str, cmd: list[str]) -> list[str]:
+    """``python -S cinit.py FD DIR HOSTNAME TAG [CMD…]``: a container init's command line."""
+    words = dict(zip(CINIT_ARGS, (str(fd), str(cdir), hostname, tag), strict=True))
+    return [sys.executable, "-S", str(CINIT), *(words[w] for w in CINIT_ARGS), *cmd]
 
 
-def spawn(name: str, cid: str, tagged: str, cmd: list[str]) -> Container:
-    """Start a container's init in new namespaces; return once they exist."""
+@dataclass(frozen=True)
+class InitLine:
+    """What a container init's command line says: its tag's parts and its state directory."""
+
+    lab: str | None
+    host: str
+    name: str
+    dir: str
+
+
+def parse_init(raw: bytes) -> InitLine | None:
+    """A ``/proc/<pid>/cmdline`` read as a container init's (``cinit_argv``), else None."""
+    args = raw.split(b"\0")
+    if len(args) < 3 + len(CINIT_ARGS) or args[1] != b"-S" or not args[2].endswith(b"cinit.py"):
+        return None
+    words = {w: a.decode(errors="replace") for w, a in zip(CINIT_ARGS, args[3:], strict=False)}
+    tag = tags.parse(words["TAG"])
+    if tag is None or tag.container is None:
+        return None
+    return InitLine(tag.lab, tag.node, tag.container, words["DIR"])
+
+
+def spawn(name: str, cid: str, lab: str | None, host: str, cmd: list[str]) -> Container:
+    """Start a container's init in new namespaces, tagged for ``lab`` and ``host``
+    (lab/tags.py); return once they exist."""
     cdir = container_dir(name)
     cdir.mkdir(parents=True, exist_ok=True)
     hostname = cid[:12]
@@ -65,7 +94,7 @@ def spawn(name: str, cid: str, tagged: str, cmd: list[str]) -> Container:
     (cdir / "hosts").write_text(f"127.0.0.1\tlocalhost\n127.0.1.1\t{hostname}\n")
     rfd, wfd = os.pipe()
     proc = subprocess.Popen(
-        [sys.executable, "-S", str(CINIT), str(wfd), str(cdir), hostname, tagged, *cmd],
+        cinit_argv(wfd, cdir, hostname, tags.container_tag(lab, host, name), cmd),
         stdin=subprocess.PIPE,  # closed by release(): the container's CMD may start
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,

@@ -57,7 +57,8 @@ def create_netns(name: str) -> str:
             unshare(CLONE_NEWNET)
             with open(path, "a"):
                 pass
-            mount(f"/proc/self/task/{threading.get_native_id()}/ns/net", path, None, MS_BIND)
+            mine = paths.proc_ns(f"self/task/{threading.get_native_id()}", "net")  # this thread's
+            mount(mine, path, None, MS_BIND)
         except BaseException as exc:  # noqa: BLE001 - handed to the caller below
             errors.append(exc)
 
@@ -200,7 +201,7 @@ def attach_container(
         idx = ipr.link_lookup(ifname=veth)[0]
         br = ipr.link_lookup(ifname="br0")[0]
         ipr.link("set", index=idx, master=br, mtu=mtu, state="up")
-    with iproute_at(f"/proc/{pid}/ns/net") as ipr:
+    with iproute_at(paths.proc_ns(pid, "net")) as ipr:
         ipr.link("set", index=ipr.link_lookup(ifname="lo")[0], state="up")
         idx = ipr.link_lookup(ifname="eth0")[0]
         ipr.link("set", index=idx, address=mac, mtu=mtu)
@@ -213,7 +214,7 @@ def attach_container(
 def container_wired(pid: int) -> bool:
     """True when the container's eth0 exists."""
     try:
-        with iproute_at(f"/proc/{pid}/ns/net") as ipr:
+        with iproute_at(paths.proc_ns(pid, "net")) as ipr:
             return bool(ipr.link_lookup(ifname="eth0"))
     except OSError:
         return False

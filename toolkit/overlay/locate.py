@@ -6,10 +6,10 @@ import os
 from dataclasses import dataclass
 
 from toolkit.errors import NotFound, UsageError
-from toolkit.host import procs
+from toolkit.host import paths, procs
 from toolkit.lab import registry
+from toolkit.lab.registry import VmRef
 from toolkit.lab.resolve import not_found, resolve
-from toolkit.overlay.api import SOCKET
 from toolkit.suggest import did_you_mean
 
 # Where the overlay_agent role installs the service (playbooks/roles/overlay_agent/defaults).
@@ -27,19 +27,28 @@ class AgentRef:
     node: str
     root: str = ""
 
+    @classmethod
+    def of(cls, vm: VmRef) -> AgentRef:
+        """The agent of a lab VM, reached from the host through the VM's root."""
+        return cls(vm.agent_socket, vm.node, vm.root())
+
     @property
     def installed(self) -> bool:
         """Whether the agent is installed as a service there, so a dead socket is a restart."""
         return any(os.path.exists(self.root + f) for f in AGENT_SERVICE_FILES)
 
+    @property
+    def answering(self) -> bool:
+        """Whether its socket exists (it may still refuse: the agent is restarting)."""
+        return os.path.exists(self.socket)
+
 
 def agents_for(node: str | None, lab: str | None = None, need_node: bool = False) -> list[AgentRef]:
     """Agents to ask, best first: NODE's; else this host's; else every running lab VM's."""
     if node:
-        vm = resolve(node, lab)
-        return [AgentRef(f"/proc/{vm.pid}/root{SOCKET}", vm.node, f"/proc/{vm.pid}/root")]
-    if os.path.exists(SOCKET):
-        return [AgentRef(SOCKET, os.uname().nodename)]
+        return [AgentRef.of(resolve(node, lab))]
+    if os.path.exists(paths.AGENT_SOCKET):
+        return [AgentRef(paths.AGENT_SOCKET, os.uname().nodename)]
     if need_node:
         raise UsageError("say which VM runs it: --node NODE")
     vms = [v for v in registry.vms(lab) if v.alive]
@@ -59,11 +68,11 @@ def agents_for(node: str | None, lab: str | None = None, need_node: bool = False
         raise UsageError(
             f"several labs are up ({', '.join(labs)})", hint="say --lab LAB or --node NODE"
         )
-    refs = [AgentRef(f"/proc/{vm.pid}/root{SOCKET}", vm.node, f"/proc/{vm.pid}/root") for vm in vms]
+    refs = [AgentRef.of(vm) for vm in vms]
     # An installed agent whose socket is missing is restarting: the caller may wait for it.
     found = sorted(
-        (r for r in refs if os.path.exists(r.socket) or r.installed),
-        key=lambda r: not os.path.exists(r.socket),  # answering agents first
+        (r for r in refs if r.answering or r.installed),
+        key=lambda r: not r.answering,  # answering agents first
     )
     if not found:
         raise UsageError(
@@ -93,7 +102,7 @@ class ContainerRef:
             return False
         try:
             ours = os.stat(self.dir)
-            theirs = os.stat(f"/proc/{self.pid}/root{self.dir}")
+            theirs = os.stat(paths.in_root(self.pid, self.dir))
         except OSError:
             return False
         return (ours.st_dev, ours.st_ino) == (theirs.st_dev, theirs.st_ino)
@@ -101,16 +110,13 @@ class ContainerRef:
 
 def containers() -> list[ContainerRef]:
     """Every container init on this machine (host and VMs share one pid space)."""
+    from toolkit.overlay.containers import parse_init
+
     out = []
-    for pid, args in procs.cmdlines():
-        # python -S …/cinit.py FD DIR HOSTNAME TAG [CMD…]
-        if len(args) < 7 or args[1] != b"-S" or not args[2].endswith(b"cinit.py"):
-            continue
-        tag = args[6].decode(errors="replace")
-        lab_part, _, rest = tag.rpartition(":")
-        host, _, name = rest.partition("/")
-        lab = lab_part.split(":", 1)[1] if lab_part.startswith("ovlab:") else None
-        out.append(ContainerRef(lab, host, name, pid, args[4].decode(errors="replace")))
+    for pid, argv in procs.cmdlines():
+        init = parse_init(b"\0".join(argv))
+        if init is not None:
+            out.append(ContainerRef(init.lab, init.host, init.name, pid, init.dir))
     return out
 
 
@@ -148,7 +154,7 @@ def find_container(name: str, lab: str | None = None) -> ContainerRef:
 
 def _one(name: str, found: list[ContainerRef]) -> ContainerRef:
     """The container meant among several of one name, or UsageError."""
-    if len(found) > 1 and os.path.exists(SOCKET):
+    if len(found) > 1 and os.path.exists(paths.AGENT_SOCKET):
         # Inside a VM (its own agent answers here): this VM's container is meant.
         here = [c for c in found if c.is_here()]
         if len(here) == 1:

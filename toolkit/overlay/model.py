@@ -15,20 +15,67 @@ and every other agent reconciles the endpoints away.
 
 Every allocation is one Consul transaction of check-not-exists + lock/set, so
 two agents racing for an IP, a VNI or a name can never both win.
+
+The agent's API sends the same records as JSON (``Snapshot.to_wire``); every reader
+decodes them once with ``Snapshot.from_wire`` and then reads attributes, never keys.
 """
 
 from __future__ import annotations
 
 import ipaddress
 import json
-from dataclasses import asdict, dataclass, field
-from typing import Any
+from collections import Counter
+from collections.abc import Mapping
+from dataclasses import MISSING, asdict, dataclass, field, fields, replace
+from typing import Any, TypeVar
+
+from toolkit.errors import OvlabError
 
 ROOT = "docker/network/v1.0/"
 VNI_MIN = 256
 VNI_MAX = (1 << 24) - 1
 DEFAULT_SUBNETS = ("10.0.0.0/24",)  # the demo's first overlay network got 10.0.0.0/24
 VXLAN_OVERHEAD = 50
+IANA_VXLAN_PORT = 4789  # RFC 7348 §5
+
+R = TypeVar("R")
+
+
+class WireError(OvlabError):
+    """A record from the store or an agent's answer lacks a field or has a wrong one.
+
+    Exit 4: the agent and this client are likely of different ovlab versions.
+    """
+
+
+def _int(value: object, what: str) -> int:
+    """An integer field of a record; stored JSON may carry it as a string."""
+    try:
+        return int(value)  # type: ignore[call-overload]
+    except (TypeError, ValueError):
+        raise WireError(f"{what} is not a number: {value!r}") from None
+
+
+def decode(cls: type[R], data: object, what: str) -> R:
+    """One record dataclass from its JSON twin: required fields checked, unknown ones left
+    out (a newer agent may add some). Raises WireError naming ``what`` and the field."""
+    if not isinstance(data, Mapping):
+        raise WireError(f"{what} is not a JSON object but {type(data).__name__}")
+    names = {f.name for f in fields(cls)}  # type: ignore[arg-type]
+    missing = [
+        f.name
+        for f in fields(cls)  # type: ignore[arg-type]
+        if f.name not in data and f.default is MISSING and f.default_factory is MISSING
+    ]
+    if missing:
+        raise WireError(
+            f"{what} has no {', '.join(repr(m) for m in missing)}",
+            hint="agent and client differ in version? upgrade both ('ovlab provision LAB')",
+        )
+    try:
+        return cls(**{k: v for k, v in data.items() if k in names})
+    except (TypeError, ValueError) as exc:
+        raise WireError(f"{what} is malformed: {exc}") from None
 
 
 def k_network(nid: str) -> str:
@@ -104,8 +151,14 @@ class Network:
 
     @classmethod
     def from_json(cls, raw: bytes | str) -> Network:
-        """Parse a stored record."""
-        return cls(**json.loads(raw))
+        """Parse a stored record (WireError or ValueError when it is not one)."""
+        return cls.from_wire(json.loads(raw))
+
+    @classmethod
+    def from_wire(cls, data: object, what: str = "network record") -> Network:
+        """From its JSON twin; WireError names a missing field."""
+        net = decode(cls, data, what)
+        return replace(net, vni=_int(net.vni, f"network {net.name!r}: vni"))
 
 
 @dataclass(frozen=True)
@@ -129,8 +182,13 @@ class Endpoint:
 
     @classmethod
     def from_json(cls, raw: bytes | str) -> Endpoint:
-        """Parse a stored record."""
-        return cls(**json.loads(raw))
+        """Parse a stored record (WireError or ValueError when it is not one)."""
+        return cls.from_wire(json.loads(raw))
+
+    @classmethod
+    def from_wire(cls, data: object, what: str = "endpoint record") -> Endpoint:
+        """From its JSON twin; WireError names a missing field."""
+        return decode(cls, data, what)
 
 
 @dataclass(frozen=True)
@@ -139,11 +197,17 @@ class Host:
 
     host: str
     vtep: str
-    port: int = 4789
+    port: int = IANA_VXLAN_PORT
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON twin."""
+        """JSON twin (the stored form)."""
         return asdict(self)
+
+    @classmethod
+    def from_wire(cls, data: object, what: str = "host record") -> Host:
+        """From its JSON twin (the stored liveness key); WireError names a missing field."""
+        h = decode(cls, data, what)
+        return replace(h, port=_int(h.port, f"host {h.host!r}: port"))
 
 
 @dataclass(frozen=True)
@@ -164,12 +228,55 @@ class Remote:
 
 @dataclass
 class Snapshot:
-    """Everything in the store at one index."""
+    """Everything in the store at one index.
+
+    Wire form (the agent API's ``snapshot`` answer, ``ovlab`` JSON)::
+
+        {"index": N, "networks": [Network…], "endpoints": [Endpoint…], "hosts": [Host…]}
+
+    each record as its ``to_dict()``, in the store's key order.
+    """
 
     index: int = 0
     networks: dict[str, Network] = field(default_factory=dict)
     endpoints: dict[str, Endpoint] = field(default_factory=dict)
     hosts: dict[str, Host] = field(default_factory=dict)
+
+    def to_wire(self) -> dict[str, Any]:
+        """The JSON twin the agent sends (records as their stored form)."""
+        return {
+            "index": self.index,
+            "networks": [n.to_dict() for n in self.networks.values()],
+            "endpoints": [e.to_dict() for e in self.endpoints.values()],
+            "hosts": [h.to_dict() for h in self.hosts.values()],
+        }
+
+    @classmethod
+    def from_wire(cls, data: object) -> Snapshot:
+        """Decode an agent's ``snapshot`` answer. Raises WireError, one line naming the
+        record and the field, when a record is not what this version expects."""
+        if not isinstance(data, Mapping):
+            raise WireError(f"agent snapshot is not a JSON object but {type(data).__name__}")
+        snap = cls(index=_int(data.get("index") or 0, "agent snapshot: index"))
+        for part in ("networks", "endpoints", "hosts"):
+            if not isinstance(data.get(part, []), list | None):
+                raise WireError(f"agent snapshot: {part} is not a list")
+        for i, n in enumerate(data.get("networks") or []):
+            net = Network.from_wire(n, f"agent snapshot: network #{i}")
+            snap.networks[net.id] = net
+        for i, e in enumerate(data.get("endpoints") or []):
+            ep = Endpoint.from_wire(e, f"agent snapshot: endpoint #{i}")
+            snap.endpoints[ep.id] = ep
+        for i, h in enumerate(data.get("hosts") or []):
+            host = Host.from_wire(h, f"agent snapshot: host #{i}")
+            snap.hosts[host.host] = host
+        return snap
+
+    @property
+    def vxlan_port(self) -> int | None:
+        """The lab's VXLAN UDP port as most live hosts published it; None with no host."""
+        ports = Counter(h.port for h in self.hosts.values() if h.port)
+        return ports.most_common(1)[0][0] if ports else None
 
     def network_by_name(self, name: str) -> Network | None:
         """Look a network up by name (or by id prefix, as docker does)."""
@@ -187,6 +294,35 @@ class Snapshot:
     def endpoint_by_name(self, name: str) -> list[Endpoint]:
         """Endpoints of a container name (one per network it joined)."""
         return [e for e in self.endpoints.values() if e.name == name]
+
+
+@dataclass(frozen=True)
+class AgentInfo:
+    """What an agent says of itself (the ``info`` answer): its host, VTEP and VXLAN port,
+    the underlay MTU less 50, its Consul session, whether its store answers, the store
+    index it last saw (0: none yet), its containers, reconcile passes done, its pid."""
+
+    host: str
+    vtep: str
+    lab: str | None = None
+    port: int = IANA_VXLAN_PORT
+    mtu: int = 0
+    session: str | None = None
+    store_ok: bool = False
+    index: int = 0
+    containers: tuple[str, ...] = ()
+    generation: int = 0
+    pid: int = 0
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON twin (containers as a list)."""
+        return {**asdict(self), "containers": list(self.containers)}
+
+    @classmethod
+    def from_wire(cls, data: object) -> AgentInfo:
+        """Decode an ``info`` answer; model.WireError names a missing field."""
+        info = decode(cls, data, "agent info")
+        return cls(**{**asdict(info), "containers": tuple(info.containers)})
 
 
 def remotes_for(snap: Snapshot, host: str, net_id: str) -> list[Remote]:
@@ -209,18 +345,6 @@ def remotes_for(snap: Snapshot, host: str, net_id: str) -> list[Remote]:
     ]
 
 
-def from_dict(data: dict[str, Any]) -> Snapshot:
-    """A Snapshot from its JSON twin (the agent API's ``snapshot`` answer)."""
-    snap = Snapshot(index=int(data.get("index") or 0))
-    for n in data.get("networks") or []:
-        snap.networks[n["id"]] = Network(**n)
-    for e in data.get("endpoints") or []:
-        snap.endpoints[e["id"]] = Endpoint(**e)
-    for h in data.get("hosts") or []:
-        snap.hosts[h["host"]] = Host(h["host"], h["vtep"], int(h.get("port", 4789)))
-    return snap
-
-
 def parse_tree(entries: list[dict[str, Any]], index: int) -> Snapshot:
     """Build a Snapshot from a recursive KV read of ROOT."""
     import base64
@@ -237,8 +361,8 @@ def parse_tree(entries: list[dict[str, Any]], index: int) -> Snapshot:
                 ep = Endpoint.from_json(raw)
                 snap.endpoints[ep.id] = ep
             elif key.startswith("hosts/"):
-                h = json.loads(raw)
-                snap.hosts[h["host"]] = Host(h["host"], h["vtep"], int(h.get("port", 4789)))
-        except (ValueError, TypeError, KeyError):
+                h = Host.from_wire(json.loads(raw))
+                snap.hosts[h.host] = h
+        except (ValueError, WireError):
             continue  # a foreign or corrupt key must not stop the overlay
     return snap

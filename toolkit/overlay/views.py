@@ -1,9 +1,8 @@
 """What ``ovlab ps``, ``service ls`` and ``network inspect`` show, built from an agent snapshot.
 
-Pure functions of the snapshot an agent returns for ``snapshot`` (toolkit.overlay.agent:
-``{"networks": [...], "endpoints": [...], ...}``, each endpoint with its container,
-name, host, network id, ip, mac and service), plus ``remove_container``, which asks
-the store where a container runs and then that host's agent to remove it.
+Pure functions of the typed snapshot an agent returns (``overlay.model.Snapshot``),
+plus ``remove_container``, which asks the store where a container runs and then that
+host's agent to remove it.
 """
 
 from __future__ import annotations
@@ -14,70 +13,70 @@ from typing import Any
 
 from toolkit.errors import NotFound, UsageError
 from toolkit.overlay.client import Waiter, call, resolve_timeout
+from toolkit.overlay.model import Network, Snapshot
 
 
-def _net_names(snap: dict[str, Any]) -> dict[str, str]:
-    return {n["id"]: n["name"] for n in snap["networks"]}
+def _net_names(snap: Snapshot) -> dict[str, str]:
+    return {n.id: n.name for n in snap.networks.values()}
 
 
-def container_rows(snap: dict[str, Any]) -> list[dict[str, Any]]:
+def container_rows(snap: Snapshot) -> list[dict[str, Any]]:
     """One row per container (endpoint), by name: id, name, host, network (its name), ip,
     mac, service (None when not published)."""
     nets = _net_names(snap)
     rows = (
         {
-            "id": e["container"],
-            "name": e["name"],
-            "host": e["host"],
-            "network": nets.get(e["network"], "?"),
-            "ip": e["ip"],
-            "mac": e["mac"],
-            "service": e["service"],
+            "id": e.container,
+            "name": e.name,
+            "host": e.host,
+            "network": nets.get(e.network, "?"),
+            "ip": e.ip,
+            "mac": e.mac,
+            "service": e.service,
         }
-        for e in snap["endpoints"]
+        for e in snap.endpoints.values()
     )
-    return sorted(rows, key=lambda r: r["name"])
+    return sorted(rows, key=lambda r: r["name"] or "")
 
 
-def service_rows(snap: dict[str, Any]) -> list[dict[str, Any]]:
+def service_rows(snap: Snapshot) -> list[dict[str, Any]]:
     """One row per published service, by name: service_id and container (12 hex, as
     ``docker service ls`` shows them), name, network, container_name, ip."""
     nets = _net_names(snap)
     rows = (
         {
-            "service_id": e["id"][:12],
-            "name": e["service"],
-            "network": nets.get(e["network"], "?"),
-            "container": e["container"][:12],
-            "container_name": e["name"],
-            "ip": e["ip"],
+            "service_id": e.id[:12],
+            "name": e.service,
+            "network": nets.get(e.network, "?"),
+            "container": e.container[:12],
+            "container_name": e.name,
+            "ip": e.ip,
         }
-        for e in snap["endpoints"]
-        if e["service"]
+        for e in snap.endpoints.values()
+        if e.service
     )
-    return sorted(rows, key=lambda r: r["name"])
+    return sorted(rows, key=lambda r: r["name"] or "")
 
 
-def networks(snap: dict[str, Any]) -> list[dict[str, Any]]:
+def networks(snap: Snapshot) -> list[Network]:
     """The snapshot's networks, by name."""
-    return sorted(snap["networks"], key=lambda n: n["name"])
+    return sorted(snap.networks.values(), key=lambda n: n.name)
 
 
-def network_detail(snap: dict[str, Any], name: str) -> dict[str, Any]:
-    """One network (by name or id prefix) with its ``endpoints``, by IP.
+def network_detail(snap: Snapshot, name: str) -> dict[str, Any]:
+    """One network (by name or id prefix) as its wire record plus its ``endpoints``, by IP.
 
     Raises NotFound, with close names as the hint, when no single network matches.
     """
     from toolkit.suggest import did_you_mean
 
-    nets = [n for n in snap["networks"] if n["name"] == name or n["id"].startswith(name)]
+    all_nets = list(snap.networks.values())
+    nets = [n for n in all_nets if n.name == name or n.id.startswith(name)]
     if len(nets) != 1:
-        raise NotFound(
-            f"no network {name!r}", hint=did_you_mean(name, [n["name"] for n in snap["networks"]])
-        )
+        raise NotFound(f"no network {name!r}", hint=did_you_mean(name, [n.name for n in all_nets]))
     net = nets[0]
-    eps = [e for e in snap["endpoints"] if e["network"] == net["id"]]
-    return {**net, "endpoints": sorted(eps, key=lambda e: e["ip"])}
+    eps = sorted((e for e in snap.endpoints.values() if e.network == net.id), key=lambda e: e.ip)
+    return {**net.to_dict(), "endpoints": [e.to_dict() for e in eps]}
 
 
 def host_ref(container: str, host: str, lab: str | None) -> str | None:
@@ -117,8 +116,8 @@ def remove_container(
     """
     limit, t0 = resolve_timeout(store_timeout), time.monotonic()
     if node is None:
-        snap = call(None, lab, "snapshot", False, limit, on_wait)
-        hosts = [e["host"] for e in snap["endpoints"] if e["name"] == name]
+        snap = Snapshot.from_wire(call(None, lab, "snapshot", False, limit, on_wait))
+        hosts = [e.host for e in snap.endpoint_by_name(name)]
         if hosts:
             node = host_ref(name, hosts[0], lab)
     left = max(0.0, limit - (time.monotonic() - t0))  # one budget for both requests

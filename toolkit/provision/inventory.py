@@ -31,6 +31,9 @@ def from_state(lab: str, record: LabRecord, consul_bin: str | None = None) -> di
         hosts[vm.node] = {**vm.vars, "ovlab_node": vm.node, "ovlab_eth1": vm.address}
         for group in vm.groups:
             groups.setdefault(group, []).append(vm.node)
+    # Both roles require their controller-side secrets directory (they read nothing from the
+    # controller's environment): the lab's own, beside its state, gone with 'lab down'.
+    secrets = str(secrets_dir(lab))
     all_vars: dict[str, object] = {
         **record.vars,
         "ansible_connection": "ovlab_vm",
@@ -38,7 +41,8 @@ def from_state(lab: str, record: LabRecord, consul_bin: str | None = None) -> di
         "ovlab_lab": lab,
         "consul_service_manager": "supervisord",
         "consul_install_method": "copy",
-        "consul_secrets_dir": str(secrets_dir(lab)),
+        "consul_secrets_dir": secrets,
+        "overlay_agent_secrets_dir": secrets,
         # The install that brought the lab up is visible inside its VMs: its
         # supervisorctl drives their supervisord, its ovlab runs their agents.
         "ovlab_supervisorctl": str(Path(install_bin(record)) / "supervisorctl"),

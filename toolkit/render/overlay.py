@@ -8,6 +8,8 @@ from rich import box
 from rich.console import Console
 from rich.table import Table
 
+from toolkit.overlay.model import Endpoint, Network
+
 
 def _table(title: str, cols: list[str]) -> Table:
     t = Table(title=title, title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False)
@@ -16,20 +18,12 @@ def _table(title: str, cols: list[str]) -> Table:
     return t
 
 
-def print_networks(nets: list[dict[str, Any]], endpoints: list[dict[str, Any]]) -> None:
+def print_networks(nets: list[Network], endpoints: list[Endpoint]) -> None:
     """NETWORK ID, NAME, TYPE, SUBNET, VNI, ENDPOINTS."""
     t = _table("networks", ["NETWORK ID", "NAME", "TYPE", "SUBNET", "GATEWAY", "VNI", "ENDPOINTS"])
     for n in nets:
-        count = sum(1 for e in endpoints if e["network"] == n["id"])
-        t.add_row(
-            n["id"][:12],
-            n["name"],
-            n["driver"],
-            n["subnet"],
-            n["gateway"],
-            str(n["vni"]),
-            str(count),
-        )
+        count = sum(1 for e in endpoints if e.network == n.id)
+        t.add_row(n.id[:12], n.name, n.driver, n.subnet, n.gateway, str(n.vni), str(count))
     Console().print(t)
 
 
