@@ -21,19 +21,22 @@ from tests.jsonout import data as json_data
 from toolkit.graph import dot, mermaid
 from toolkit.graph.model import build
 from toolkit.lab import cleanup
+from toolkit.lab.records import LabRecord, UnderlayRecord, VmRecord
 from toolkit.overlay.model import Snapshot
 
 needs_dot = pytest.mark.skipif(shutil.which("dot") is None, reason="graphviz is not installed")
 
 NET = "4328f325a02e5e6d69a35eb76d982f1f6fd169191a091e721e30a955ab25dec9"
-STATE = {
-    "underlay": {"subnet": "192.168.100.0/24", "bridge": "br-underlay", "mtu": 1500},
-    "nodes": {
-        "lab-vm-1": {"eth1": "192.168.100.23/24", "groups": ["consul_servers"]},
-        "lab-vm-2": {"eth1": "192.168.100.24/24", "groups": ["consul_clients"]},
-        "lab-vm-3": {"eth1": "192.168.100.25/24", "groups": ["consul_clients"]},
-    },
-}
+STATE = LabRecord(
+    "seed",
+    "up",
+    underlay=UnderlayRecord("ovlab-seed-ul", "", "br-underlay", "192.168.100.0/24", 1500),
+    nodes=(
+        VmRecord("lab-vm-1", eth1="192.168.100.23/24", groups=("consul_servers",)),
+        VmRecord("lab-vm-2", eth1="192.168.100.24/24", groups=("consul_clients",)),
+        VmRecord("lab-vm-3", eth1="192.168.100.25/24", groups=("consul_clients",)),
+    ),
+)
 
 
 def endpoint(name: str, host: str, ip: str, service: str | None = None) -> dict[str, Any]:

@@ -112,7 +112,7 @@ def test_down_after_half_finished_up(make_lab, point):
     proc = ovlab("lab", "up", str(topo), check=False, env={"OVLAB_FAULT_AT": point})
     assert proc.returncode == -signal.SIGKILL
     data = state.load(lab)
-    assert data is not None and data["phase"] == "creating"
+    assert data is not None and data.phase == "creating"
     # up again repairs it ...
     assert ovlab_json("lab", "up", str(topo))["rebuilt"] is True
     # ... and down after another crash removes everything.

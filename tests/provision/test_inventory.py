@@ -3,17 +3,20 @@
 from __future__ import annotations
 
 from toolkit.lab import state
+from toolkit.lab.records import STATE_VERSION, LabRecord, VmRecord
 from toolkit.provision.inventory import from_state
 
 
 def test_topology_vars_reach_the_inventory() -> None:
-    data = {
-        "vars": {"consul_datacenter": "lab1", "ansible_connection": "ssh"},
-        "nodes": {
-            "vm1": {"eth1": "192.168.100.23/24", "groups": ["consul_servers"], "vars": {"x": 1}},
-            "vm2": {"eth1": "192.168.100.24/24", "groups": ["consul_clients"]},
-        },
-    }
+    data = LabRecord(
+        "lab",
+        "up",
+        vars={"consul_datacenter": "lab1", "ansible_connection": "ssh"},
+        nodes=(
+            VmRecord("vm1", eth1="192.168.100.23/24", groups=("consul_servers",), vars={"x": 1}),
+            VmRecord("vm2", eth1="192.168.100.24/24", groups=("consul_clients",)),
+        ),
+    )
     inv = from_state("lab", data, "/bin/consul")["all"]
     assert inv["vars"]["consul_datacenter"] == "lab1"
     assert inv["vars"]["ansible_connection"] == "ovlab_vm"  # the loader refuses it anyway
@@ -27,6 +30,13 @@ def test_topology_vars_reach_the_inventory() -> None:
 
 
 def test_state_of_a_lab_made_before_vars_were_recorded() -> None:
-    data = {"nodes": {"vm1": {"eth1": "10.0.0.2/24", "groups": []}}}
+    # As the file of such a lab reads: no "vars" at all.
+    raw = {
+        "version": STATE_VERSION,
+        "name": "old",
+        "phase": "up",
+        "nodes": {"vm1": {"eth1": "10.0.0.2/24", "groups": []}},
+    }
+    data = LabRecord.from_json(raw, "old")
     inv = from_state("old", data)["all"]
     assert inv["hosts"]["vm1"]["ovlab_node"] == "vm1" and inv["vars"]["ovlab_lab"] == "old"

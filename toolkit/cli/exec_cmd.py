@@ -8,8 +8,7 @@ import typer
 
 from toolkit.cli.common import needs_root
 from toolkit.cli.options import LabOpt, NodeArg
-from toolkit.errors import EXIT_USAGE, NotFound
-from toolkit.lab.registry import resolve_vm  # moved to the lab layer; still importable here
+from toolkit.errors import EXIT_USAGE
 
 
 @needs_root()
@@ -22,20 +21,20 @@ def exec_command(
 
     The command's exit code is passed through.
     """
+    from toolkit.lab.registry import VmRef
+    from toolkit.lab.resolve import resolve
     from toolkit.lab.vm import enter
+    from toolkit.overlay.locate import CONTAINERS
 
     argv = [a for a in ctx.args]
     if argv and argv[0] == "--":
         argv = argv[1:]
-    try:
-        vm = resolve_vm(node, lab)
-        pid, label, name = vm.pid, vm.lab, vm.node
-    except NotFound:
-        # Not a VM: perhaps an overlay container (``ovlab exec container_node2 -- ping svc1``).
-        from toolkit.overlay.locate import find_container
-
-        ctr = find_container(node.split("/")[-1], lab)
-        pid, label, name = ctr.pid, ctr.lab or "", ctr.name
+    # A lab VM, else an overlay container (``ovlab exec container_node2 -- ping svc1``).
+    found = resolve(node, lab, CONTAINERS)
+    if isinstance(found, VmRef):
+        pid, label, name = found.pid, found.lab, found.node
+    else:
+        pid, label, name = found.pid, found.lab or "", found.name
     interactive = not argv
     if interactive:
         argv = [os.environ.get("SHELL") or "/bin/bash", "-i"]

@@ -117,6 +117,10 @@ def down(
         bool, typer.Option("--all", help="Every lab, and leftovers of crashed runs.")
     ] = False,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Say what would be removed.")] = False,
+    force: Annotated[
+        bool,
+        typer.Option("--force", help="Also a lab whose state a newer ovlab wrote (by its names)."),
+    ] = False,
     json_out: JsonOpt = False,
 ) -> None:
     """Remove every namespace, veth, mount and process a lab made (works after crashes too)."""
@@ -124,15 +128,15 @@ def down(
     from toolkit.lab.down import check, labs_to_remove
 
     names = labs_to_remove(lab, all_labs)
+    plans = {n: cleanup.plan(n, force) for n in names}  # refuses before anything is removed
     if dry_run:
-        plans = {n: cleanup.plan(n) for n in names}
         if json_out:
             emit_json("lab down --dry-run", plans)
         else:
             for n, steps in plans.items():
                 typer.echo(f"{n}: " + ", ".join(steps))
         return
-    reports = [cleanup.teardown(n) for n in names]
+    reports = [cleanup.teardown(n, force=force) for n in names]
     if json_out:
         emit_json("lab down", reports)
     else:

@@ -78,7 +78,7 @@ def walk_command(
     # which is the one visible inside its VMs.
     from toolkit.lab.lifecycle import install_bin
 
-    variables = {"lab": name, "bin": install_bin(state.load(name) or {})}
+    variables = {"lab": name, "bin": install_bin(state.load(name))}
     total = len(walk.steps)
     render.console.print(f"\n[bold underline]{walk.title}[/]  [dim]({walk.path}, lab {name})[/]")
     index = step - 1

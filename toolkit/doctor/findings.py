@@ -85,5 +85,5 @@ def supervisor(lab: str, vm: str, action: str, program: str) -> str:
     """
     from toolkit.lab import state
 
-    ctl = str(Path(state.install_bin(state.load(lab) or {})) / "supervisorctl")
+    ctl = str(Path(state.install_bin(state.load(lab))) / "supervisorctl")
     return in_vm(lab, vm, ctl, "-c", "/etc/supervisor/supervisord.conf", action, program)

@@ -179,19 +179,11 @@ def _containers(lab: str) -> list[ContainerView]:
 
 def collect(lab: str) -> LabView:
     """Read the whole lab (raises only when the lab itself is not up)."""
-    data = state.load(lab) or require_up(lab)
-    if data.get("phase") != "up":
+    record = state.load(lab) or require_up(lab)
+    if record.phase != "up":
         require_up(lab)  # one line: not healthy / half made
-    nodes = data.get("nodes", {})
     vms = [
-        VmView(
-            v.node,
-            v.pid,
-            v.alive,
-            str(nodes.get(v.node, {}).get("eth1", "")),
-            tuple(nodes.get(v.node, {}).get("groups", [])),
-        )
-        for v in registry.vms(lab)
+        VmView(vm.node, vm.pid or 0, registry.alive(vm), vm.eth1, vm.groups) for vm in record.nodes
     ]
     for vm in vms:
         if not vm.alive:
@@ -206,7 +198,7 @@ def collect(lab: str) -> LabView:
             if name.startswith("1-"):
                 vm.overlay[name] = _overlay_ns(vm, name)
     snap, snap_error = _snapshot([v for v in vms if v.alive])
-    mtu = (data.get("underlay") or {}).get("mtu")
+    mtu = record.underlay.mtu if record.underlay else None
     return LabView(
         lab,
         int(mtu) if mtu else None,
@@ -214,5 +206,5 @@ def collect(lab: str) -> LabView:
         snap,
         snap_error,
         _containers(lab),
-        data.get("topology"),
+        record.topology,
     )

@@ -8,6 +8,7 @@ from typing import Any
 from toolkit.errors import OvlabError
 from toolkit.lab import registry, state
 from toolkit.lab.lifecycle import require_up
+from toolkit.lab.records import LabRecord
 from toolkit.overlay.model import IANA_VXLAN_PORT, Snapshot, netns_name
 
 
@@ -85,7 +86,7 @@ class GraphModel:
         return asdict(self)
 
 
-def _role(groups: list[str]) -> str | None:
+def _role(groups: tuple[str, ...]) -> str | None:
     if "consul_servers" in groups:
         return "consul server"
     if "consul_clients" in groups:
@@ -109,26 +110,25 @@ def _store(lab: str) -> tuple[Snapshot | None, int, str | None]:
 
 def build(
     lab: str,
-    data: dict[str, Any],
+    record: LabRecord,
     snap: Snapshot | None,
     port: int = IANA_VXLAN_PORT,
     error: str | None = None,
     alive: dict[str, bool] | None = None,
 ) -> GraphModel:
     """The model from a lab's state, a store snapshot and which VMs run (pure: no I/O)."""
-    nodes = data.get("nodes", {})
     alive = alive or {}
     snap = snap or Snapshot()
     hosts = {h.host: h.vtep for h in snap.hosts.values()}
     vms = tuple(
         VmNode(
-            node,
-            str(info.get("eth1", "")),
-            hosts.get(node, str(info.get("eth1", "")).split("/")[0]),
-            _role(list(info.get("groups", []))),
-            alive.get(node, True),
+            vm.node,
+            vm.eth1,
+            hosts.get(vm.node, vm.address),
+            _role(vm.groups),
+            alive.get(vm.node, True),
         )
-        for node, info in nodes.items()
+        for vm in record.nodes
     )
     nets = tuple(
         NetworkNode(n.id, n.name, n.vni, n.subnet, n.gateway)
@@ -149,12 +149,12 @@ def build(
     containers = tuple(
         ContainerNode(e.name, e.host, e.network, e.ip, e.mac, e.service) for e in eps
     )
-    ul = data.get("underlay") or {}
+    ul = record.underlay
     return GraphModel(
         lab,
-        str(ul.get("subnet", "")),
-        str(ul.get("bridge", "br-underlay")),
-        int(ul["mtu"]) if ul.get("mtu") else None,
+        ul.subnet if ul else "",
+        ul.bridge if ul else "br-underlay",
+        ul.mtu if ul and ul.mtu else None,
         port,
         vms,
         nets,

@@ -14,12 +14,13 @@ import shutil
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 from toolkit.errors import OvlabError
 from toolkit.host import paths, procs
 from toolkit.lab import state, tags
 from toolkit.lab.names import NETNS_PREFIX, netns_name
+from toolkit.lab.records import StateError, StateVersionError
+from toolkit.lab.remains import Remains, salvage
 
 
 def underlay_ns_name(lab: str) -> str:
@@ -35,7 +36,7 @@ class Report:
     actions: list[str] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> dict[str, object]:
         """JSON twin of the report."""
         return {"lab": self.lab, "actions": self.actions, "errors": self.errors}
 
@@ -50,39 +51,39 @@ def tagged_pids(lab: str) -> list[int]:
     return out
 
 
-def lab_pids(lab: str, data: dict[str, Any]) -> list[int]:
+def lab_pids(lab: str, left: Remains) -> list[int]:
     """Every live process that belongs to the lab."""
     found: set[int] = set(tagged_pids(lab))
-    for info in data.get("nodes", {}).values():
-        pid = info.get("pid")
-        if pid and procs.pid_alive(int(pid), info.get("starttime")):
-            found.add(int(pid))
-        for kind in ("mnt", "net"):
-            ino = info.get(f"{kind}ns")
-            if ino:
-                found.update(procs.pids_in_ns(kind, int(ino)))
+    mine = {kind: procs.ns_inode(os.getpid(), kind) for kind in ("mnt", "net")}
+    for vm in left.vms:
+        if vm.pid and procs.pid_alive(vm.pid, vm.starttime):
+            found.add(vm.pid)
+        for kind, ino in (("mnt", vm.mntns), ("net", vm.netns)):
+            # Never our own namespace: a damaged file must not make us sweep the host.
+            if ino and ino != mine[kind]:
+                found.update(procs.pids_in_ns(kind, ino))
     found.discard(os.getpid())
     return sorted(found)
 
 
-def _steps(lab: str, data: dict[str, Any]) -> list[tuple[str, Callable[[], str | None]]]:
+def _steps(lab: str, left: Remains) -> list[tuple[str, Callable[[], str | None]]]:
     """The ordered teardown plan for one lab (fast, then slow)."""
-    ul = (data.get("underlay") or {}).get("netns") or underlay_ns_name(lab)
     layers = state.lab_dir(lab) / "vms"
 
     def kill() -> str | None:
-        pids = lab_pids(lab, data)
+        pids = lab_pids(lab, left)
         if not pids:
             return None
-        left = procs.terminate(pids)
-        if left:
-            raise OvlabError(f"processes {left} would not die")
+        stuck = procs.terminate(pids)
+        if stuck:
+            raise OvlabError(f"processes {stuck} would not die")
         return f"stopped {len(pids)} process(es)"
 
     def netns() -> str | None:
         from toolkit.lab.underlay import remove_netns
 
-        return f"removed namespace {ul}" if remove_netns(ul) else None
+        gone = [ul for ul in left.underlay_netns if remove_netns(ul)]
+        return f"removed namespace {', '.join(gone)}" if gone else None
 
     def files() -> str | None:
         if not layers.exists():
@@ -93,22 +94,39 @@ def _steps(lab: str, data: dict[str, Any]) -> list[tuple[str, Callable[[], str |
     return [("stop processes", kill), ("remove underlay", netns), ("remove VM layers", files)]
 
 
-def plan(lab: str) -> list[str]:
-    """Names of the steps ``down`` would run (for --dry-run)."""
-    data = state.load(lab) or {}
-    return [name for name, _ in _steps(lab, data)]
+def _remains(lab: str, raw: object, force: bool) -> Remains:
+    """What teardown uses of the state; a newer ovlab's lab only with ``force``."""
+    left = salvage(lab, raw)
+    if left.newer and not force:
+        raise StateVersionError(lab, left.version)
+    return left
 
 
-def teardown(lab: str, on_step: Callable[[str], None] | None = None) -> Report:
-    """Remove everything the lab made; the state file goes last, and only if all went well."""
+def plan(lab: str, force: bool = False) -> list[str]:
+    """Names of the steps ``down`` would run (for --dry-run); refuses as teardown would."""
+    try:
+        raw = state.read_raw(lab)
+    except StateError:
+        raw = None  # damaged: teardown works from the lab's names
+    return [name for name, _ in _steps(lab, _remains(lab, raw, force))]
+
+
+def teardown(lab: str, on_step: Callable[[str], None] | None = None, force: bool = False) -> Report:
+    """Remove everything the lab made; the state file goes last, and only if all went well.
+
+    A state file of an older version, or a damaged one, is torn down from what can be
+    read of it and from the lab's names. One of a newer version raises StateVersionError
+    unless ``force``: the ovlab that made it may have made things this one cannot name.
+    """
     report = Report(lab)
     if not state.lab_dir(lab).exists() and not tagged_pids(lab) and not _netns_exists(lab):
         return report
-    with state.locked(lab, create=True) as st:
-        st.data.setdefault("phase", "tearing-down")
-        st.data["phase"] = "tearing-down"
-        st.save()
-        for name, step in _steps(lab, st.data):
+    with state.locked(lab, create=True, any_version=True) as st:
+        left = _remains(lab, st.data, force)
+        if st.current:
+            st.data["phase"] = "tearing-down"
+            st.save()
+        for name, step in _steps(lab, left):
             if on_step:
                 on_step(name)
             try:

@@ -8,11 +8,10 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
+from typing import NamedTuple
 
 from toolkit.errors import UsageError
-from toolkit.suggest import did_you_mean
 
 DELAY_MAX_MS = 60_000
 RATE_MIN_BPS = 1_000
@@ -153,9 +152,12 @@ def format_rate_bps(bps: int) -> str:
     return f"{bps}bit"
 
 
-@dataclass(frozen=True)
-class Impairment:
-    """netem settings for one VM's eth1 link; None means 'not set'."""
+class Impairment(NamedTuple):
+    """netem settings for one VM's eth1 link; None means 'not set'.
+
+    A NamedTuple, not a dataclass: the lab state records hold one, and reading them is on
+    the typer-free ``netns`` path, which does not import dataclasses (docs/hot-paths.md).
+    """
 
     delay_ms: float | None = None
     jitter_ms: float | None = None
@@ -224,6 +226,8 @@ def parse_impairment(
     }
     for key, value in values.items():
         if key not in parsers:
+            from toolkit.suggest import did_you_mean  # difflib: only on this path
+
             hint = did_you_mean(key, IMPAIR_KEYS) or "known: " + ", ".join(IMPAIR_KEYS)
             raise UsageError(f"{label(key)}: unknown impairment", hint=hint)
         if value is None:

@@ -14,12 +14,13 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from toolkit.errors import OvlabError, UsageError
 from toolkit.host import paths, procs
-from toolkit.lab import cleanup, state
+from toolkit.lab import cleanup, registry, state
+from toolkit.lab.impair import Impairment
 from toolkit.lab.names import ifname
+from toolkit.lab.records import InstallRecord, LabRecord, UnderlayRecord, VmRecord
 from toolkit.lab.state import install_bin  # noqa: F401  (re-exported)
 from toolkit.lab.tags import vm_tag
 from toolkit.lab.topology import Topology
@@ -38,7 +39,7 @@ class UpResult:
     seconds: float
     rebuilt: bool = False
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> dict[str, object]:
         """JSON twin."""
         return {
             "lab": self.lab,
@@ -56,14 +57,9 @@ def _digest(topo: Topology) -> str:
     ).hexdigest()
 
 
-def is_healthy(data: dict[str, Any]) -> bool:
+def is_healthy(lab: LabRecord) -> bool:
     """True when the lab finished ``up`` and every VM's init still runs."""
-    if data.get("phase") != "up":
-        return False
-    nodes = data.get("nodes", {})
-    return bool(nodes) and all(
-        procs.pid_alive(int(n.get("pid") or 0), n.get("starttime")) for n in nodes.values()
-    )
+    return lab.phase == "up" and bool(lab.nodes) and all(registry.alive(n) for n in lab.nodes)
 
 
 def up(topo: Topology, progress: Progress | None = None) -> UpResult:
@@ -75,14 +71,14 @@ def up(topo: Topology, progress: Progress | None = None) -> UpResult:
     existing = state.load(topo.name)
     rebuilt = False
     if existing:
-        if existing.get("topology") not in (None, where) and existing.get("digest") != digest:
+        if existing.topology not in (None, where) and existing.digest != digest:
             raise UsageError(
-                f"lab name {topo.name!r} is already taken by {existing.get('topology')}",
+                f"lab name {topo.name!r} is already taken by {existing.topology}",
                 hint=f"rename the lab in {where}, or run 'ovlab lab down {topo.name}' first",
             )
-        if existing.get("digest") == digest and is_healthy(existing):
+        if existing.digest == digest and is_healthy(existing):
             return UpResult(topo.name, changed=False, seconds=time.monotonic() - t0)
-        if existing.get("digest") not in (None, digest) and existing.get("phase") == "up":
+        if existing.digest not in (None, digest) and existing.phase == "up":
             raise UsageError(
                 f"lab {topo.name!r} is up from an older version of {where}",
                 hint=f"run 'ovlab lab down {topo.name}' and then 'up' again to apply the change",
@@ -118,15 +114,15 @@ def _create(topo: Topology, where: str, digest: str, say: Progress) -> None:
             digest=digest,
             vars=topo.vars,  # Ansible variables for the lab's inventory
             # The install whose supervisord and agent the VMs run (visible inside them).
-            install={"bin": str(Path(sys.executable).parent)},
+            install=InstallRecord(str(Path(sys.executable).parent)).to_json(),
             phase="creating",
-            underlay={
-                "netns": ul_name,
-                "netns_path": os.path.join(paths.NAMED_NETNS_DIR, ul_name),
-                "bridge": BRIDGE,
-                "subnet": str(topo.underlay.subnet),
-                "mtu": topo.underlay.mtu,
-            },
+            underlay=UnderlayRecord(
+                ul_name,
+                f"{paths.NAMED_NETNS_DIR}/{ul_name}",
+                BRIDGE,
+                str(topo.underlay.subnet),
+                topo.underlay.mtu,
+            ).to_json(),
             nodes={},
         )
         st.record("up-start")
@@ -137,43 +133,44 @@ def _create(topo: Topology, where: str, digest: str, say: Progress) -> None:
         _fault("underlay")
 
         vms: list[LabVM] = []
+        records: dict[str, VmRecord] = {}
         for node in topo.nodes:
             vm = LabVM(topo.name, node.name, layers_root / node.name, hosts=hosts)
-            st.data["nodes"][node.name] = {
-                "layers": str(vm.layers),
-                "tag": vm_tag(topo.name, node.name),
-                "eth1": str(node.eth1),
-                "host_if": ifname("ul-", node.name),
-                "groups": list(node.groups),
-                "impair": node.impair.to_dict(),
-                "vars": node.vars,
-                "pid": None,
-            }
+            rec = VmRecord(
+                node.name,
+                eth1=str(node.eth1),
+                host_if=ifname("ul-", node.name),
+                layers=str(vm.layers),
+                tag=vm_tag(topo.name, node.name),
+                groups=tuple(node.groups),
+                impair=node.impair,
+                vars=node.vars,
+            )
+            st.data["nodes"][node.name] = rec.to_json()
             st.save()
             vm.prepare()
             vm.start()
-            st.data["nodes"][node.name]["pid"] = vm.pid
+            records[node.name] = rec = rec._replace(pid=vm.pid)
+            st.data["nodes"][node.name] = rec.to_json()
             st.save()
             vms.append(vm)
             done += 1
             say(f"started {node.name}", done, total)
         for vm in vms:
             vm.wait_ready()
-            info = st.data["nodes"][vm.name]
-            info.update(
+            records[vm.name] = rec = records[vm.name]._replace(
                 starttime=vm.starttime,
                 netns=procs.ns_inode(vm.pid, "net"),
                 mntns=procs.ns_inode(vm.pid, "mnt"),
             )
+            st.data["nodes"][vm.name] = rec.to_json()
         st.save()
         _fault("started")
         for node, vm in zip(topo.nodes, vms, strict=True):
-            info = st.data["nodes"][node.name]
-            underlay.attach_vm(
-                ul_path, BRIDGE, vm.pid, info["host_if"], node.eth1, topo.underlay.mtu
-            )
+            host_if = records[node.name].host_if
+            underlay.attach_vm(ul_path, BRIDGE, vm.pid, host_if, node.eth1, topo.underlay.mtu)
             if not node.impair.is_empty:
-                apply_impairment_sides(ul_path, vm.pid, info["host_if"], node.impair)
+                apply_impairment_sides(ul_path, vm.pid, host_if, node.impair)
             done += 1
             say(f"wired {node.name} eth1 {node.eth1}", done, total)
         _fault("wired")
@@ -186,7 +183,7 @@ def _create(topo: Topology, where: str, digest: str, say: Progress) -> None:
         say("lab up", total, total)
 
 
-def apply_impairment_sides(ul_path: str, pid: int, host_if: str, imp: Any) -> None:
+def apply_impairment_sides(ul_path: str, pid: int, host_if: str, imp: Impairment) -> None:
     """Impair both directions of a VM's link: the underlay side and the VM's eth1."""
     from toolkit.lab import underlay
 
@@ -194,24 +191,31 @@ def apply_impairment_sides(ul_path: str, pid: int, host_if: str, imp: Any) -> No
     underlay.set_impairment(paths.proc_ns(pid, "net"), "eth1", imp)
 
 
-def impair(lab: str, node: str, imp: Any) -> dict[str, Any]:
+def impair(lab: str, node: str, imp: Impairment) -> dict[str, object]:
     """Change the impairment of one VM's underlay link on a running lab."""
     from toolkit.suggest import did_you_mean
 
-    data = require_up(lab)
-    nodes = data["nodes"]
-    if node not in nodes:
-        raise UsageError(f"lab {lab!r} has no node {node!r}", hint=did_you_mean(node, nodes))
-    info = nodes[node]
-    apply_impairment_sides(data["underlay"]["netns_path"], int(info["pid"]), info["host_if"], imp)
+    record = require_up(lab)
+    vm = record.node(node)
+    if vm is None:
+        raise UsageError(
+            f"lab {lab!r} has no node {node!r}", hint=did_you_mean(node, record.node_names)
+        )
+    if record.underlay is None or not vm.pid:
+        raise OvlabError(f"lab {lab!r} has no underlay link for {node!r}")  # not after `up`
+    apply_impairment_sides(record.underlay.netns_path, vm.pid, vm.host_if, imp)
     with state.locked(lab) as st:
         st.data["nodes"][node]["impair"] = imp.to_dict()
         st.record("impair", node=node, impair=imp.to_dict())
     return {"lab": lab, "node": node, "impair": imp.to_dict()}
 
 
-def require_up(lab: str) -> dict[str, Any]:
-    """The state of a lab that is up, or a one-line error saying what to do."""
+def require_up(lab: str) -> LabRecord:
+    """The state of a lab that is up, or a one-line error saying what to do.
+
+    Raises UsageError (no such lab), OvlabError (not healthy) or StateError (the state
+    file is of another version, or damaged).
+    """
     from toolkit.suggest import did_you_mean
 
     data = state.load(lab)
@@ -222,7 +226,7 @@ def require_up(lab: str) -> dict[str, Any]:
         )
     if not is_healthy(data):
         raise OvlabError(
-            f"lab {lab!r} is not healthy (phase {data.get('phase')})",
+            f"lab {lab!r} is not healthy (phase {data.phase})",
             hint=f"run 'ovlab lab up' on its topology again, or 'ovlab lab down {lab}'",
         )
     return data

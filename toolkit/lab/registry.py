@@ -9,10 +9,10 @@ from __future__ import annotations
 from contextlib import AbstractContextManager
 from typing import NamedTuple
 
-from toolkit.errors import NotFound, UsageError
 from toolkit.host import ns, paths
 from toolkit.host.procs import pid_alive
 from toolkit.lab import state
+from toolkit.lab.records import StateError, VmRecord
 
 
 class VmRef(NamedTuple):
@@ -56,60 +56,45 @@ class VmRef(NamedTuple):
         return self.root(f"{paths.DOCKER_NETNS_DIR}/{name}")
 
 
+def alive(vm: VmRecord) -> bool:
+    """Whether a recorded VM's init still runs (same pid, same start time: not a reused pid)."""
+    return bool(vm.pid) and pid_alive(vm.pid or 0, vm.starttime)
+
+
+def ref(lab: str, vm: VmRecord) -> VmRef:
+    """The inspection handle of one recorded VM."""
+    return VmRef(lab=lab, node=vm.node, pid=vm.pid or 0, alive=alive(vm))
+
+
 def vms(lab: str | None = None) -> list[VmRef]:
-    """Every VM of one lab, or of every lab, in topology order."""
+    """Every VM of one lab, or of every lab, in the order the state file lists them.
+
+    With ``lab``, a state file this ovlab cannot read raises StateError (one line). Without,
+    such labs are left out: ``lab ls`` names them, and one lab must not hide the others.
+    """
+    if lab:
+        record = state.load(lab)
+        return [ref(lab, vm) for vm in record.nodes] if record else []
     out: list[VmRef] = []
-    for name in [lab] if lab else state.list_labs():
-        data = state.load(name)
-        if not data:
+    for name in state.list_labs():
+        try:
+            out += vms(name)
+        except StateError:
             continue
-        for node, info in data.get("nodes", {}).items():
-            pid = int(info.get("pid") or 0)
-            alive = bool(pid) and pid_alive(pid, info.get("starttime"))
-            out.append(VmRef(lab=name, node=node, pid=pid, alive=alive))
     return out
 
 
 def resolve_vm(name: str, lab: str | None = None) -> VmRef:
-    """Find a running VM by ``NODE`` or ``LAB/NODE``; ambiguity and typos are errors.
+    """A running VM by ``NODE`` or ``LAB/NODE``: :func:`toolkit.lab.resolve.resolve`.
 
-    Raises NotFound (no such VM; the hint names close matches) or UsageError (in several
-    labs, not running, or LAB/NODE against another ``lab``).
+    Kept for callers written before ``resolve`` existed.
     """
-    from toolkit.suggest import did_you_mean  # difflib: only paid on this path
+    from toolkit.lab.resolve import resolve
 
-    if "/" in name:
-        prefix, name = name.split("/", 1)
-        if lab not in (None, prefix):
-            raise UsageError(f"{prefix}/{name} is not in lab {lab!r}")
-        lab = prefix
-    found = vms(lab)
-    hits = [v for v in found if v.node == name]
-    if not hits:
-        raise NotFound(
-            f"no lab VM named {name!r}" + (f" in lab {lab!r}" if lab else ""),
-            hint=did_you_mean(name, [v.node for v in found])
-            or "see 'ovlab lab ls' and 'ovlab lab status LAB'",
-        )
-    if len(hits) > 1:
-        labs = ", ".join(v.lab for v in hits)
-        raise UsageError(
-            f"{name!r} exists in several labs ({labs})", hint=f"say LAB/{name} or --lab LAB"
-        )
-    vm = hits[0]
-    if not vm.alive:
-        raise UsageError(
-            f"lab VM {name!r} of lab {vm.lab!r} is not running",
-            hint=f"run 'ovlab lab up' on its topology, or 'ovlab lab down {vm.lab}'",
-        )
-    return vm
+    return resolve(name, lab)
 
 
 def underlay_netns(lab: str) -> str | None:
     """Path of a lab's underlay namespace, if the lab has one."""
-    data = state.load(lab)
-    if not data:
-        return None
-    ul = data.get("underlay") or {}
-    path = ul.get("netns_path")
-    return str(path) if path else None
+    record = state.load(lab)
+    return record.underlay.netns_path if record and record.underlay else None

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import os
 from dataclasses import asdict, dataclass
-from typing import Any
 
 from toolkit.errors import OvlabError, UsageError
 from toolkit.host import ns, paths, procs
-from toolkit.lab import state
+from toolkit.lab import registry, state
+from toolkit.lab.records import StateError, StateVersionError
 from toolkit.suggest import did_you_mean
 
 
@@ -23,7 +23,7 @@ class LabSummary:
     subnet: str
     topology: str
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> dict[str, object]:
         """JSON twin."""
         return asdict(self)
 
@@ -44,35 +44,44 @@ class VmStatus:
     utsns: int | None
     processes: int
     services: bool
-    impair: dict[str, Any]
+    impair: dict[str, str]  # the topology notation, e.g. {"delay": "20ms"}
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> dict[str, object]:
         """JSON twin."""
         return asdict(self)
 
 
 def summaries() -> list[LabSummary]:
-    """Every lab with a state file."""
+    """Every lab with a state file.
+
+    A lab whose state this ovlab cannot read is listed with phase ``state-vN`` (another
+    version) or ``damaged``, so that ``lab down`` can be pointed at it.
+    """
     from toolkit.lab.lifecycle import is_healthy
 
     out = []
     for name in state.list_labs():
-        data = state.load(name) or {}
-        nodes = data.get("nodes", {})
-        alive = sum(
-            procs.pid_alive(int(n.get("pid") or 0), n.get("starttime")) for n in nodes.values()
-        )
-        phase = data.get("phase", "?")
-        if phase == "up" and not is_healthy(data):
+        try:
+            record = state.load(name)
+        except StateVersionError as exc:
+            out.append(LabSummary(name, f"state-v{exc.version}", 0, 0, "", ""))
+            continue
+        except StateError:
+            out.append(LabSummary(name, "damaged", 0, 0, "", ""))
+            continue
+        if record is None:  # removed since it was listed
+            continue
+        phase = record.phase
+        if phase == "up" and not is_healthy(record):
             phase = "degraded"
         out.append(
             LabSummary(
                 name,
                 phase,
-                len(nodes),
-                alive,
-                (data.get("underlay") or {}).get("subnet", ""),
-                data.get("topology", ""),
+                len(record.nodes),
+                sum(registry.alive(n) for n in record.nodes),
+                record.underlay.subnet if record.underlay else "",
+                record.topology or "",
             )
         )
     return out
@@ -100,32 +109,32 @@ def _eth1_state(pid: int) -> str | None:
 
 def vm_status(lab: str) -> list[VmStatus]:
     """The state of every VM of one lab and of its namespaces."""
-    data = state.load(lab)
-    if not data:
+    record = state.load(lab)
+    if not record:
         raise UsageError(
             f"no lab named {lab!r}",
             hint=did_you_mean(lab, state.list_labs()) or "see 'ovlab lab ls'",
         )
     out = []
-    for node, info in data.get("nodes", {}).items():
-        pid = int(info.get("pid") or 0)
-        alive = bool(pid) and procs.pid_alive(pid, info.get("starttime"))
+    for vm in record.nodes:
+        pid = vm.pid or 0
+        alive = registry.alive(vm)
         mnt = procs.ns_inode(pid, "mnt") if alive else None
         out.append(
             VmStatus(
                 lab=lab,
-                node=node,
+                node=vm.node,
                 pid=pid,
                 alive=alive,
                 hostname=_uts_hostname(pid) if alive else None,
-                eth1=info.get("eth1", ""),
+                eth1=vm.eth1,
                 eth1_state=_eth1_state(pid) if alive else None,
                 netns=procs.ns_inode(pid, "net") if alive else None,
                 mntns=mnt,
                 utsns=procs.ns_inode(pid, "uts") if alive else None,
                 processes=len(procs.pids_in_ns("mnt", mnt)) if mnt else 0,
                 services=alive and os.path.exists(paths.in_root(pid, paths.SUPERVISOR_SOCKET)),
-                impair=info.get("impair") or {},
+                impair=vm.impair.to_dict(),
             )
         )
     return out

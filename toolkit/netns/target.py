@@ -21,8 +21,8 @@ from toolkit.netns import discover
 if TYPE_CHECKING:
     from toolkit.lab.registry import VmRef
 
-# The lab registry and the suggestion helper load only when a target needs them:
-# a named namespace resolves without either, and that is the hot path.
+# The lab layer (toolkit.lab.resolve: VM names) and the suggestion helper load only
+# when a target needs them: a named namespace resolves without either, the hot path.
 
 
 def _vms(lab: str | None = None) -> list[VmRef]:
@@ -38,6 +38,25 @@ def did_you_mean(name: str, choices: list[str]) -> str | None:
     return suggest(name, choices)
 
 
+def _find_vm(spec: str, lab: str | None) -> VmRef | None:
+    """The VM named ``NODE`` or ``LAB/NODE`` (toolkit.lab.resolve.find), within ``lab``.
+
+    None, not an error, for what cannot be a VM name here: it may still be a path.
+    """
+    from toolkit.lab.resolve import find
+
+    prefix, _, node = spec.partition("/")
+    if "/" in spec and (not prefix or not node or lab not in (None, prefix)):
+        return None
+    return find(spec, lab)
+
+
+def _vm_choices(lab: str | None = None) -> list[str]:
+    from toolkit.lab.resolve import choices
+
+    return choices(lab)
+
+
 class NsTarget(NamedTuple):
     """A namespace to query: where its nsfs file is and how to label its rows."""
 
@@ -45,35 +64,10 @@ class NsTarget(NamedTuple):
     path: str
 
 
-def _vm_choices(vms: list[VmRef]) -> list[str]:
-    return [vm.node for vm in vms] + [f"{vm.lab}/{vm.node}" for vm in vms]
-
-
-def _find_vm(spec: str, lab: str | None) -> VmRef | None:
-    """The VM named ``NODE`` or ``LAB/NODE`` (within ``lab`` when given)."""
-    if "/" in spec:
-        want_lab, node = spec.split("/", 1)
-        if lab and lab != want_lab:
-            return None
-    else:
-        want_lab, node = lab or "", spec
-    matches = [vm for vm in _vms(want_lab or None) if vm.node == node]
-    if len(matches) > 1:
-        labs = ", ".join(sorted({vm.lab for vm in matches}))
-        raise UsageError(
-            f"node {node!r} exists in several labs ({labs})",
-            hint=f"write LAB/{node} or pass --lab",
-        )
-    return matches[0] if matches else None
-
-
 def _vm_target(vm: VmRef, spec: str) -> NsTarget:
-    if not vm.alive:
-        raise NotFound(
-            f"lab VM {vm.lab}/{vm.node} is not running",
-            hint=f"start it with 'ovlab lab up {vm.lab}'",
-        )
-    return NsTarget(spec, vm.netns_path)
+    from toolkit.lab.resolve import running
+
+    return NsTarget(spec, running(vm).netns_path)
 
 
 def _pinned(spec: str, lab: str | None) -> NsTarget:
@@ -87,7 +81,7 @@ def _pinned(spec: str, lab: str | None) -> NsTarget:
     if vm is None:
         raise NotFound(
             f"no lab node {node_spec!r} for {spec!r}",
-            hint=did_you_mean(node_spec, _vm_choices(_vms())),
+            hint=did_you_mean(node_spec, _vm_choices()),
         )
     _vm_target(vm, spec)  # running?
     if name.startswith("/"):
@@ -137,7 +131,7 @@ def resolve(spec: str, lab: str | None = None) -> NsTarget:
         return _vm_target(vm, spec)
     if "/" in spec and os.path.exists(spec):
         return NsTarget(spec, spec)
-    choices = discover.named_names() + _vm_choices(_vms(lab))
+    choices = discover.named_names() + _vm_choices(lab)
     where = f" in lab {lab!r}" if lab else ""
     raise NotFound(
         f"no namespace or lab node named {spec!r}{where}",

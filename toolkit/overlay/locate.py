@@ -9,6 +9,7 @@ from toolkit.errors import NotFound, UsageError
 from toolkit.host import paths, procs
 from toolkit.lab import registry
 from toolkit.lab.registry import VmRef
+from toolkit.lab.resolve import not_found, resolve
 from toolkit.suggest import did_you_mean
 
 # Where the overlay_agent role installs the service (playbooks/roles/overlay_agent/defaults).
@@ -45,7 +46,7 @@ class AgentRef:
 def agents_for(node: str | None, lab: str | None = None, need_node: bool = False) -> list[AgentRef]:
     """Agents to ask, best first: NODE's; else this host's; else every running lab VM's."""
     if node:
-        return [AgentRef.of(registry.resolve_vm(node, lab))]
+        return [AgentRef.of(resolve(node, lab))]
     if os.path.exists(paths.AGENT_SOCKET):
         return [AgentRef(paths.AGENT_SOCKET, os.uname().nodename)]
     if need_node:
@@ -119,21 +120,40 @@ def containers() -> list[ContainerRef]:
     return out
 
 
+class Containers:
+    """Containers as names ``toolkit.lab.resolve.resolve`` falls back to (its Others hook)."""
+
+    noun = "container"
+    hint = "see 'ovlab ps'"
+
+    def find(self, name: str, lab: str | None) -> ContainerRef | None:
+        """The running container called ``name`` (in ``lab`` when given), or None."""
+        found = [c for c in containers() if c.name == name and lab in (None, c.lab)]
+        return _one(name, found) if found else None
+
+    def names(self, lab: str | None) -> list[str]:
+        """Names of the running containers (of ``lab`` when given)."""
+        return [c.name for c in containers() if lab in (None, c.lab)]
+
+
+CONTAINERS = Containers()
+
+
 def find_container(name: str, lab: str | None = None) -> ContainerRef:
     """A running container by name (lab-wide unique).
 
     Raises NotFound, whose hint names close matches among the VMs and containers of
     ``lab`` (of every lab when None), or UsageError when the name is in several labs.
     """
-    mine = [c for c in containers() if lab is None or c.lab == lab]
-    found = [c for c in mine if c.name == name]
-    if not found:
+    found = CONTAINERS.find(name, lab)
+    if found is None:
         # Only names that would resolve with the same --lab: another lab's 'vm3' would not.
-        known = [c.name for c in mine] + [v.node for v in registry.vms(lab)]
-        raise NotFound(
-            f"no VM or container named {name!r}",
-            hint=did_you_mean(name, known) or "see 'ovlab ps'",
-        )
+        raise not_found(name, lab, CONTAINERS)
+    return found
+
+
+def _one(name: str, found: list[ContainerRef]) -> ContainerRef:
+    """The container meant among several of one name, or UsageError."""
     if len(found) > 1 and os.path.exists(paths.AGENT_SOCKET):
         # Inside a VM (its own agent answers here): this VM's container is meant.
         here = [c for c in found if c.is_here()]

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 import yaml
 
 from toolkit.lab import state
 from toolkit.lab.lifecycle import install_bin, require_up
+from toolkit.lab.records import LabRecord
 
 
 def secrets_dir(lab: str) -> Path:
@@ -16,30 +16,26 @@ def secrets_dir(lab: str) -> Path:
     return state.lab_dir(lab) / "secrets"
 
 
-def build(lab: str, consul_bin: str | None = None) -> dict[str, Any]:
+def build(lab: str, consul_bin: str | None = None) -> dict[str, object]:
     """The inventory of a running lab, as a YAML-ready mapping."""
     return from_state(lab, require_up(lab), consul_bin)
 
 
-def from_state(lab: str, data: dict[str, Any], consul_bin: str | None = None) -> dict[str, Any]:
+def from_state(lab: str, record: LabRecord, consul_bin: str | None = None) -> dict[str, object]:
     """The inventory of a lab from its state record: the topology's ``vars`` (lab-wide in
     ``all.vars``, a VM's own as its host vars) beside what ovlab sets for lab VMs, which the
     topology loader refuses to have overridden (``toolkit.lab.role_vars.SET_BY_OVLAB``)."""
     groups: dict[str, list[str]] = {}
-    hosts: dict[str, Any] = {}
-    for node, info in data["nodes"].items():
-        hosts[node] = {
-            **info.get("vars", {}),
-            "ovlab_node": node,
-            "ovlab_eth1": str(info["eth1"]).split("/")[0],
-        }
-        for group in info.get("groups", []):
-            groups.setdefault(group, []).append(node)
+    hosts: dict[str, dict[str, object]] = {}
+    for vm in record.nodes:
+        hosts[vm.node] = {**vm.vars, "ovlab_node": vm.node, "ovlab_eth1": vm.address}
+        for group in vm.groups:
+            groups.setdefault(group, []).append(vm.node)
     # Both roles require their controller-side secrets directory (they read nothing from the
     # controller's environment): the lab's own, beside its state, gone with 'lab down'.
     secrets = str(secrets_dir(lab))
-    all_vars: dict[str, Any] = {
-        **data.get("vars", {}),
+    all_vars: dict[str, object] = {
+        **record.vars,
         "ansible_connection": "ovlab_vm",
         "ansible_python_interpreter": "/usr/bin/python3",
         "ovlab_lab": lab,
@@ -49,8 +45,8 @@ def from_state(lab: str, data: dict[str, Any], consul_bin: str | None = None) ->
         "overlay_agent_secrets_dir": secrets,
         # The install that brought the lab up is visible inside its VMs: its
         # supervisorctl drives their supervisord, its ovlab runs their agents.
-        "ovlab_supervisorctl": str(Path(install_bin(data)) / "supervisorctl"),
-        "ovlab_bin": install_bin(data),
+        "ovlab_supervisorctl": str(Path(install_bin(record)) / "supervisorctl"),
+        "ovlab_bin": install_bin(record),
     }
     if consul_bin:
         all_vars["consul_copy_src"] = consul_bin

@@ -52,11 +52,11 @@ def trace(
     if not 0 <= size <= 65000:
         raise UsageError(f"--size {size} is out of range (0-65000 bytes)")
     # The state file alone, on the hot path: lifecycle (and YAML) only to word a refusal.
-    data = state.load(lab) or {}
-    if data.get("phase") != "up":
+    record = state.load(lab)
+    if record is None or record.phase != "up":
         from toolkit.lab.lifecycle import require_up
 
-        data = require_up(lab)
+        record = require_up(lab)
     snap = snapshot(lab)
     ends = pick(snap, src, dst)
     vms = {v.node: v for v in registry.vms(lab)}
@@ -79,7 +79,7 @@ def trace(
     a, b = sides
     ports = [int(h.port) for h in snap.hosts.values() if h.port]
     port = Counter(ports).most_common(1)[0][0] if ports else 4789
-    mtu = int((data.get("underlay") or {}).get("mtu") or 1500)
+    mtu = (record.underlay.mtu if record.underlay else None) or 1500
     vteps = {h.vtep: h.host for h in snap.hosts.values()}
     vteps.update({e.vtep: e.host for e in snap.endpoints.values()})
     ctx = Context(
