@@ -1,0 +1,152 @@
+"""One rtnetlink message -> (table, key, object, op), the shape every watch record uses.
+
+Objects are plain dicts named like iproute2's JSON (``ip -j``, ``bridge -j``) so an
+event can be checked against ``ip monitor`` by eye. Keys identify an object inside
+its namespace's table, the way the kernel does: a link by ifindex, a neighbour by
+(device, destination), an FDB entry by (device, MAC, VLAN, remote), a route by
+(table, destination, metric). Messages come from pyroute2's parser (MarshalRtnl).
+
+VXLAN miss notifications are RTM_GETNEIGH messages the kernel multicasts on the
+neighbour group when ``l2miss``/``l3miss`` is set and a lookup fails: AF_INET (or
+AF_INET6) with NDA_DST for an L3 miss, AF_BRIDGE with NDA_LLADDR for an L2 miss
+(drivers/net/vxlan/vxlan_core.c, vxlan_ip_miss() and vxlan_fdb_miss()).
+"""
+
+from __future__ import annotations
+
+import socket
+from typing import Any
+
+from toolkit.netns.collect import link_flags
+from toolkit.netns.lean import fdb_state, nud_names
+
+RTM_NEWLINK, RTM_DELLINK = 16, 17
+RTM_NEWADDR, RTM_DELADDR = 20, 21
+RTM_NEWROUTE, RTM_DELROUTE = 24, 25
+RTM_NEWNEIGH, RTM_DELNEIGH, RTM_GETNEIGH = 28, 29, 30
+AF_BRIDGE = 7
+
+OPS = {
+    RTM_NEWLINK: ("link", "new"),
+    RTM_DELLINK: ("link", "del"),
+    RTM_NEWADDR: ("addr", "new"),
+    RTM_DELADDR: ("addr", "del"),
+    RTM_NEWROUTE: ("route", "new"),
+    RTM_DELROUTE: ("route", "del"),
+    RTM_NEWNEIGH: ("neigh", "new"),
+    RTM_DELNEIGH: ("neigh", "del"),
+    RTM_GETNEIGH: ("miss", "miss"),
+}
+TABLES = ("link", "addr", "neigh", "fdb", "route")
+_RT_TABLES = {254: "main", 255: "local", 253: "default"}
+_RT_TYPES = {1: "unicast", 2: "local", 3: "broadcast", 5: "multicast", 6: "blackhole",
+             7: "unreachable", 8: "prohibit"}  # fmt: skip
+
+
+def _family(fam: int) -> str:
+    return "inet6" if fam == socket.AF_INET6 else "inet"
+
+
+def _link(msg: Any, names: dict[int, str]) -> tuple[str, dict[str, Any]]:
+    info = msg.get_attr("IFLA_LINKINFO")
+    kind = info.get_attr("IFLA_INFO_KIND") if info is not None else None
+    master = msg.get_attr("IFLA_MASTER")
+    obj = {
+        "ifindex": msg["index"],
+        "name": msg.get_attr("IFLA_IFNAME"),
+        "flags": list(link_flags(msg["flags"])),
+        "operstate": msg.get_attr("IFLA_OPERSTATE"),
+        "mtu": msg.get_attr("IFLA_MTU"),
+        "mac": msg.get_attr("IFLA_ADDRESS"),
+        "master": names.get(master, master) if master else None,
+        "kind": kind,
+    }
+    return str(msg["index"]), {k: v for k, v in obj.items() if v is not None}
+
+
+def _addr(msg: Any, names: dict[int, str]) -> tuple[str, dict[str, Any]]:
+    address = msg.get_attr("IFA_LOCAL") or msg.get_attr("IFA_ADDRESS")
+    dev = names.get(msg["index"], msg["index"])
+    obj = {"dev": dev, "family": _family(msg["family"]), "address": address,
+           "prefixlen": msg["prefixlen"], "scope": msg["scope"]}  # fmt: skip
+    return f"{msg['index']}/{address}/{msg['prefixlen']}", obj
+
+
+def _neigh(msg: Any, names: dict[int, str]) -> tuple[str, str, dict[str, Any]]:
+    """Neighbour or FDB entry (AF_BRIDGE), table name first."""
+    idx = msg["ifindex"]
+    dev = names.get(idx, idx)
+    mac = msg.get_attr("NDA_LLADDR")
+    dst = msg.get_attr("NDA_DST")
+    if msg["family"] == AF_BRIDGE:
+        vlan = msg.get_attr("NDA_VLAN")
+        master = msg.get_attr("NDA_MASTER")
+        obj: dict[str, Any] = {"mac": mac, "dev": dev, "state": fdb_state(msg["state"])}
+        if dst:
+            obj["dst"] = dst
+        if vlan:
+            obj["vlan"] = vlan
+        if master:
+            obj["master"] = names.get(master, master)
+        vni = msg.get_attr("NDA_VNI")
+        if vni is not None:
+            obj["vni"] = vni
+        flags = []
+        if msg["flags"] & 0x02:
+            flags.append("self")
+        if msg["flags"] & 0x04:
+            flags.append("master")
+        obj["flags"] = flags
+        return "fdb", f"{idx}/{mac}/{vlan or 0}/{dst or ''}", obj
+    obj = {"dst": dst, "dev": dev, "state": list(nud_names(msg["state"]))}
+    if mac:
+        obj["lladdr"] = mac
+    return "neigh", f"{idx}/{dst}", obj
+
+
+def _route(msg: Any, names: dict[int, str]) -> tuple[str, dict[str, Any]]:
+    table = msg.get_attr("RTA_TABLE") or msg["table"]
+    dst = msg.get_attr("RTA_DST")
+    dst = f"{dst}/{msg['dst_len']}" if dst else "default"
+    oif = msg.get_attr("RTA_OIF")
+    metric = msg.get_attr("RTA_PRIORITY")
+    obj = {
+        "dst": dst,
+        "family": _family(msg["family"]),
+        "type": _RT_TYPES.get(msg["type"], str(msg["type"])),
+        "table": _RT_TABLES.get(table, str(table)),
+        "gateway": msg.get_attr("RTA_GATEWAY"),
+        "dev": names.get(oif, oif) if oif else None,
+        "prefsrc": msg.get_attr("RTA_PREFSRC"),
+        "metric": metric,
+    }
+    key = f"{obj['family']}/{obj['table']}/{dst}/{msg['tos']}/{metric or 0}/{obj['type']}"
+    return key, {k: v for k, v in obj.items() if v is not None}
+
+
+def decode(msg: Any, names: dict[int, str]) -> tuple[str, str, str, dict[str, Any]] | None:
+    """(table, op, key, object) of one message; None for a message watch does not follow.
+
+    ``op`` is ``new``, ``del`` or ``miss``; ``table`` is one of TABLES, or ``miss``.
+    ``names`` maps ifindex to device name in the message's namespace.
+    """
+    mtype = msg["header"]["type"]
+    known = OPS.get(mtype)
+    if known is None:
+        return None
+    table, op = known
+    if table == "link":
+        key, obj = _link(msg, names)
+    elif table == "addr":
+        key, obj = _addr(msg, names)
+    elif table == "route":
+        if msg["family"] not in (socket.AF_INET, socket.AF_INET6):
+            return None
+        key, obj = _route(msg, names)
+    else:
+        table2, key, obj = _neigh(msg, names)
+        if op == "miss":
+            obj["miss"] = "l2miss" if table2 == "fdb" else "l3miss"
+        else:
+            table = table2
+    return table, op, key, obj
