@@ -202,3 +202,26 @@ def diff_command(
 
         print_diff(rows)
     raise typer.Exit(1 if rows else 0)
+
+
+def doctor_at(lab: str, at: str, journal_dir: str | None) -> Any:
+    """``doctor LAB --at TIME``: the store-and-table checks on the journal's state at TIME."""
+    import os
+
+    from toolkit.watch.atview import diagnose_at
+    from toolkit.watch.history import parse_time, state_at
+
+    path = journal_dir or _default_journal(lab)
+    if not os.path.exists(path):
+        raise UsageError(f"no journal at {path}",
+                         hint="record one with 'ovlab record LAB -o DIR' and pass --journal DIR")  # fmt: skip
+    state, problem = state_at(path, parse_time(at))
+    if problem:
+        sys.stderr.write(f"warning: {path}: {problem}; judged from the lines before it\n")
+    return diagnose_at(state)
+
+
+def _default_journal(lab: str) -> str:
+    from toolkit.lab.address import lab_name
+
+    return f"{lab_name(lab)}-journal"

@@ -61,7 +61,26 @@ def _link(msg: Any, names: dict[int, str]) -> tuple[str, dict[str, Any]]:
         "master": names.get(master, master) if master else None,
         "kind": kind,
     }
+    if kind == "vxlan":
+        obj["vxlan"] = _vxlan(info.get_attr("IFLA_INFO_DATA"))
     return str(msg["index"]), {k: v for k, v in obj.items() if v is not None}
+
+
+def _vxlan(data: Any) -> dict[str, Any] | None:
+    """The tunnel settings the doctor judges (vxlan_fill_info(), vxlan_core.c)."""
+    if data is None:
+        return None
+    out = {
+        "id": data.get_attr("IFLA_VXLAN_ID"),
+        "port": data.get_attr("IFLA_VXLAN_PORT"),
+        "local": data.get_attr("IFLA_VXLAN_LOCAL"),
+        "learning": bool(data.get_attr("IFLA_VXLAN_LEARNING")),
+        "proxy": bool(data.get_attr("IFLA_VXLAN_PROXY")),
+        "l2miss": bool(data.get_attr("IFLA_VXLAN_L2MISS")),
+        "l3miss": bool(data.get_attr("IFLA_VXLAN_L3MISS")),
+        "ageing": data.get_attr("IFLA_VXLAN_AGEING"),
+    }
+    return {k: v for k, v in out.items() if v is not None}
 
 
 def _addr(msg: Any, names: dict[int, str]) -> tuple[str, dict[str, Any]]:
