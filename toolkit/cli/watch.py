@@ -45,15 +45,32 @@ def _stop_on_signals(stop: Any) -> None:
 
 
 def watch_command(
-    lab: Annotated[str | None, typer.Argument(help="The lab (name, topology file or directory).")] = None,
-    json_out: Annotated[bool, typer.Option("--json", help="One JSON object per line (schema v1).")] = False,
-    vm: Annotated[str | None, typer.Option("--vm", help="Only these VMs (comma-separated).")] = None,
-    net: Annotated[str | None, typer.Option("--net", help="Only these networks (comma-separated).")] = None,
-    kind: Annotated[str | None, typer.Option("--kind", help="Only these kinds: link,addr,neigh,fdb,route,miss,store,ns.")] = None,
-    replay: Annotated[str | None, typer.Option("--replay", help="Replay a journal (from 'ovlab record') instead.")] = None,
-    start: Annotated[str | None, typer.Option("--from", help="Replay from this time (UTC).")] = None,
+    lab: Annotated[
+        str | None, typer.Argument(help="The lab (name, topology file or directory).")
+    ] = None,
+    json_out: Annotated[
+        bool, typer.Option("--json", help="One JSON object per line (schema v1).")
+    ] = False,
+    vm: Annotated[
+        str | None, typer.Option("--vm", help="Only these VMs (comma-separated).")
+    ] = None,
+    net: Annotated[
+        str | None, typer.Option("--net", help="Only these networks (comma-separated).")
+    ] = None,
+    kind: Annotated[
+        str | None,
+        typer.Option("--kind", help="Only these kinds: link,addr,neigh,fdb,route,miss,store,ns."),
+    ] = None,
+    replay: Annotated[
+        str | None, typer.Option("--replay", help="Replay a journal (from 'ovlab record') instead.")
+    ] = None,
+    start: Annotated[
+        str | None, typer.Option("--from", help="Replay from this time (UTC).")
+    ] = None,
     end: Annotated[str | None, typer.Option("--to", help="Replay up to this time (UTC).")] = None,
-    speed: Annotated[float, typer.Option("--speed", help="Replay pace: 1 as it happened, 0 at once.")] = 0.0,
+    speed: Annotated[
+        float, typer.Option("--speed", help="Replay pace: 1 as it happened, 0 at once.")
+    ] = 0.0,
 ) -> None:
     """Stream every kernel and store change of a lab, as it happens.
 
@@ -72,8 +89,9 @@ def watch_command(
     from toolkit.watch.lab import LabWatch
 
     require_privileges()
-    w = LabWatch(lab_name(lab), kinds=kinds, vms=vms, nets=nets,
-                 store=not kinds or "store" in kinds)  # fmt: skip
+    w = LabWatch(
+        lab_name(lab), kinds=kinds, vms=vms, nets=nets, store=not kinds or "store" in kinds
+    )
     w.start()
     _stop_on_signals(w.stop)
     last: dict[str, Any] = {}
@@ -84,8 +102,16 @@ def watch_command(
         raise typer.Exit(4)
 
 
-def _replay(path: str, start: str | None, end: str | None, speed: float, json_out: bool,
-            kinds: frozenset[str], vms: frozenset[str], nets: frozenset[str]) -> None:  # fmt: skip
+def _replay(
+    path: str,
+    start: str | None,
+    end: str | None,
+    speed: float,
+    json_out: bool,
+    kinds: frozenset[str],
+    vms: frozenset[str],
+    nets: frozenset[str],
+) -> None:
     from toolkit.watch.history import parse_time
     from toolkit.watch.journal import Reading
     from toolkit.watch.replay import replay
@@ -107,10 +133,19 @@ def _replay(path: str, start: str | None, end: str | None, speed: float, json_ou
 
 def record_command(
     lab: Annotated[str, typer.Argument(help="The lab to record.")],
-    out_dir: Annotated[str | None, typer.Option("-o", "--output", help="Journal directory (default: ./LAB-journal).")] = None,
-    snapshot_every: Annotated[float, typer.Option("--snapshot-every", help="Minutes between full snapshots.")] = 5.0,
-    max_mb: Annotated[float, typer.Option("--segment-mb", help="Rotate a segment past this many MB.")] = 16.0,
-    keep: Annotated[int, typer.Option("--keep", help="Segments kept (disk bound = keep x segment).")] = 8,
+    out_dir: Annotated[
+        str | None,
+        typer.Option("-o", "--output", help="Journal directory (default: ./LAB-journal)."),
+    ] = None,
+    snapshot_every: Annotated[
+        float, typer.Option("--snapshot-every", help="Minutes between full snapshots.")
+    ] = 5.0,
+    max_mb: Annotated[
+        float, typer.Option("--segment-mb", help="Rotate a segment past this many MB.")
+    ] = 16.0,
+    keep: Annotated[
+        int, typer.Option("--keep", help="Segments kept (disk bound = keep x segment).")
+    ] = 8,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Do not echo events.")] = True,
 ) -> None:
     """Keep a lab's event stream as an append-only JSON-lines journal.
@@ -133,8 +168,7 @@ def record_command(
     w.start()
     _stop_on_signals(w.stop)
     writer = Writer(out_dir or f"{name}-journal", name, int(max_mb * (1 << 20)), keep)
-    last = record(w, writer, snapshot_every * 60,
-                  None if quiet else (lambda r: _out(r, False)))  # fmt: skip
+    last = record(w, writer, snapshot_every * 60, None if quiet else (lambda r: _out(r, False)))
     sys.stderr.write(f"recorded {writer.written} events into {writer.directory}\n")
     if last.get("op") == "lab-down":
         raise typer.Exit(4)
@@ -142,7 +176,9 @@ def record_command(
 
 def snapshot_command(
     lab: Annotated[str, typer.Argument(help="The lab.")],
-    out: Annotated[str, typer.Option("-o", "--output", help="The file to write ('-' for stdout).")] = "-",
+    out: Annotated[
+        str, typer.Option("-o", "--output", help="The file to write ('-' for stdout).")
+    ] = "-",
 ) -> None:
     """Save every table of every namespace of a lab, and its store, as one JSON file."""
     from toolkit.render.watch import json_line
@@ -174,8 +210,13 @@ def _now(lab: str) -> dict[str, Any]:
 def diff_command(
     a: Annotated[str, typer.Argument(help="A snapshot file, JOURNAL@TIME, or a lab (now).")],
     b: Annotated[str, typer.Argument(help="The same kinds of thing; the later state.")],
-    json_out: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
-    kind: Annotated[str | None, typer.Option("--kind", help="Only these tables: link,addr,neigh,fdb,route,store.")] = None,
+    json_out: Annotated[
+        bool, typer.Option("--json", help="Print JSON instead of a table.")
+    ] = False,
+    kind: Annotated[
+        str | None,
+        typer.Option("--kind", help="Only these tables: link,addr,neigh,fdb,route,store."),
+    ] = None,
 ) -> None:
     """What differs between two states of a lab: every added, removed and changed object.
 
@@ -213,8 +254,10 @@ def doctor_at(lab: str, at: str, journal_dir: str | None) -> Any:
 
     path = journal_dir or _default_journal(lab)
     if not os.path.exists(path):
-        raise UsageError(f"no journal at {path}",
-                         hint="record one with 'ovlab record LAB -o DIR' and pass --journal DIR")  # fmt: skip
+        raise UsageError(
+            f"no journal at {path}",
+            hint="record one with 'ovlab record LAB -o DIR' and pass --journal DIR",
+        )
     state, problem = state_at(path, parse_time(at))
     if problem:
         sys.stderr.write(f"warning: {path}: {problem}; judged from the lines before it\n")

@@ -34,8 +34,10 @@ def _obj(kind: str, obj: dict[str, Any] | None) -> str:
             parts += ["lladdr", obj["mac"]]
         return " ".join(parts + list(obj.get("state", [])))
     if kind == "link":
-        return (f"{obj.get('name')} {obj.get('kind') or ''} <{','.join(obj.get('flags', []))}>"
-                f" mtu {obj.get('mtu')}" + (f" master {obj['master']}" if obj.get("master") else ""))
+        return (
+            f"{obj.get('name')} {obj.get('kind') or ''} <{','.join(obj.get('flags', []))}>"
+            f" mtu {obj.get('mtu')}" + (f" master {obj['master']}" if obj.get("master") else "")
+        )
     if kind == "addr":
         return f"{obj.get('address')}/{obj.get('prefixlen')} dev {obj.get('dev')}"
     if kind == "route":
@@ -49,7 +51,8 @@ def text_line(rec: dict[str, Any]) -> str:
     """One record as one readable line: time, where, what, before -> after."""
     if rec.get("type") == "snapshot":
         n = sum(len(r) for ns in rec.get("namespaces", []) for r in ns["tables"].values())
-        return f"{_clock(rec['t'])} snapshot of {len(rec.get('namespaces', []))} namespaces ({n} objects)"
+        spaces = len(rec.get("namespaces", []))
+        return f"{_clock(rec['t'])} snapshot of {spaces} namespaces ({n} objects)"
     if rec.get("type") != "event":
         return f"{_clock(rec.get('t', 0))} {rec.get('type')} {rec.get('lab', '')}"
     kind, op = rec["kind"], rec["op"]
@@ -85,9 +88,14 @@ def print_diff(rows: Sequence[Any], out: IO[str] | None = None) -> None:
     from toolkit.render.table import print_table
 
     shown = [
-        {"where": r.ns, "table": r.table, "change": r.op,
-         "object": _obj(r.table, r.after if r.after is not None else r.before)
-         if isinstance(r.after or r.before, dict) else f"{r.key} = {r.after if r.after is not None else r.before}"}
+        {
+            "where": r.ns,
+            "table": r.table,
+            "change": r.op,
+            "object": _obj(r.table, r.after if r.after is not None else r.before)
+            if isinstance(r.after or r.before, dict)
+            else f"{r.key} = {r.after if r.after is not None else r.before}",
+        }
         for r in rows
-    ]  # fmt: skip
+    ]
     print_table(shown, empty="no differences", file=out)

@@ -38,9 +38,22 @@ def _store_snapshot(kv: dict[str, Any], index: int) -> dict[str, Any]:
 def _overlay(name: str, tables: dict[str, dict[str, Any]]) -> OverlayNs:
     links, vxlans = [], []
     for obj in tables.get("link", {}).values():
-        links.append(Link(name, obj["ifindex"], obj["name"], tuple(obj.get("flags", ())),
-                          obj.get("operstate"), obj.get("mtu"), obj.get("mac"),
-                          obj.get("master"), obj.get("kind"), None, None, None))  # fmt: skip
+        links.append(
+            Link(
+                name,
+                obj["ifindex"],
+                obj["name"],
+                tuple(obj.get("flags", ())),
+                obj.get("operstate"),
+                obj.get("mtu"),
+                obj.get("mac"),
+                obj.get("master"),
+                obj.get("kind"),
+                None,
+                None,
+                None,
+            )
+        )
         vx = obj.get("vxlan")
         if vx is not None:
             fields: dict[str, Any] = {f: None for f in Vxlan._fields}
@@ -48,13 +61,37 @@ def _overlay(name: str, tables: dict[str, dict[str, Any]]) -> OverlayNs:
             fields.update(netns=name, name=obj["name"], mtu=obj.get("mtu"))
             fields.update({k: v for k, v in vx.items() if k in fields})
             vxlans.append(Vxlan(**fields))
-    neigh = [Neigh(name, o.get("dst"), str(o.get("dev")), o.get("lladdr"),
-                   tuple(o.get("state", ())), (), None)
-             for o in tables.get("neigh", {}).values()]  # fmt: skip
-    fdb = [Fdb(name, o.get("mac"), str(o.get("dev")), o.get("master"), o.get("vlan"),
-               o.get("dst"), None, o.get("vni"), None, None, None, None,
-               tuple(o.get("flags", ())), o.get("state", ""))
-           for o in tables.get("fdb", {}).values()]  # fmt: skip
+    neigh = [
+        Neigh(
+            name,
+            o.get("dst"),
+            str(o.get("dev")),
+            o.get("lladdr"),
+            tuple(o.get("state", ())),
+            (),
+            None,
+        )
+        for o in tables.get("neigh", {}).values()
+    ]
+    fdb = [
+        Fdb(
+            name,
+            o.get("mac"),
+            str(o.get("dev")),
+            o.get("master"),
+            o.get("vlan"),
+            o.get("dst"),
+            None,
+            o.get("vni"),
+            None,
+            None,
+            None,
+            None,
+            tuple(o.get("flags", ())),
+            o.get("state", ""),
+        )
+        for o in tables.get("fdb", {}).values()
+    ]
     return OverlayNs(name, "", tuple(links), tuple(vxlans), tuple(neigh), tuple(fdb))
 
 
@@ -96,5 +133,4 @@ def diagnose_at(state: dict[str, Any]) -> Report:
         "endpoints": len(view.endpoints),
         "overlay_namespaces": sum(len(v.overlay) for v in view.vms),
     }
-    return Report(view.lab, tuple(sorted(set(found), key=sort_key)), checked,
-                  time.monotonic() - t0)  # fmt: skip
+    return Report(view.lab, tuple(sorted(set(found), key=sort_key)), checked, time.monotonic() - t0)

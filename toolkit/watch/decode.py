@@ -39,8 +39,15 @@ OPS = {
 }
 TABLES = ("link", "addr", "neigh", "fdb", "route")
 _RT_TABLES = {254: "main", 255: "local", 253: "default"}
-_RT_TYPES = {1: "unicast", 2: "local", 3: "broadcast", 5: "multicast", 6: "blackhole",
-             7: "unreachable", 8: "prohibit"}  # fmt: skip
+_RT_TYPES = {
+    1: "unicast",
+    2: "local",
+    3: "broadcast",
+    5: "multicast",
+    6: "blackhole",
+    7: "unreachable",
+    8: "prohibit",
+}
 
 
 def _family(fam: int) -> str:
@@ -86,8 +93,13 @@ def _vxlan(data: Any) -> dict[str, Any] | None:
 def _addr(msg: Any, names: dict[int, str]) -> tuple[str, dict[str, Any]]:
     address = msg.get_attr("IFA_LOCAL") or msg.get_attr("IFA_ADDRESS")
     dev = names.get(msg["index"], msg["index"])
-    obj = {"dev": dev, "family": _family(msg["family"]), "address": address,
-           "prefixlen": msg["prefixlen"], "scope": msg["scope"]}  # fmt: skip
+    obj = {
+        "dev": dev,
+        "family": _family(msg["family"]),
+        "address": address,
+        "prefixlen": msg["prefixlen"],
+        "scope": msg["scope"],
+    }
     return f"{msg['index']}/{address}/{msg['prefixlen']}", obj
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import copy
 import json
 import os
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any, NamedTuple
 
 from toolkit.errors import UsageError
@@ -31,14 +31,15 @@ def parse_time(text: str) -> float:
         pass
     try:
         if len(text) <= 12 and text.count(":") >= 1 and "T" not in text:
-            today = datetime.now(timezone.utc).date().isoformat()
+            today = datetime.now(UTC).date().isoformat()
             text = f"{today}T{text}"
         dt = datetime.fromisoformat(text)
     except ValueError:
-        raise UsageError(f"not a time: {text!r}",
-                         hint="give Unix seconds, 2026-11-29T20:30:05 or 20:30:05 (UTC)") from None  # fmt: skip
+        raise UsageError(
+            f"not a time: {text!r}", hint="give Unix seconds, 2026-11-29T20:30:05 or 20:30:05 (UTC)"
+        ) from None
     if dt.tzinfo is None:
-        dt = dt.replace(tzinfo=timezone.utc)
+        dt = dt.replace(tzinfo=UTC)
     return dt.timestamp()
 
 
@@ -59,7 +60,9 @@ def apply(state: dict[str, Any], ev: dict[str, Any]) -> None:
         if op == "del":
             state["namespaces"] = [n for n in state["namespaces"] if ns_id(n) != nid]
         elif nid not in spaces:
-            entry = {k: ev[k] for k in ("vm", "ns", "ns_kind", "net", "container") if k in ev}
+            entry: dict[str, Any] = {
+                k: ev[k] for k in ("vm", "ns", "ns_kind", "net", "container") if k in ev
+            }
             entry.update(id=nid, tables={t: {} for t in schema.TABLES})
             state["namespaces"].append(entry)
         return
@@ -98,8 +101,10 @@ def state_at(path: str, t: float) -> tuple[dict[str, Any], str | None]:
                 state = copy.deepcopy(rec)
             apply(state, rec)
     if state is None:
-        raise UsageError(f"the journal at {path} holds no snapshot at or before that time",
-                         hint="see its first time with 'ovlab watch --replay'")  # fmt: skip
+        raise UsageError(
+            f"the journal at {path} holds no snapshot at or before that time",
+            hint="see its first time with 'ovlab watch --replay'",
+        )
     state = copy.deepcopy(state)
     state["t"] = t
     return state, reading.problem
@@ -135,8 +140,9 @@ def diff(a: dict[str, Any], b: dict[str, Any], tables: frozenset[str] = frozense
         for table in schema.TABLES:
             if tables and table not in tables:
                 continue
-            out += _rows(nid, table, na[nid]["tables"].get(table, {}),
-                         nb[nid]["tables"].get(table, {}))  # fmt: skip
+            out += _rows(
+                nid, table, na[nid]["tables"].get(table, {}), nb[nid]["tables"].get(table, {})
+            )
     if not tables or "store" in tables:
         out += _rows("store", "store", a.get("store", {}), b.get("store", {}))
     return out
@@ -161,17 +167,22 @@ def load_state(spec: str) -> tuple[dict[str, Any], str | None]:
     """
     path, _, when = spec.partition("@")
     if not os.path.exists(path):
-        raise UsageError(f"no snapshot or journal at {path}",
-                         hint="give a file from 'ovlab lab snapshot', DIR@TIME, or a lab name")  # fmt: skip
+        raise UsageError(
+            f"no snapshot or journal at {path}",
+            hint="give a file from 'ovlab lab snapshot', DIR@TIME, or a lab name",
+        )
     if os.path.isdir(path) or when:
         return state_at(path, parse_time(when) if when else float("inf"))
     try:
         with open(path, encoding="utf-8") as fh:
             snap = json.load(fh)
     except (OSError, ValueError) as exc:
-        raise UsageError(f"{path} is not a snapshot: {exc}",
-                         hint="make one with 'ovlab lab snapshot LAB -o FILE'") from None  # fmt: skip
+        raise UsageError(
+            f"{path} is not a snapshot: {exc}",
+            hint="make one with 'ovlab lab snapshot LAB -o FILE'",
+        ) from None
     if not isinstance(snap, dict) or snap.get("type") != "snapshot":
-        raise UsageError(f"{path} is not a snapshot",
-                         hint="make one with 'ovlab lab snapshot LAB -o FILE'")  # fmt: skip
+        raise UsageError(
+            f"{path} is not a snapshot", hint="make one with 'ovlab lab snapshot LAB -o FILE'"
+        )
     return snap, None

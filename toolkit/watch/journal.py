@@ -59,9 +59,11 @@ class Writer:
             os.makedirs(self.directory, exist_ok=True)
             existing = segments(self.directory)
         except OSError as exc:
-            raise UsageError(f"cannot use {self.directory} for a journal: {exc.strerror}",
-                             hint="give a writable directory with -o DIR") from None  # fmt: skip
-        self._n = (_number(existing[-1]) if existing else 0)
+            raise UsageError(
+                f"cannot use {self.directory} for a journal: {exc.strerror}",
+                hint="give a writable directory with -o DIR",
+            ) from None
+        self._n = _number(existing[-1]) if existing else 0
         self._rotate(snapshot)
 
     def _rotate(self, snapshot: dict[str, Any]) -> None:
@@ -72,8 +74,15 @@ class Writer:
         path = os.path.join(self.directory, segment_name(self._n))
         self._fh = open(path, "a", encoding="utf-8")  # noqa: SIM115 (kept open for appends)
         self._size = 0
-        self._line({"v": schema.VERSION, "type": "header", "lab": self.lab,
-                    "t": round(time.time(), 6), "segment": self._n})  # fmt: skip
+        self._line(
+            {
+                "v": schema.VERSION,
+                "type": "header",
+                "lab": self.lab,
+                "t": round(time.time(), 6),
+                "segment": self._n,
+            }
+        )
         self._line(snapshot)
         self.sync()
         for old in segments(self.directory)[: -self.keep]:
@@ -129,8 +138,9 @@ def _number(path: str) -> int:
 
 def segments(directory: str) -> list[str]:
     """The journal's segment files, oldest first."""
-    names = sorted(n for n in os.listdir(directory)
-                   if n.startswith("journal-") and n.endswith(".jsonl"))  # fmt: skip
+    names = sorted(
+        n for n in os.listdir(directory) if n.startswith("journal-") and n.endswith(".jsonl")
+    )
     return [os.path.join(directory, n) for n in names]
 
 
@@ -153,8 +163,10 @@ def read(path: str, reading: Reading | None = None) -> Iterator[dict[str, Any]]:
     if os.path.isdir(path):
         files = segments(path)
         if not files:
-            raise UsageError(f"{path} holds no journal segments (journal-*.jsonl)",
-                             hint="give the directory 'ovlab record -o DIR' wrote")  # fmt: skip
+            raise UsageError(
+                f"{path} holds no journal segments (journal-*.jsonl)",
+                hint="give the directory 'ovlab record -o DIR' wrote",
+            )
     elif os.path.exists(path):
         files = [path]
     else:

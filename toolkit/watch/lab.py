@@ -18,7 +18,7 @@ import ctypes
 import os
 import queue
 import selectors
-
+import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -81,6 +81,9 @@ class LabWatch:
     _stopping: bool = False
     _inotify: int = -1
     _watched_dirs: dict[int, str] = field(default_factory=dict)
+    _scan_req: threading.Event = field(default_factory=threading.Event)
+    _found: list[NsLabel] | None = None
+    _vm_gone: int = 0
 
     # --- start ----------------------------------------------------------------
 
@@ -117,7 +120,6 @@ class LabWatch:
             self._kv, self._store_index = dict(self._store.kv), self._store.index
         for label in self.discover():
             self._add(label, announce=False)
-        self._next_scan = time.monotonic() + RESCAN_EVERY
 
     # --- naming ---------------------------------------------------------------
 
@@ -131,8 +133,11 @@ class LabWatch:
 
     def _container_nets(self) -> dict[tuple[str, str], str]:
         """(host, container) -> network name, from the store's endpoint records."""
-        nets = {k[8:]: v.get("name") for k, (v, _m) in self._kv.items()
-                if k.startswith("network/") and isinstance(v, dict)}  # fmt: skip
+        nets = {
+            k[8:]: v.get("name")
+            for k, (v, _m) in self._kv.items()
+            if k.startswith("network/") and isinstance(v, dict)
+        }
         out = {}
         for key, (value, _m) in self._kv.items():
             if key.startswith("endpoint/") and isinstance(value, dict):
@@ -154,23 +159,41 @@ class LabWatch:
             with contextlib.suppress(OSError):
                 for name in sorted(os.listdir(base)):
                     if name.startswith("1-"):
-                        out.append(NsLabel(f"{vm.node}/{name}", "overlay", f"{base}/{name}",
-                                           vm.node, name, nets.get(name)))  # fmt: skip
+                        out.append(
+                            NsLabel(
+                                f"{vm.node}/{name}",
+                                "overlay",
+                                f"{base}/{name}",
+                                vm.node,
+                                name,
+                                nets.get(name),
+                            )
+                        )
         from toolkit.overlay.locate import containers
 
         cnets = self._container_nets()
         for c in containers():
             if c.lab == self.lab:
-                out.append(NsLabel(f"{c.host}/{c.name}", "container", paths.proc_ns(c.pid),
-                                   c.host, c.name, cnets.get((c.host, c.name)), c.name,
-                                   c.pid))  # fmt: skip
+                out.append(
+                    NsLabel(
+                        f"{c.host}/{c.name}",
+                        "container",
+                        paths.proc_ns(c.pid),
+                        c.host,
+                        c.name,
+                        cnets.get((c.host, c.name)),
+                        c.name,
+                        c.pid,
+                    )
+                )
         return out
 
     def _watch_dir(self, path: str) -> None:
         if self._inotify < 0 or path in self._watched_dirs.values():
             return
-        wd = _libc.inotify_add_watch(self._inotify, path.encode(),
-                                     IN_CREATE | IN_DELETE | IN_MOVED_FROM | IN_MOVED_TO)  # fmt: skip
+        wd = _libc.inotify_add_watch(
+            self._inotify, path.encode(), IN_CREATE | IN_DELETE | IN_MOVED_FROM | IN_MOVED_TO
+        )
         if wd >= 0:
             self._watched_dirs[wd] = path
 
@@ -211,20 +234,36 @@ class LabWatch:
             os.close(o.pidfd)
         self._emit_ns(o.label, "del")
 
-    def rescan(self) -> None:
-        """Open namespaces that appeared, let go of those that went."""
-        self._next_scan = time.monotonic() + RESCAN_EVERY
-        found = {label.id: label for label in self.discover()}
+    def rescan(self, found: list[NsLabel] | None = None) -> None:
+        """Open namespaces that appeared, let go of those that went (``found``: a discovery
+        made elsewhere, else one made now)."""
+        by_id = {label.id: label for label in (self.discover() if found is None else found)}
         for ns_id in list(self._open):
             o = self._open[ns_id]
-            label = found.get(ns_id)
+            label = by_id.get(ns_id)
             if label is None or not _same_ns(label.path, o.watch.ident):
                 self._drop(ns_id)
-        for ns_id, label in found.items():
+        for ns_id, label in by_id.items():
             if ns_id not in self._open:
                 self._add(label)
             elif label.net != self._open[ns_id].label.net:
                 self._open[ns_id].label = label  # the store named its network meanwhile
+
+    def _scanner(self) -> None:
+        # Discovery (a /proc walk, directory listings) runs here, off the event loop, so
+        # it never delays a notification; the loop only opens and closes namespaces.
+        while not self._stopping:
+            self._scan_req.wait(RESCAN_EVERY)
+            self._scan_req.clear()
+            if self._stopping:
+                return
+            try:
+                found = self.discover()
+            except OSError:
+                continue
+            self._found = found
+            with contextlib.suppress(OSError):
+                os.write(self._wake_w, b"d")
 
     # --- records --------------------------------------------------------------
 
@@ -239,15 +278,26 @@ class LabWatch:
 
     def _record(self, kind: str, op: str, **fields: Any) -> dict[str, Any]:
         self._seq += 1
-        rec: dict[str, Any] = {"v": schema.VERSION, "type": "event", "seq": self._seq,
-                               "t": round(time.time(), 6), "lab": self.lab, "kind": kind,
-                               "op": op}  # fmt: skip
+        rec: dict[str, Any] = {
+            "v": schema.VERSION,
+            "type": "event",
+            "seq": self._seq,
+            "t": round(time.time(), 6),
+            "lab": self.lab,
+            "kind": kind,
+            "op": op,
+        }
         rec.update({k: v for k, v in fields.items() if v is not None})
         return rec
 
     def _where(self, label: NsLabel) -> dict[str, Any]:
-        return {"vm": label.vm, "ns": label.ns, "ns_kind": label.kind, "net": label.net,
-                "container": label.container}  # fmt: skip
+        return {
+            "vm": label.vm,
+            "ns": label.ns,
+            "ns_kind": label.kind,
+            "net": label.net,
+            "container": label.container,
+        }
 
     def _emit_ns(self, label: NsLabel, op: str) -> None:
         if self._wanted("ns", label):
@@ -257,8 +307,17 @@ class LabWatch:
         kind = "overrun" if ch.table == "overrun" else ch.table
         if not self._wanted(kind, label):
             return
-        self._q.put(self._record(kind, ch.op, **self._where(label), key=ch.key,
-                                 before=ch.before, after=ch.after, via=ch.via))  # fmt: skip
+        self._q.put(
+            self._record(
+                kind,
+                ch.op,
+                **self._where(label),
+                key=ch.key,
+                before=ch.before,
+                after=ch.after,
+                via=ch.via,
+            )
+        )
 
     def _on_store(self, changes: list[KvChange], kv: dict[str, tuple[Any, int]]) -> None:
         # Called from the store thread: queue the records, wake the loop.
@@ -268,8 +327,18 @@ class LabWatch:
         for ch in changes:
             net = _store_net(ch, nets, self._kv)
             if self._wanted("store", None, net):
-                self._q.put(self._record("store", ch.op, key=ch.key, net=net, index=ch.index,
-                                         before=ch.before, after=ch.after, via="consul"))  # fmt: skip
+                self._q.put(
+                    self._record(
+                        "store",
+                        ch.op,
+                        key=ch.key,
+                        net=net,
+                        index=ch.modify_index,
+                        before=ch.before,
+                        after=ch.after,
+                        via="consul",
+                    )
+                )
         with contextlib.suppress(OSError):
             os.write(self._wake_w, b"s")
 
@@ -293,16 +362,16 @@ class LabWatch:
         """
         if self._store is not None:
             self._store.start()
+        threading.Thread(target=self._scanner, name="ns-scan", daemon=True).start()
         reason = "stopped"
+        scan = self._scan_req.set
         try:
             while True:
                 while not self._q.empty():
                     yield self._q.get()
                 if self._stopping:
                     break
-                timeout = max(0.0, min(0.5, self._next_scan - time.monotonic()))
-                rescan = False
-                for key, _mask in self._sel.select(timeout):
+                for key, _mask in self._sel.select(0.5):
                     what, ident = key.data
                     if what == "ns":
                         o = self._open.get(ident)
@@ -311,36 +380,44 @@ class LabWatch:
                         try:
                             changes = o.watch.read()
                         except OSError:
-                            rescan = True
+                            scan()
                             continue
                         for ch in changes:
                             self._emit_change(o.label, ch)
                             if o.label.kind == "vm" and ch.table == "link":
-                                rescan = True  # a veth came or went: maybe a container
-                    elif what == "pid":
-                        rescan = True
+                                scan()  # a veth came or went: maybe a container
+                    elif what in ("pid", "vm"):
+                        # An exited process's pidfd stays readable: stop selecting it.
+                        self._sel.unregister(key.fd)
+                        if what == "vm":
+                            self._vm_gone += 1
+                        scan()
                     elif what == "inotify":
                         with contextlib.suppress(OSError):
                             os.read(self._inotify, 65536)
-                        rescan = True
+                        scan()
                     elif what == "wake":
+                        got = b""
                         with contextlib.suppress(OSError):
-                            if b"s" in os.read(self._wake_r, 4096):
-                                rescan = True  # a network's name may now be known
-                    elif what == "vm":
-                        rescan = True
-                if self._vm_pidfds and all(_exited(fd) for fd in self._vm_pidfds):
+                            got = os.read(self._wake_r, 4096)
+                        if b"s" in got:
+                            scan()  # a network's name may now be known
+                        if b"d" in got and self._found is not None:
+                            found, self._found = self._found, None
+                            self.rescan(found)
+                if self._vm_pidfds and self._vm_gone >= len(self._vm_pidfds):
                     reason = "lab-down"
                     break
-                if rescan or time.monotonic() >= self._next_scan:
-                    self.rescan()
                 if idle is not None:
                     idle()
             while not self._q.empty():
                 yield self._q.get()
             if reason == "lab-down":
-                yield self._record("end", "lab-down", after={
-                    "reason": f"lab {self.lab} went down: every VM's init has exited"})
+                yield self._record(
+                    "end",
+                    "lab-down",
+                    after={"reason": f"lab {self.lab} went down: every VM's init has exited"},
+                )
             else:
                 yield self._record("end", "stopped", after={"reason": "watch stopped"})
         finally:
@@ -359,7 +436,9 @@ class LabWatch:
         )
 
     def close(self) -> None:
-        """Let every namespace go; stop the store thread."""
+        """Let every namespace go; stop the store and scanner threads."""
+        self._stopping = True
+        self._scan_req.set()
         if self._store is not None:
             self._store.stop()
         for o in self._open.values():
@@ -374,14 +453,6 @@ class LabWatch:
             os.close(self._inotify)
             self._inotify = -1
         self._sel.close()
-
-
-def _exited(pidfd: int) -> bool:
-    import select
-
-    p = select.poll()
-    p.register(pidfd, select.POLLIN)
-    return bool(p.poll(0))
 
 
 def _same_ns(path: str, ident: tuple[int, int]) -> bool:
@@ -401,5 +472,3 @@ def _store_net(ch: KvChange, nets: dict[str, str], kv: dict[str, tuple[Any, int]
     if parts[0] in ("endpoint", "ipam") and len(parts) > 1:
         return nets.get(netns_name(parts[1]))
     return None
-
-

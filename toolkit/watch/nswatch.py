@@ -111,8 +111,9 @@ class NsWatch:
     def _dump_msgs(self, mtype: int, body: bytes) -> list[Any]:
         for _attempt in range(5):
             self.seq += 1
-            self.dumper.send(_HDR.pack(16 + len(body), mtype, NLM_F_REQUEST | NLM_F_DUMP,
-                                       self.seq, 0) + body)  # fmt: skip
+            self.dumper.send(
+                _HDR.pack(16 + len(body), mtype, NLM_F_REQUEST | NLM_F_DUMP, self.seq, 0) + body
+            )
             out: list[Any] = []
             interrupted = False
             done = False
@@ -195,8 +196,9 @@ class NsWatch:
                 self._drop_dev(int(key))
             else:
                 self.names[int(key)] = obj["name"]
-                if before and "kind" in before and "kind" not in obj:
-                    obj["kind"] = before["kind"]  # not every link notification has IFLA_LINKINFO
+                for k in ("kind", "vxlan"):
+                    if before and k in before and k not in obj:
+                        obj[k] = before[k]  # not every link notification has IFLA_LINKINFO
         if op == "del":
             rows.pop(key, None)
             return Change(table, "del", key, before, None, "netlink")

@@ -29,7 +29,7 @@ class KvChange(NamedTuple):
     key: str  # relative to ROOT
     before: Any
     after: Any
-    index: int  # the key's ModifyIndex (the store's index for a delete)
+    modify_index: int  # the key's ModifyIndex (the store's index for a delete)
 
 
 def _value(entry: dict[str, Any]) -> Any:
@@ -69,7 +69,7 @@ def compare(
         elif old[key][1] != mod or old[key][0] != value:
             out.append(KvChange("change", key, old[key][0], value, mod))
     out += [KvChange("del", k, v, None, index) for k, (v, _m) in old.items() if k not in new]
-    return sorted(out, key=lambda c: (c.index, c.key))
+    return sorted(out, key=lambda c: (c.modify_index, c.key))
 
 
 class StoreWatch:
