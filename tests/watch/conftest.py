@@ -74,11 +74,15 @@ class Lab:
         return self.sh(node, "nsenter", f"--net=/run/docker/netns/{self.ns}", *cmd, check=check)
 
     def oracle(self, node: str, *monitor: str, ns: str | None = None) -> Stream:
-        """`ip monitor …` / `bridge monitor …` in a namespace of a VM (default: overlay)."""
-        pre = ["nsenter", f"--net={ns or '/run/docker/netns/' + self.ns}"]
-        s = Stream([*OVLAB, "exec", f"{self.name}/{node}", "--", *pre, *monitor], parse=False)
+        """`ip monitor …` / `bridge monitor …` in a namespace of a VM (default: the overlay
+        namespace), started by nsenter from here: the independent view of the same kernel."""
+        from toolkit.lab import registry
+
+        vm = next(v for v in registry.vms(self.name) if v.node == node)
+        path = ns or vm.overlay_ns(self.ns)
+        s = Stream(["nsenter", f"--net={path}", *monitor], parse=False)
         self._streams.append(s)
-        time.sleep(0.7)  # let it subscribe before the change
+        time.sleep(0.5)  # let it subscribe before the change
         return s
 
     def close(self) -> None:
@@ -99,7 +103,7 @@ def lab(tmp_path_factory: pytest.TempPathFactory, _clean_labs: None) -> Iterator
         nets = json.loads(ovlab("network", "ls", "--lab", name, "--json").stdout)
         lab.ns = "1-" + next(n["id"] for n in nets if n["name"] == "dev")[:10]
         lab.watch = Stream([*OVLAB, "watch", name, "--json"], parse=True)
-        time.sleep(2.0)  # the watch opens every namespace before it streams
+        lab.watch.wait(lambda e: e["type"] == "start", timeout=30)
         yield lab
     finally:
         lab.close()

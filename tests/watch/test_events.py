@@ -176,9 +176,10 @@ def test_events_follow_the_schema(lab: Lab) -> None:
     w = lab.watch
     assert w is not None
     assert w.lines, "the watch streamed nothing"
-    seqs = [e["seq"] for e in w.lines]
+    seqs = [e["seq"] for e in w.lines[1:]]
     assert seqs == sorted(seqs) and len(set(seqs)) == len(seqs)
-    for e in w.lines:
+    assert w.lines[0]["type"] == "start"
+    for e in w.lines[1:]:
         assert e["v"] == 1 and e["type"] == "event" and e["lab"] == lab.name
         assert e["kind"] in (
             "link",

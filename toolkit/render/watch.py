@@ -53,6 +53,8 @@ def text_line(rec: dict[str, Any]) -> str:
         n = sum(len(r) for ns in rec.get("namespaces", []) for r in ns["tables"].values())
         spaces = len(rec.get("namespaces", []))
         return f"{_clock(rec['t'])} snapshot of {spaces} namespaces ({n} objects)"
+    if rec.get("type") == "start":
+        return f"{_clock(rec['t'])} watching {rec['lab']}: {len(rec['namespaces'])} namespaces"
     if rec.get("type") != "event":
         return f"{_clock(rec.get('t', 0))} {rec.get('type')} {rec.get('lab', '')}"
     kind, op = rec["kind"], rec["op"]

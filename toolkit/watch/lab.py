@@ -230,7 +230,8 @@ class LabWatch:
         self._sel.unregister(o.watch)
         o.watch.close()
         if o.pidfd is not None:
-            self._sel.unregister(o.pidfd)
+            with contextlib.suppress(KeyError):  # unselected already when the process exited
+                self._sel.unregister(o.pidfd)
             os.close(o.pidfd)
         self._emit_ns(o.label, "del")
 
@@ -356,7 +357,8 @@ class LabWatch:
             os.write(self._wake_w, b"x")
 
     def events(self, idle: Callable[[], None] | None = None) -> Iterator[dict[str, Any]]:
-        """Records as they happen; the last one is ``kind: end`` with the reason.
+        """Records as they happen: first a ``start`` record (every namespace is subscribed
+        and dumped by then), last an event of ``kind: end`` with the reason.
 
         ``idle`` is called at least every 0.5 s (the recorder flushes there).
         """
@@ -365,6 +367,8 @@ class LabWatch:
         threading.Thread(target=self._scanner, name="ns-scan", daemon=True).start()
         reason = "stopped"
         scan = self._scan_req.set
+        yield {"v": schema.VERSION, "type": "start", "t": round(time.time(), 6), "lab": self.lab,
+               "namespaces": sorted(self._open)}
         try:
             while True:
                 while not self._q.empty():

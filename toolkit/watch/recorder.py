@@ -33,6 +33,8 @@ def record(
 
     try:
         for rec in watch.events(idle):
+            if rec["type"] != "event":
+                continue  # the journal's header and snapshot already say where it starts
             writer.event(rec)
             if on_event is not None:
                 on_event(rec)

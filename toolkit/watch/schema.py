@@ -5,6 +5,8 @@ Every line has ``v`` (schema version, an int; readers refuse a larger major) and
 
 - ``header``: first line of a journal segment: ``lab``, ``t`` (start, Unix seconds),
   ``segment`` (its number).
+- ``start``: first line of a stream: ``lab``, ``t``, ``namespaces`` (ids subscribed and
+  dumped; every change after ``t`` follows).
 - ``event``: one change. ``seq`` (per stream, from 1), ``t`` (Unix seconds, µs),
   ``lab``, ``kind`` (see KINDS), ``op`` (add | change | del | miss | resync | error |
   lab-down | stopped), and where it happened: ``vm``, ``ns`` (``root``, ``underlay``,
