@@ -36,7 +36,7 @@ class Reader:
 
     def __init__(self, argv: list[str]) -> None:
         self.proc = subprocess.Popen(
-            argv, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, cwd=ROOT, bufsize=0
+            argv, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, cwd=ROOT
         )
         self.lines: list[tuple[float, bytes]] = []
         threading.Thread(target=self._read, daemon=True).start()
