@@ -131,9 +131,9 @@ def burst(lab: str, pid: int, n: int) -> dict[str, float]:
     while time.monotonic() < end and len(seen) < n:
         for _t, line in watch.lines[done:]:
             e = json.loads(line)
-            if e["kind"] == "overrun":
+            if e.get("kind") == "overrun":
                 overruns += 1
-            elif e["kind"] == "fdb" and e["op"] in ("add", "change"):
+            elif e.get("kind") == "fdb" and e["op"] in ("add", "change"):
                 seen.add(e["after"]["mac"])
         done = len(watch.lines)
         time.sleep(0.05)
