@@ -200,3 +200,35 @@ def _container_pid(lab: Lab, name: str) -> int:
     from toolkit.overlay.locate import containers
 
     return next(c.pid for c in containers() if c.lab == lab.name and c.name == name)
+
+
+def test_endpoint_on_vm2_is_attributed_on_vm1(lab: Lab) -> None:
+    w = lab.watch
+    assert w is not None
+    n = len(w.lines)
+    ovlab("run", "-d", "--name", "c6", "--net", "dev", "--node", f"{lab.name}/vm2")
+    try:
+        ep = w.wait(
+            lambda e: (
+                _is(e, "store", "add")
+                and e["key"].startswith("endpoint/")
+                and e["after"]["name"] == "c6"
+            ),
+            since=n,
+        )
+        mac = ep["after"]["mac"]
+        cause = w.wait(
+            lambda e: (
+                _is(e, "cause", "reconcile", vm="vm1", net="dev") and mac in e["after"]["added"]
+            ),
+            since=n,
+        )
+        assert ep["seq"] in cause["after"]["store_seqs"] and cause["index"] >= ep["index"]
+        by_seq = {e["seq"]: e for e in w.lines[n:] if e.get("type") == "event"}
+        made = [by_seq[s] for s in cause["after"]["kernel_seqs"]]
+        assert {e["kind"] for e in made} == {"fdb", "neigh"}
+        assert all(e["vm"] == "vm1" and e["ns"] == lab.ns for e in made)
+        # The store change comes first, then the kernel changes it caused, then the join.
+        assert ep["seq"] < min(e["seq"] for e in made) < cause["seq"]
+    finally:
+        ovlab("rm", "c6", "--lab", lab.name)

@@ -317,7 +317,12 @@ class Agent:
         if added or removed:
             log.info(
                 "programmed remotes",
-                extra={"network": net.name, "added": added, "removed": removed},
+                extra={
+                    "network": net.name,
+                    "added": added,
+                    "removed": removed,
+                    "index": snap.index,  # the store's index: `ovlab watch` joins on it
+                },
             )
         for ctr in ctrs:
             containers.write_hosts(ctr, containers.hosts_text(ctr, peers, net.name))

@@ -67,6 +67,12 @@ def text_line(rec: dict[str, Any]) -> str:
         what = f"{rec.get('key', '')} @{rec.get('index', '')}"
         if op == "error":
             what = rec["after"]["error"]
+    elif kind == "cause":
+        a = rec["after"]
+        what = (
+            f"agent pass @{a['index']}: store events {a['store_seqs']} ->"
+            f" kernel events {a['kernel_seqs']} (+{len(a['added'])} -{len(a['removed'])})"
+        )
     elif kind == "ns":
         what = rec.get("ns_kind", "")
     elif kind == "overrun":

@@ -13,6 +13,7 @@ Records are dicts in the schema of toolkit.watch.schema. Nothing here prints.
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import ctypes
 import os
@@ -32,6 +33,7 @@ from toolkit.watch import schema
 from toolkit.watch.nswatch import Change, NsWatch
 from toolkit.watch.store import KvChange, StoreWatch
 
+RECENT = 20000  # events kept for joining an agent's reconcile line to what it explains
 RESCAN_EVERY = 1.0  # seconds: the fallback when no inotify or link event says so
 IN_CREATE, IN_DELETE, IN_MOVED_FROM, IN_MOVED_TO = 0x100, 0x200, 0x40, 0x80
 IN_NONBLOCK_CLOEXEC = 0o4000 | 0o2000000
@@ -84,6 +86,13 @@ class LabWatch:
     _scan_req: threading.Event = field(default_factory=threading.Event)
     _found: list[NsLabel] | None = None
     _vm_gone: int = 0
+    _recent: collections.deque[dict[str, Any]] = field(
+        default_factory=lambda: collections.deque(maxlen=RECENT)
+    )
+    _causes: queue.SimpleQueue[tuple[str, dict[str, Any]]] = field(
+        default_factory=queue.SimpleQueue
+    )
+    _explained: dict[str, set[int]] = field(default_factory=dict)
 
     # --- start ----------------------------------------------------------------
 
@@ -289,6 +298,8 @@ class LabWatch:
             "op": op,
         }
         rec.update({k: v for k, v in fields.items() if v is not None})
+        if kind in ("fdb", "neigh", "store"):
+            self._recent.append(rec)
         return rec
 
     def _where(self, label: NsLabel) -> dict[str, Any]:
@@ -343,6 +354,39 @@ class LabWatch:
         with contextlib.suppress(OSError):
             os.write(self._wake_w, b"s")
 
+    def _on_agent_line(self, node: str, entry: dict[str, Any]) -> None:
+        # Called from the log thread.
+        self._causes.put((node, entry))
+        with contextlib.suppress(OSError):
+            os.write(self._wake_w, b"a")
+
+    def _attribute(self) -> None:
+        """One ``cause`` record per agent reconcile line, after this VM's queued changes."""
+        from toolkit.watch.agentlog import join
+
+        while not self._causes.empty():
+            node, entry = self._causes.get()
+            for o in list(self._open.values()):
+                if o.label.vm == node and o.label.kind == "overlay":
+                    with contextlib.suppress(OSError):
+                        for ch in o.watch.read():
+                            self._emit_change(o.label, ch)
+            net = entry.get("network")
+            if not self._wanted("cause", None, net) or (self.vms and node not in self.vms):
+                continue
+            after = join(node, entry, list(self._recent), self._explained.setdefault(node, set()))
+            self._q.put(
+                self._record(
+                    "cause",
+                    "reconcile",
+                    vm=node,
+                    net=net,
+                    index=after["index"],
+                    after=after,
+                    via="agent-log",
+                )
+            )
+
     def _on_store_error(self, message: str) -> None:
         self._q.put(self._record("store", "error", after={"error": message}, via="consul"))
         with contextlib.suppress(OSError):
@@ -365,10 +409,21 @@ class LabWatch:
         if self._store is not None:
             self._store.start()
         threading.Thread(target=self._scanner, name="ns-scan", daemon=True).start()
+        logs = None
+        if self._store is not None and (not self.kinds or "cause" in self.kinds):
+            from toolkit.watch.agentlog import AgentLogs
+
+            logs = AgentLogs({v.node: v.pid for v in self._vm_refs}, self._on_agent_line)
+            logs.start()
         reason = "stopped"
         scan = self._scan_req.set
-        yield {"v": schema.VERSION, "type": "start", "t": round(time.time(), 6), "lab": self.lab,
-               "namespaces": sorted(self._open)}
+        yield {
+            "v": schema.VERSION,
+            "type": "start",
+            "t": round(time.time(), 6),
+            "lab": self.lab,
+            "namespaces": sorted(self._open),
+        }
         try:
             while True:
                 while not self._q.empty():
@@ -406,6 +461,8 @@ class LabWatch:
                             got = os.read(self._wake_r, 4096)
                         if b"s" in got:
                             scan()  # a network's name may now be known
+                        if b"a" in got:
+                            self._attribute()
                         if b"d" in got and self._found is not None:
                             found, self._found = self._found, None
                             self.rescan(found)
@@ -425,6 +482,8 @@ class LabWatch:
             else:
                 yield self._record("end", "stopped", after={"reason": "watch stopped"})
         finally:
+            if logs is not None:
+                logs.stop()
             self.close()
 
     def snapshot(self) -> dict[str, Any]:

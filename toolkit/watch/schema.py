@@ -14,7 +14,8 @@ Every line has ``v`` (schema version, an int; readers refuse a larger major) and
   overlay | container), ``net`` (network name), ``container``. ``key`` names the
   object in its table; ``before``/``after`` are the object (iproute2's JSON names) or
   the store value, null when absent. ``via``: netlink (a multicast notification),
-  dump (a namespace found while watching), resync (after an overrun), consul (store).
+  dump (a namespace found while watching), resync (after an overrun), consul (store),
+  agent-log (cause).
   Store events carry ``index`` (the key's ModifyIndex).
 - ``snapshot``: every table of every namespace and the store at ``t``:
   ``namespaces`` [{id, vm, ns, ns_kind, net, container, tables: {table: {key: obj}}}],
@@ -22,8 +23,11 @@ Every line has ``v`` (schema version, an int; readers refuse a larger major) and
 
 Kinds: link, addr, neigh, fdb, route (kernel tables), miss (a VXLAN l2miss/l3miss,
 drivers/net/vxlan/vxlan_core.c), store (a Consul key), ns (a namespace came or went),
-overrun (the kernel dropped notifications; a resync followed), end (last line: why the
-stream ended).
+overrun (the kernel dropped notifications; a resync followed), cause (an overlay agent's
+reconcile pass: ``index`` is the store index it worked from; ``after`` has the MACs it
+``added``/``removed``, the ``store_seqs`` of the endpoint changes it acted on and the
+``kernel_seqs`` of the FDB/neighbour events it made — toolkit.watch.agentlog), end
+(last line: why the stream ended).
 """
 
 from __future__ import annotations
@@ -32,7 +36,7 @@ import time
 from typing import Any
 
 VERSION = 1
-KINDS = ("link", "addr", "neigh", "fdb", "route", "miss", "store", "ns", "overrun", "end")
+KINDS = ("link", "addr", "neigh", "fdb", "route", "miss", "store", "cause", "ns", "overrun", "end")
 ALWAYS = frozenset({"overrun", "end"})  # never filtered away: they say the stream is partial
 TABLES = ("link", "addr", "neigh", "fdb", "route")
 
