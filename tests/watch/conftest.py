@@ -44,7 +44,10 @@ class Stream:
                 if pred(line):
                     return line
             time.sleep(0.05)
-        raise AssertionError(f"no matching line within {timeout}s; last: {self.lines[-5:]}")
+        err = ""
+        if self.proc.poll() is not None and self.proc.stderr is not None:
+            err = f"; exited {self.proc.returncode}: {self.proc.stderr.read()[-2000:]}"
+        raise AssertionError(f"no matching line within {timeout}s{err}; last: {self.lines[-3:]}")
 
     def stop(self) -> None:
         if self.proc.poll() is None:

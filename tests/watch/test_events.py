@@ -8,6 +8,7 @@ from typing import Any
 
 from tests.lab.conftest import ovlab
 from tests.watch.conftest import Lab
+from toolkit.watch.schema import KINDS
 
 MAC99 = "02:42:0a:00:00:63"
 
@@ -181,17 +182,7 @@ def test_events_follow_the_schema(lab: Lab) -> None:
     assert w.lines[0]["type"] == "start"
     for e in w.lines[1:]:
         assert e["v"] == 1 and e["type"] == "event" and e["lab"] == lab.name
-        assert e["kind"] in (
-            "link",
-            "addr",
-            "neigh",
-            "fdb",
-            "route",
-            "miss",
-            "store",
-            "ns",
-            "overrun",
-        )
+        assert e["kind"] in KINDS and e["kind"] != "end"
         if e["kind"] not in ("store", "overrun"):
             assert e.get("vm") or e.get("ns") == "underlay"
 

@@ -269,7 +269,9 @@ class LabWatch:
                 return
             try:
                 found = self.discover()
-            except OSError:
+            except Exception:  # noqa: BLE001 - a torn read of a state file: the next scan sees it
+                self._scan_req.set()
+                time.sleep(0.05)
                 continue
             self._found = found
             with contextlib.suppress(OSError):
