@@ -90,27 +90,40 @@ def join(
     seqs an earlier cause already claimed on this VM (updated)."""
     macs = set(entry.get("added") or []) | set(entry.get("removed") or [])
     index = int(entry["index"])
-    t_end = float(entry.get("ts") or 0) + 1.0
-    kernel, store = [], []
-    for e in recent:
-        if e.get("kind") == "store":
-            if (
-                int(e.get("index") or 0) <= index
-                and e["seq"] not in explained
-                and e.get("net") == entry.get("network")
-                and e["key"].startswith("endpoint/")
-            ):
-                store.append(e["seq"])
-        elif e.get("kind") in ("fdb", "neigh") and e.get("vm") == node:
-            obj = e.get("after") or e.get("before") or {}
-            mac = obj.get("mac") or obj.get("lladdr")
-            if mac in macs and e.get("net") == entry.get("network") and e["t"] <= t_end:
-                kernel.append(e["seq"])
-    explained.update(store)
+    ts = float(entry.get("ts") or 0)
+    recent = list(recent)
+    store = [
+        e
+        for e in recent
+        if e.get("kind") == "store"
+        and int(e.get("index") or 0) <= index
+        and e["seq"] not in explained
+        and e.get("net") == entry.get("network")
+        and e["key"].startswith("endpoint/")
+        and e["t"] >= ts - WINDOW
+    ]
+    # A pass acts on what the store said before it: its kernel changes follow the first
+    # store change it explains (a MAC reused by a later endpoint is not mixed in).
+    t_start = min([e["t"] for e in store], default=ts - WINDOW) - 0.5
+    kernel = [
+        e["seq"]
+        for e in recent
+        if e.get("kind") in ("fdb", "neigh")
+        and e.get("vm") == node
+        and e.get("net") == entry.get("network")
+        and t_start <= e["t"] <= ts + 1.0
+        and (
+            (e.get("after") or e.get("before") or {}).get("mac")
+            or (e.get("after") or e.get("before") or {}).get("lladdr")
+        )
+        in macs
+    ]
+    store_seqs = [e["seq"] for e in store]
+    explained.update(store_seqs)
     return {
         "index": index,
         "added": sorted(entry.get("added") or []),
         "removed": sorted(entry.get("removed") or []),
-        "store_seqs": store,
+        "store_seqs": store_seqs,
         "kernel_seqs": kernel,
     }
