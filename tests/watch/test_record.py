@@ -178,17 +178,27 @@ def test_sigkilled_recorder_leaves_a_readable_journal(lab: Lab, tmp_path: Path) 
 
 
 def test_stream_ends_with_a_clear_line_when_the_lab_goes_down(tmp_path: Path) -> None:
+    """Also: `lab up --record` starts a recorder that `lab down` stops cleanly."""
     name = lab_name()
     topo = tmp_path / "topology.yml"
     topo.write_text(topology_text(name, 2))
+    journal = tmp_path / "journal"
     try:
-        ovlab("lab", "up", str(topo))
+        ovlab("lab", "up", str(topo), "--record", "--journal", str(journal))
         s = Stream([*OVLAB, "watch", name, "--json"], parse=True)
         s.wait(lambda e: e["type"] == "start", timeout=30)
+        end = time.monotonic() + 30
+        while not list(journal.glob("journal-*.jsonl")):
+            assert time.monotonic() < end, (journal / "recorder.log").read_text()
+            time.sleep(0.1)
         ovlab("lab", "down", name)
         last = s.wait(lambda e: e.get("kind") == "end", timeout=20)
         assert last["op"] == "lab-down" and name in last["after"]["reason"]
         assert s.proc.wait(10) == 4
         assert s.lines[-1] == last
+        assert not cleanup.tagged_pids(name), "lab down left the recorder running"
+        rp = ovlab("watch", "--replay", str(journal), "--json")
+        recs = [json.loads(x) for x in rp.stdout.splitlines()]
+        assert recs and recs[-1]["kind"] == "end", recs[-3:]
     finally:
         cleanup.teardown(name)

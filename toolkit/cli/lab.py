@@ -32,6 +32,12 @@ def up(
         typer.Option("--dry-run", help="Check the topology and show the plan; create nothing."),
     ] = False,
     json_out: JsonOpt = False,
+    record: Annotated[
+        bool, typer.Option("--record", help="Then record it (see 'ovlab record'); down stops it.")
+    ] = False,
+    journal: Annotated[
+        str | None, typer.Option("--journal", help="Journal directory for --record (LAB-journal).")
+    ] = None,
 ) -> None:
     """Bring a lab up: underlay, VMs (net+mount+UTS namespaces) and their service managers."""
     from toolkit.lab import lifecycle
@@ -65,6 +71,8 @@ def up(
             emit_json({"up": result, "provision": provision_lab(topo.name, quiet=True)})
         else:
             emit_json(result)
+        if record:
+            _record(topo.name, journal, quiet=True)
         return
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
@@ -90,6 +98,17 @@ def up(
         from toolkit.cli.provision import provision_lab
 
         provision_lab(topo.name)
+    if record:
+        _record(topo.name, journal)
+
+
+def _record(lab: str, journal: str | None, quiet: bool = False) -> None:
+    from toolkit.watch.daemon import spawn
+
+    directory = journal or f"{lab}-journal"
+    pid = spawn(lab, directory)
+    if not quiet:
+        typer.echo(f"recording {lab} into {directory} (pid {pid}); 'ovlab lab down' stops it")
 
 
 @app.command()
