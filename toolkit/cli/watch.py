@@ -146,7 +146,7 @@ def record_command(
     keep: Annotated[
         int, typer.Option("--keep", help="Segments kept (disk bound = keep x segment).")
     ] = 8,
-    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Do not echo events.")] = True,
+    echo: Annotated[bool, typer.Option("--echo", help="Also print each event as a line.")] = False,
 ) -> None:
     """Keep a lab's event stream as an append-only JSON-lines journal.
 
@@ -168,7 +168,7 @@ def record_command(
     w.start()
     _stop_on_signals(w.stop)
     writer = Writer(out_dir or f"{name}-journal", name, int(max_mb * (1 << 20)), keep)
-    last = record(w, writer, snapshot_every * 60, None if quiet else (lambda r: _out(r, False)))
+    last = record(w, writer, snapshot_every * 60, (lambda r: _out(r, False)) if echo else None)
     sys.stderr.write(f"recorded {writer.written} events into {writer.directory}\n")
     if last.get("op") == "lab-down":
         raise typer.Exit(4)
