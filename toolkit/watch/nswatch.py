@@ -21,7 +21,7 @@ from collections.abc import Iterator
 from typing import Any, NamedTuple
 
 from toolkit.netns.setns import netns_of_fd
-from toolkit.watch.decode import AF_BRIDGE, TABLES, decode
+from toolkit.watch.decode import AF_BRIDGE, TABLES, decode, neigh_fast
 
 NETLINK_ROUTE = 0
 SOL_NETLINK = 270
@@ -34,6 +34,8 @@ NLM_F_REQUEST, NLM_F_DUMP = 0x1, 0x300
 NLMSG_ERROR, NLMSG_DONE = 2, 3
 NLM_F_DUMP_INTR = 0x10
 _HDR = struct.Struct("=IHHII")
+_HDR2 = struct.Struct("=IH")
+_NEIGH_TYPES = frozenset({28, 29, 30})  # RTM_NEWNEIGH, RTM_DELNEIGH, RTM_GETNEIGH
 # (message type, family struct) of each dump, links first: the others name devices.
 _DUMPS = (
     (18, struct.pack("=BxHiII", 0, 0, 0, 0, 0)),  # RTM_GETLINK, ifinfomsg
@@ -175,14 +177,28 @@ class NsWatch:
                 self.overruns += 1
                 out += self.resync()
                 return out
-            for msg in self.marshal.parse(data):
-                change = self.apply(msg)
+            for got in self._decoded(data):
+                change = self._fold(got)
                 if change is not None:
                     out.append(change)
 
+    def _decoded(self, data: bytes) -> list[tuple[str, str, str, dict[str, Any]] | None]:
+        """Every message of a datagram decoded; neighbour/FDB ones by the struct fast path."""
+        spans = []
+        off = 0
+        while off + 16 <= len(data):
+            length, mtype = _HDR2.unpack_from(data, off)
+            if mtype not in _NEIGH_TYPES or length < 16:
+                return [decode(m, self.names) for m in self.marshal.parse(data)]
+            spans.append((off, off + length, mtype))
+            off += (length + 3) & ~3
+        return [neigh_fast(data, a, b, t, self.names) for a, b, t in spans]
+
     def apply(self, msg: Any) -> Change | None:
-        """Fold one notification into the tables; the change it makes."""
-        got = decode(msg, self.names)
+        """Fold one notification (a pyroute2 message) into the tables; the change it makes."""
+        return self._fold(decode(msg, self.names))
+
+    def _fold(self, got: tuple[str, str, str, dict[str, Any]] | None) -> Change | None:
         if got is None:
             return None
         table, op, key, obj = got
