@@ -19,7 +19,7 @@ CHANGES = [
     "bridge -n {ns} fdb add 02:42:0a:00:00:05 dev vxb dst 192.168.1.2 self permanent",
     "bridge -n {ns} fdb add 00:00:00:00:00:00 dev vxb dst 192.168.1.3 self permanent",
     "bridge -n {ns} fdb add 02:42:0a:00:00:07 dev vxb dst 192.168.1.4 vni 77 self permanent",
-    "bridge -n {ns} fdb add 02:42:0a:00:00:08 dev vxb master static vlan 1",
+    "bridge -n {ns} fdb add 02:42:0a:00:00:08 dev vxb master static",
     "ip -n {ns} neigh replace 10.9.0.5 lladdr 02:42:0a:00:00:05 dev vxb nud permanent",
     "ip -n {ns} neigh replace 2001:db8::5 lladdr 02:42:0a:00:00:05 dev vxb nud permanent",
     "ip -n {ns} neigh del 10.9.0.5 dev vxb",
@@ -37,6 +37,7 @@ def netns() -> Iterator[str]:
     run("ip", "-n", NS, "link", "add", "vxb", "type", "vxlan", "id", "9", "dstport", "4790",
         "nolearning", "l2miss", "l3miss")  # fmt: skip
     run("ip", "-n", NS, "link", "set", "vxb", "master", "br0", "up")
+    run("ip", "-n", NS, "link", "set", "br0", "up")
     try:
         yield f"/run/netns/{NS}"
     finally:
@@ -47,7 +48,10 @@ def test_fast_path_equals_pyroute2(netns: str) -> None:
     w = NsWatch(netns)
     try:
         for cmd in CHANGES:
-            subprocess.run(cmd.format(ns=NS).split(), check=True, capture_output=True, timeout=30)
+            p = subprocess.run(
+                cmd.format(ns=NS).split(), capture_output=True, text=True, timeout=30
+            )
+            assert p.returncode == 0, f"{cmd}: {p.stderr}"
         time.sleep(0.2)
         compared = set()
         while True:
