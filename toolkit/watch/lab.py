@@ -443,6 +443,8 @@ class LabWatch:
                         except OSError:
                             scan()
                             continue
+                        except Exception:  # noqa: BLE001 - one undecodable message must not end the stream
+                            changes = o.watch.resync()
                         for ch in changes:
                             self._emit_change(o.label, ch)
                             if o.label.kind == "vm" and ch.table == "link":

@@ -192,7 +192,10 @@ class NsWatch:
                 return [decode(m, self.names) for m in self.marshal.parse(data)]
             spans.append((off, off + length, mtype))
             off += (length + 3) & ~3
-        return [neigh_fast(data, a, b, t, self.names) for a, b, t in spans]
+        try:
+            return [neigh_fast(data, a, b, t, self.names) for a, b, t in spans]
+        except (struct.error, ValueError, KeyError):  # a shape the fast path does not know
+            return [decode(m, self.names) for m in self.marshal.parse(data)]
 
     def apply(self, msg: Any) -> Change | None:
         """Fold one notification (a pyroute2 message) into the tables; the change it makes."""
