@@ -27,6 +27,7 @@ LAYERS: list[set[str]] = [
     {"overlay"},
     {"doctor"},
     {"capture"},  # verify asks the doctor which kernel object explains a failed check
+    {"watch"},  # the event stream; doctor --at runs the doctor's checks on a recorded state
     {"graph", "walk", "trace"},  # trace walks the kernel's tables and reuses capture
     {"render"},
     {"cli"},

@@ -239,6 +239,16 @@ CASES: list[tuple[str, list[str], int, str]] = [
         EXIT_USAGE,
         "error: no lab named 'ovn-nosuch' is up — see 'ovlab lab ls'",
     ),
+    ("watch", ["watch", "ovn-nosuch"], EXIT_USAGE, NOT_UP),
+    ("record", ["record", "ovn-nosuch"], EXIT_USAGE, NOT_UP),
+    ("lab snapshot", ["lab", "snapshot", "ovn-nosuch"], EXIT_USAGE, NOT_UP),
+    ("diff", ["diff", "ovn-nosuch", "{tmp}"], EXIT_USAGE, NOT_UP),
+    (
+        "watch",
+        ["watch", "--replay", "{tmp}/nojournal"],
+        EXIT_USAGE,
+        "error: no journal at {tmp}/nojournal — give the directory 'ovlab record' wrote",
+    ),
     (
         "wheelhouse",
         ["wheelhouse", "-o", "{tmp}/bad.pcap/sub"],
@@ -268,6 +278,10 @@ NEEDS_ROOT: list[tuple[str, list[str]]] = [
     ("capture", ["capture", "nosuchns", "-i", "eth1"]),
     ("verify", ["verify", "ovn-nosuch"]),
     ("trace", ["trace", "ovn-nosuch", "c1", "svc1"]),
+    ("watch", ["watch", "ovn-nosuch"]),
+    ("record", ["record", "ovn-nosuch"]),
+    ("lab snapshot", ["lab", "snapshot", "ovn-nosuch"]),
+    ("diff", ["diff", "ovn-nosuch", "{tmp}"]),
 ]
 
 OK_TOPOLOGY = (

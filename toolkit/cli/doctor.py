@@ -10,13 +10,21 @@ from toolkit.cli.common import emit_json, needs_root
 from toolkit.cli.options import JsonOpt, LabArg
 
 
-@needs_root()
+@needs_root(lambda kw: kw.get("at") is None)  # --at reads a journal, not the kernel
 def doctor_command(
     lab: LabArg,
     json_out: JsonOpt = False,
     no_probe: Annotated[
         bool, typer.Option("--no-probe", help="Skip the traffic probes (kernel and store only).")
     ] = False,
+    at: Annotated[
+        str | None,
+        typer.Option("--at", help="Judge the lab as it was at TIME (UTC), from its journal."),
+    ] = None,
+    journal: Annotated[
+        str | None,
+        typer.Option("--journal", help="The journal for --at (default: LAB-journal)."),
+    ] = None,
 ) -> None:
     """Check every VM and container of a lab and report findings, worst first.
 
@@ -37,7 +45,12 @@ def doctor_command(
     from toolkit.doctor.run import diagnose
     from toolkit.lab.address import lab_name
 
-    report = diagnose(lab_name(lab), probes=not no_probe)
+    if at is not None:
+        from toolkit.cli.watch import doctor_at
+
+        report = doctor_at(lab, at, journal)
+    else:
+        report = diagnose(lab_name(lab), probes=not no_probe)
     if json_out:
         emit_json("doctor", report)
     else:

@@ -73,6 +73,12 @@ def up(
         typer.Option("--dry-run", help="Check the topology and show the plan; create nothing."),
     ] = False,
     json_out: JsonOpt = False,
+    record: Annotated[
+        bool, typer.Option("--record", help="Then record it (see 'ovlab record'); down stops it.")
+    ] = False,
+    journal: Annotated[
+        str | None, typer.Option("--journal", help="Journal directory for --record (LAB-journal).")
+    ] = None,
 ) -> None:
     """Bring a lab up: underlay, VMs (net+mount+UTS namespaces) and their service managers."""
     from toolkit.lab import lifecycle
@@ -91,6 +97,8 @@ def up(
         return
     if not json_out:
         bring_up(topo, provision)
+        if record:
+            _record(topo.name, journal)
         return
     preflight(provision)  # before anything is made
     result = lifecycle.up(topo)
@@ -100,6 +108,17 @@ def up(
         emit_json("lab up", {"up": result, "provision": provision_lab(topo.name, quiet=True)})
     else:
         emit_json("lab up", result)
+    if record:
+        _record(topo.name, journal, quiet=True)
+
+
+def _record(lab: str, journal: str | None, quiet: bool = False) -> None:
+    from toolkit.watch.daemon import spawn
+
+    directory = journal or f"{lab}-journal"
+    pid = spawn(lab, directory)
+    if not quiet:
+        typer.echo(f"recording {lab} into {directory} (pid {pid}); 'ovlab lab down' stops it")
 
 
 @app.command()

@@ -66,6 +66,12 @@ def build_app() -> typer.Typer:
     app.command("trace")(trace.trace_command)
     app.command("share")(share.share_command)
     app.command("wheelhouse")(wheelhouse.wheelhouse_command)
+    from toolkit.cli import watch
+
+    app.command("watch")(watch.watch_command)
+    app.command("record")(watch.record_command)
+    app.command("diff")(watch.diff_command)
+    lab.app.command("snapshot")(watch.snapshot_command)
     return app
 
 

@@ -129,7 +129,12 @@ def reconcile_network(agent: Agent, snap: Snapshot, net: Network, ctrs: list[Con
     if added or removed:
         log.info(
             "programmed remotes",
-            extra={"network": net.name, "added": added, "removed": removed},
+            extra={
+                "network": net.name,
+                "added": added,
+                "removed": removed,
+                "index": snap.index,  # the store's index: `ovlab watch` joins on it
+            },
         )
     for ctr in ctrs:
         containers.write_hosts(ctr, containers.hosts_text(ctr, peers, net.name))
