@@ -1,0 +1,237 @@
+"""An exercise on a lab, from start to reset: inject, hint, grade, reveal, undo.
+
+Each lab holds at most one exercise (toolkit.exercise.record), so many labs can each run
+their own. ``start`` needs the lab up and provisioned; it brings up the demo's two
+containers (container_node1/svc1 on the first VM, container_node2/svc2 on the last, in
+network ``dev``) when the lab has no containers on two VMs.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from toolkit.errors import OvlabError, UsageError
+from toolkit.exercise import faults, grade, model, record
+from toolkit.exercise.faults.base import Target
+from toolkit.lab import registry, state
+from toolkit.lab.registry import VmRef
+
+DEMO = (("container_node1", "svc1.dev.overlay", 0), ("container_node2", "svc2.dev.overlay", -1))
+
+
+@dataclass(frozen=True)
+class Revealed:
+    """One injected fault explained: what, where, what finds it, what fixes it."""
+
+    fault: str
+    plane: str
+    vm: str
+    what: str
+    found_by: tuple[str, ...]
+    fix: tuple[str, ...]
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON twin."""
+        return {
+            "fault": self.fault, "plane": self.plane, "vm": self.vm, "what": self.what,
+            "found_by": list(self.found_by), "fix": list(self.fix),
+        }  # fmt: skip
+
+
+def _vms(lab: str) -> list[VmRef]:
+    from toolkit.lab.lifecycle import require_up
+
+    require_up(lab)
+    return registry.vms(lab)
+
+
+def _ensure_demo(lab: str, vms: list[VmRef]) -> dict[str, Any]:
+    """The store snapshot, with the demo's containers started if fewer than two VMs host one."""
+    from toolkit.capture.annotate import snapshot
+    from toolkit.overlay.client import run_container
+
+    snap = snapshot(lab)
+    if len({e["host"] for e in snap.get("endpoints", {}).values()}) >= 2:
+        return snap
+    for name, service, idx in DEMO:
+        run_container(f"{lab}/{vms[idx].node}", lab, name, None, service, [])
+    return snapshot(lab)
+
+
+def _targets(lab: str, specs: list[model.FaultSpec], vms: list[VmRef]) -> list[dict[str, Any]]:
+    """Where each fault goes, with what the faults need to know of the lab (recorded)."""
+    snap = _ensure_demo(lab, vms)
+    data = state.load(lab) or {}
+    nodes = data.get("nodes", {})
+    by_node = {v.node: v for v in vms}
+    servers = [n for n, info in nodes.items() if "consul_servers" in (info.get("groups") or [])]
+    out = []
+    for spec in specs:
+        node = spec.vm or vms[-1].node
+        if node not in by_node:
+            raise UsageError(
+                f"fault {spec.fault}: lab {lab!r} has no VM {node!r}",
+                hint="VMs: " + ", ".join(by_node),
+            )
+        peers = [e for e in snap["endpoints"].values() if e["host"] != node]
+        net_ids = {e["network"] for e in snap["endpoints"].values() if e["host"] == node}
+        peers = [e for e in peers if e["network"] in net_ids]
+        if not peers:
+            raise UsageError(f"fault {spec.fault}: no container on another VM shares a network"
+                             f" with {node}")  # fmt: skip
+        peer = peers[0]
+        net = snap["networks"][peer["network"]]
+        hosts = snap.get("hosts", {})
+        out.append(
+            {
+                "fault": spec.fault,
+                "vm": node,
+                "peer": peer["host"],
+                "server": servers[0] if servers else vms[0].node,
+                "vtep": hosts.get(node, {}).get("vtep") or nodes[node]["eth1"].split("/")[0],
+                "peer_vtep": peer["vtep"],
+                "netns": f"1-{net['id']}"[:12],
+                "vni": int(net["vni"]),
+                "peer_ip": peer["ip"],
+                "peer_mac": peer["mac"],
+            }
+        )
+    return out
+
+
+def target(lab: str, entry: dict[str, Any]) -> Target:
+    """The Target of one recorded fault, with the VMs looked up again."""
+    by_node = {v.node: v for v in registry.vms(lab)}
+    return Target(
+        lab, by_node[entry["vm"]], by_node[entry["peer"]], entry["vtep"], entry["peer_vtep"],
+        entry["netns"], entry["vni"], entry["peer_ip"], entry["peer_mac"],
+        state.install_bin(state.load(lab) or {}), by_node[entry["server"]],
+    )  # fmt: skip
+
+
+def start(arg: str, lab: str | None, seed: int | None, pick: bool) -> dict[str, Any]:
+    """Inject an exercise's faults into a lab; the record (faults included, root-only)."""
+    ex = model.load(model.resolve(arg))
+    lab = lab or ex.lab
+    running = record.load(lab)
+    if running:
+        raise UsageError(
+            f"lab {lab!r} already runs exercise {running['exercise']!r}",
+            hint=f"end it first: ovlab exercise reset {lab}",
+        )
+    vms = _vms(lab)
+    seed = seed if seed is not None else random.SystemRandom().randrange(2**31)
+    rng = random.Random(seed)
+    specs = [rng.choice(ex.pool)] if (pick or not ex.faults) and ex.pool else list(ex.faults)
+    entries = _targets(lab, specs, vms)
+    rec: dict[str, Any] = {
+        "exercise": ex.name, "lab": lab, "path": str(ex.path), "title": ex.title, "seed": seed,
+        "started": time.time(), "hints_used": 0, "hints_total": len(ex.hints), "faults": [],
+        "checks": 0,
+    }  # fmt: skip
+    record.save(lab, rec)  # before any fault: reset can undo a half-made start
+    for entry in entries:
+        fault = faults.registry()[entry["fault"]]
+        entry["params"] = {}
+        rec["faults"].append(entry)
+        record.save(lab, rec)
+        entry["params"] = fault.inject(target(lab, entry), rng)
+        record.save(lab, rec)
+    return rec
+
+
+def _exercise(rec: dict[str, Any]) -> model.Exercise:
+    return model.load(Path(rec["path"]))
+
+
+def status(lab: str) -> dict[str, Any]:
+    """What the student may see: title, story, time, hints and checks so far (no faults)."""
+    rec = record.require(lab)
+    ex = _exercise(rec)
+    return {
+        "lab": lab, "exercise": rec["exercise"], "title": ex.title, "story": ex.story,
+        "seconds": round(time.time() - rec["started"], 1), "hints_used": rec["hints_used"],
+        "hints_total": rec["hints_total"], "checks": rec.get("checks", 0),
+        "criteria": ex.criteria.to_dict(),
+    }  # fmt: skip
+
+
+def hint(lab: str) -> dict[str, Any]:
+    """The next hint (counted); UsageError when every hint was given."""
+    rec = record.require(lab)
+    hints = _exercise(rec).hints
+    n = int(rec["hints_used"])
+    if n >= len(hints):
+        raise UsageError(
+            f"no more hints ({len(hints)} given)",
+            hint=f"ovlab exercise reveal {lab} explains the faults",
+        )
+    rec["hints_used"] = n + 1
+    record.save(lab, rec)
+    return {"lab": lab, "number": n + 1, "total": len(hints), "hint": hints[n]}
+
+
+def check(lab: str) -> grade.Grade:
+    """Grade the lab's exercise now (counted in the record)."""
+    rec = record.require(lab)
+    result = grade.grade(lab, rec, _exercise(rec).criteria)
+    rec["checks"] = int(rec.get("checks", 0)) + 1
+    rec["passed_at"] = rec.get("passed_at") or (time.time() if result.passed else None)
+    record.save(lab, rec)
+    return result
+
+
+def reveal(lab: str) -> list[Revealed]:
+    """Each injected fault explained, with what finds it and the intended fix."""
+    rec = record.require(lab)
+    out = []
+    for entry in rec["faults"]:
+        fault = faults.registry()[entry["fault"]]
+        t = target(lab, entry)
+        params = entry.get("params") or {}
+        out.append(
+            Revealed(
+                fault.name, fault.plane, entry["vm"], fault.describe(t, params),
+                tuple(fault.found_by(t)), tuple(fault.fix(t, params)),
+            )  # fmt: skip
+        )
+    return out
+
+
+def reset(lab: str) -> list[str]:
+    """Undo every injected fault (its intended fix, run as a student would) and forget the
+    exercise. Goes on past a failing fix, then raises once naming them."""
+    rec = record.require(lab)
+    errors = []
+    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}:{os.environ.get('PATH', '')}"}
+    done = []
+    for entry in reversed(rec["faults"]):
+        fault = faults.registry()[entry["fault"]]
+        t = target(lab, entry)
+        params = entry.get("params") or {}
+        if not params and entry.get("params") is None:
+            continue
+        for cmd in fault.fix(t, params):
+            proc = subprocess.run(
+                ["bash", "-c", cmd], capture_output=True, text=True, timeout=120, env=env
+            )
+            if proc.returncode:
+                errors.append(f"{cmd}: {proc.stderr.strip()[:200]}")
+            done.append(cmd)
+        undo = getattr(fault, "undo", None)
+        if undo is not None:
+            undo(t, params)
+    record.remove(lab)
+    if errors:
+        raise OvlabError(
+            f"reset of lab {lab}: {len(errors)} fix command(s) failed: {errors[0]}",
+            hint=f"ovlab doctor {lab} names what is left",
+        )
+    return done
