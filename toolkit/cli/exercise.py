@@ -166,5 +166,7 @@ def reset_command(lab: LabArg) -> None:
     from toolkit.exercise import session
 
     name = _lab(lab)
-    done = session.reset(name)
-    typer.echo(f"lab {name}: exercise ended, {len(done)} fix command(s) run")
+    done, failed = session.reset(name)
+    typer.echo(f"lab {name}: exercise ended, {len(done) + len(failed)} fix command(s) run")
+    for cmd in failed:  # most often: the student had fixed it already
+        typer.echo(f"  (did nothing: {cmd})")

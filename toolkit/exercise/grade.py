@@ -93,27 +93,26 @@ def _verify(lab: str) -> Criterion:
     from toolkit.capture.verify import verify
 
     v = verify(lab)
-    failed = [c for c in v.checks if not c.ok]
+    failed = [c for c in v.checks if c.ok is False]
     if v.ok:
-        return Criterion("verify", True, f"{v.src} -> {v.target}: every check passed")
-    return Criterion("verify", False, f"{v.src} -> {v.target}: {len(failed)} check(s) failed")
+        return Criterion("verify", True, f"{v.src} -> {v.dst}: every check passed")
+    return Criterion("verify", False, f"{v.src} -> {v.dst}: {len(failed)} check(s) failed")
 
 
 def _ping(lab: str) -> Criterion:
-    from toolkit.capture.annotate import snapshot
+    from toolkit.exercise.session import store
     from toolkit.lab.vm import enter
     from toolkit.overlay.locate import find_container
 
-    snap = snapshot(lab)
-    eps = list(snap.get("endpoints", {}).values())
+    eps = list(store(lab).endpoints.values())
     tried = failed = 0
     for a in eps:
-        pid = find_container(a["name"], lab).pid
+        pid = find_container(a.name, lab).pid
         for b in eps:
-            if a["host"] == b["host"] or a["network"] != b["network"]:
+            if a.host == b.host or a.network != b.network:
                 continue
             tried += 1
-            to = b.get("service") or b["name"]
+            to = b.service or b.name
             proc = subprocess.run(
                 ["ping", "-c", "2", "-i", "0.2", "-W", "2", to],
                 capture_output=True,

@@ -17,11 +17,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from toolkit.errors import OvlabError, UsageError
+from toolkit.errors import UsageError
 from toolkit.exercise import faults, grade, model, record
 from toolkit.exercise.faults.base import Target
 from toolkit.lab import registry, state
 from toolkit.lab.registry import VmRef
+from toolkit.overlay.model import Snapshot, from_dict
 
 DEMO = (("container_node1", "svc1.dev.overlay", 0), ("container_node2", "svc2.dev.overlay", -1))
 
@@ -52,17 +53,23 @@ def _vms(lab: str) -> list[VmRef]:
     return registry.vms(lab)
 
 
-def _ensure_demo(lab: str, vms: list[VmRef]) -> dict[str, Any]:
-    """The store snapshot, with the demo's containers started if fewer than two VMs host one."""
+def store(lab: str) -> Snapshot:
+    """The overlay store as the lab's agents see it (typed)."""
     from toolkit.capture.annotate import snapshot
+
+    return from_dict(snapshot(lab))
+
+
+def _ensure_demo(lab: str, vms: list[VmRef]) -> Snapshot:
+    """The store snapshot, with the demo's containers started if fewer than two VMs host one."""
     from toolkit.overlay.client import run_container
 
-    snap = snapshot(lab)
-    if len({e["host"] for e in snap.get("endpoints", {}).values()}) >= 2:
+    snap = store(lab)
+    if len({e.host for e in snap.endpoints.values()}) >= 2:
         return snap
     for name, service, idx in DEMO:
         run_container(f"{lab}/{vms[idx].node}", lab, name, None, service, [])
-    return snapshot(lab)
+    return store(lab)
 
 
 def _targets(lab: str, specs: list[model.FaultSpec], vms: list[VmRef]) -> list[dict[str, Any]]:
@@ -80,27 +87,26 @@ def _targets(lab: str, specs: list[model.FaultSpec], vms: list[VmRef]) -> list[d
                 f"fault {spec.fault}: lab {lab!r} has no VM {node!r}",
                 hint="VMs: " + ", ".join(by_node),
             )
-        peers = [e for e in snap["endpoints"].values() if e["host"] != node]
-        net_ids = {e["network"] for e in snap["endpoints"].values() if e["host"] == node}
-        peers = [e for e in peers if e["network"] in net_ids]
+        eps = sorted(snap.endpoints.values(), key=lambda e: e.name)
+        net_ids = {e.network for e in eps if e.host == node}
+        peers = [e for e in eps if e.host != node and e.network in net_ids]
         if not peers:
             raise UsageError(f"fault {spec.fault}: no container on another VM shares a network"
                              f" with {node}")  # fmt: skip
         peer = peers[0]
-        net = snap["networks"][peer["network"]]
-        hosts = snap.get("hosts", {})
+        net = snap.networks[peer.network]
         out.append(
             {
                 "fault": spec.fault,
                 "vm": node,
-                "peer": peer["host"],
+                "peer": peer.host,
                 "server": servers[0] if servers else vms[0].node,
-                "vtep": hosts.get(node, {}).get("vtep") or nodes[node]["eth1"].split("/")[0],
-                "peer_vtep": peer["vtep"],
-                "netns": f"1-{net['id']}"[:12],
-                "vni": int(net["vni"]),
-                "peer_ip": peer["ip"],
-                "peer_mac": peer["mac"],
+                "vtep": str(nodes[node]["eth1"]).split("/")[0],
+                "peer_vtep": peer.vtep,
+                "netns": net.ns,
+                "vni": net.vni,
+                "peer_ip": peer.ip,
+                "peer_mac": peer.mac,
             }
         )
     return out
@@ -139,7 +145,7 @@ def start(arg: str, lab: str | None, seed: int | None, pick: bool) -> dict[str, 
     record.save(lab, rec)  # before any fault: reset can undo a half-made start
     for entry in entries:
         fault = faults.registry()[entry["fault"]]
-        entry["params"] = {}
+        entry["params"] = None  # not yet injected: reset still tries its fix
         rec["faults"].append(entry)
         record.save(lab, rec)
         entry["params"] = fault.inject(target(lab, entry), rng)
@@ -195,43 +201,52 @@ def reveal(lab: str) -> list[Revealed]:
     for entry in rec["faults"]:
         fault = faults.registry()[entry["fault"]]
         t = target(lab, entry)
-        params = entry.get("params") or {}
+        params = entry.get("params")
+        what = (
+            fault.describe(t, params)
+            if params is not None
+            else "its injection did not complete ('ovlab exercise reset' undoes what was done)"
+        )
         out.append(
             Revealed(
-                fault.name, fault.plane, entry["vm"], fault.describe(t, params),
-                tuple(fault.found_by(t)), tuple(fault.fix(t, params)),
+                fault.name, fault.plane, entry["vm"], what,
+                tuple(fault.found_by(t)), tuple(_fixes(fault, t, params)),
             )  # fmt: skip
         )
     return out
 
 
-def reset(lab: str) -> list[str]:
-    """Undo every injected fault (its intended fix, run as a student would) and forget the
-    exercise. Goes on past a failing fix, then raises once naming them."""
+def _fixes(fault: Any, t: Target, params: dict[str, Any] | None) -> list[str]:
+    """The fault's fix commands; those that need a parameter a failed start never chose
+    are left out."""
+    try:
+        return list(fault.fix(t, params or {}))
+    except KeyError:
+        return []
+
+
+def reset(lab: str) -> tuple[list[str], list[str]]:
+    """Undo every injected fault and forget the exercise: the commands run, and those that
+    failed (a fault the student already fixed makes its fix fail: "already started").
+
+    Each fault's intended fix is run as a student would run it (bash, this install's
+    ovlab first on PATH), last fault first; then a fault's own undo (a token it made).
+    """
     rec = record.require(lab)
-    errors = []
     env = {**os.environ, "PATH": f"{Path(sys.executable).parent}:{os.environ.get('PATH', '')}"}
-    done = []
+    done: list[str] = []
+    failed: list[str] = []
     for entry in reversed(rec["faults"]):
         fault = faults.registry()[entry["fault"]]
         t = target(lab, entry)
         params = entry.get("params") or {}
-        if not params and entry.get("params") is None:
-            continue
-        for cmd in fault.fix(t, params):
+        for cmd in _fixes(fault, t, params):
             proc = subprocess.run(
                 ["bash", "-c", cmd], capture_output=True, text=True, timeout=120, env=env
             )
-            if proc.returncode:
-                errors.append(f"{cmd}: {proc.stderr.strip()[:200]}")
-            done.append(cmd)
+            (failed if proc.returncode else done).append(cmd)
         undo = getattr(fault, "undo", None)
-        if undo is not None:
+        if undo is not None and params:
             undo(t, params)
     record.remove(lab)
-    if errors:
-        raise OvlabError(
-            f"reset of lab {lab}: {len(errors)} fix command(s) failed: {errors[0]}",
-            hint=f"ovlab doctor {lab} names what is left",
-        )
-    return done
+    return done, failed

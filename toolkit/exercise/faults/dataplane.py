@@ -9,6 +9,7 @@ nolearning, dstport 4789, MTU = underlay - 50; static FDB and PERMANENT neighbou
 from __future__ import annotations
 
 import ipaddress
+import json
 import random
 from typing import Any
 
@@ -25,8 +26,13 @@ from toolkit.exercise.faults.base import (
 from toolkit.host import paths
 
 
+def link_mtu(out: str) -> int:
+    """The MTU in ``ip -j link show DEV``'s answer (sysfs is the VM's, not the namespace's)."""
+    return int(json.loads(out)[0]["mtu"])
+
+
 def _vxlan_mtu(t: Target) -> int:
-    return int(ns_sh(t, "cat /sys/class/net/vxlan0/mtu").strip() or 1450)
+    return link_mtu(ns_sh(t, "ip -j link show vxlan0"))
 
 
 def rebuild_vxlan(t: Target, vni: int, port: int, proxy: bool, neigh: bool) -> None:
@@ -183,7 +189,7 @@ class UnderlayMtu(Fault):
     finds = "ip link show eth1 in the VM against vxlan0's MTU + 50 (VXLAN's overhead)"
 
     def inject(self, t: Target, rng: random.Random) -> dict[str, Any]:
-        old = int(sh(t.vm, "cat /sys/class/net/eth1/mtu").strip())
+        old = link_mtu(sh(t.vm, "ip -j link show eth1"))
         mtu = rng.choice((1400, 1420, 1440, 1480))
         sh(t.vm, f"ip link set eth1 mtu {mtu}")
         return {"mtu": mtu, "was": old}

@@ -1,0 +1,95 @@
+"""Every shipped fault on a real provisioned lab: start, check fails, the intended fix from
+`reveal`, check passes, reset. One lab for the module; the exercise runs on it in turn.
+
+The check must never pass while the fault is present: it is asserted right after the
+start and again just before the fix (a fault the agent repairs by itself would show).
+iproute2, nft and the record's file mode are the independent oracles where they apply.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import stat
+import time
+
+import pytest
+
+from tests.exercise.conftest import Lab
+from tests.helpers import ovlab, wait_for
+from tests.jsonout import data as json_data
+from toolkit.exercise.faults import names
+from toolkit.exercise.record import path as record_path
+
+pytestmark = pytest.mark.root
+
+
+def test_every_fault_has_a_shipped_exercise():
+    listed = json_data(ovlab("exercise", "list", "--json").stdout, "exercise list")
+    single = {r["faults"][0]["fault"] for r in listed if len(r["faults"]) == 1}
+    assert set(names()) <= single and len(names()) >= 10
+
+
+@pytest.mark.parametrize("fault", names())
+def test_fault_fails_the_check_until_its_fix(lab: Lab, fault: str):
+    start = ovlab("exercise", "start", fault, "--lab", lab.name, "--seed", "7", "--json",
+                  timeout=180)  # fmt: skip
+    started = json_data(start.stdout, "exercise start")
+    assert started["seed"] == 7 and "faults" not in started  # the student sees no answer
+    mode = os.stat(record_path(lab.name)).st_mode
+    assert stat.S_IMODE(mode) == 0o600
+    try:
+        rc, grade = lab.check()
+        assert rc == 1 and grade["passed"] is False, grade
+        assert any(not c["passed"] for c in grade["criteria"])
+        (revealed,) = lab.reveal()
+        assert revealed["fault"] == fault and revealed["fix"], revealed
+        time.sleep(2)  # nothing repairs the fault by itself
+        rc, grade = lab.check()
+        assert rc == 1, f"{fault}: check passed with the fault present: {grade}"
+        lab.run_fix(revealed["fix"])
+
+        def passes() -> dict:
+            rc, grade = lab.check()
+            assert rc == 0, grade
+            return grade
+
+        grade = wait_for(passes, 120, step=2, what=f"check passing after fixing {fault}")
+        assert grade["passed"] and grade["exercise"] == fault
+        assert {c["name"] for c in grade["criteria"]} == {"verify", "doctor", "ping"}
+    finally:
+        ovlab("exercise", "reset", lab.name, check=False, timeout=300)
+    assert not record_path(lab.name).exists()
+
+
+def test_hint_and_csv_and_status(lab: Lab):
+    ovlab("exercise", "start", "udp-blocked", "--lab", lab.name, "--seed", "1")
+    try:
+        ruleset = ovlab("exec", f"{lab.name}/lab-vm-2", "--", "nft", "-j", "list", "ruleset")
+        assert "4789" in ruleset.stdout  # the oracle sees the fault
+        h1 = json_data(ovlab("exercise", "hint", lab.name, "--json").stdout, "exercise hint")
+        assert h1["number"] == 1 and h1["total"] == 2
+        ovlab("exercise", "hint", lab.name)
+        again = ovlab("exercise", "hint", lab.name, check=False)
+        assert again.returncode == 2 and "no more hints" in again.stderr
+        st = json_data(ovlab("exercise", "status", lab.name, "--json").stdout, "exercise status")
+        assert st["hints_used"] == 2 and "faults" not in st and "udp" not in json.dumps(st)
+        csv = ovlab("exercise", "check", lab.name, "--csv", check=False)
+        assert csv.returncode == 1
+        row = csv.stdout.strip().split(",")
+        assert row[:3] == [lab.name, "udp-blocked", "fail"] and row[4] == "2"
+        twice = ovlab("exercise", "start", "wrong-vni", "--lab", lab.name, check=False)
+        assert twice.returncode == 2 and "already runs" in twice.stderr
+    finally:
+        ovlab("exercise", "reset", lab.name, check=False, timeout=300)
+    ruleset = ovlab("exec", f"{lab.name}/lab-vm-2", "--", "nft", "-j", "list", "ruleset")
+    assert "4789" not in ruleset.stdout
+
+
+def test_seed_makes_random_reproducible(lab: Lab):
+    picked = []
+    for _ in range(2):
+        ovlab("exercise", "start", "mystery", "--random", "--lab", lab.name, "--seed", "42")
+        picked.append(lab.reveal()[0]["fault"])
+        ovlab("exercise", "reset", lab.name, timeout=300)
+    assert picked[0] == picked[1]
