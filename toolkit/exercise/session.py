@@ -65,16 +65,42 @@ def _ensure_demo(lab: str, vms: list[VmRef]) -> Snapshot:
     from toolkit.overlay.client import run_container
 
     snap = store(lab)
-    if len({e.host for e in snap.endpoints.values()}) >= 2:
-        return snap
-    for name, service, idx in DEMO:
-        run_container(f"{lab}/{vms[idx].node}", lab, name, None, service, [])
-    return store(lab)
+    if not snap.endpoints:
+        for name, service, idx in DEMO:
+            run_container(f"{lab}/{vms[idx].node}", lab, name, None, service, [])
+        snap = store(lab)
+    _healthy(lab)
+    return snap
+
+
+SETTLE = 60.0  # seconds a lab may take to settle (an agent republishing after a restart)
+
+
+def _healthy(lab: str) -> None:
+    """Wait until the doctor finds nothing; UsageError when the lab stays unhealthy.
+
+    An exercise starts from a healthy lab, so every finding at `check` is the exercise's.
+    """
+    from toolkit.doctor.run import diagnose
+
+    end = time.monotonic() + SETTLE
+    while True:
+        report = diagnose(lab)
+        if report.exit_code == 0:
+            return
+        if time.monotonic() > end:
+            raise UsageError(
+                f"lab {lab!r} is not healthy ({len(report.findings)} doctor findings):"
+                " an exercise starts from a working lab",
+                hint=f"see 'ovlab doctor {lab}', or 'ovlab exercise reset {lab}'",
+            )
+        time.sleep(1)
 
 
 def _targets(lab: str, specs: list[model.FaultSpec], vms: list[VmRef]) -> list[dict[str, Any]]:
     """Where each fault goes, with what the faults need to know of the lab (recorded)."""
-    snap = _ensure_demo(lab, vms)
+    _ensure_demo(lab, vms)
+    snap = store(lab)
     data = state.load(lab) or {}
     nodes = data.get("nodes", {})
     by_node = {v.node: v for v in vms}
@@ -107,6 +133,7 @@ def _targets(lab: str, specs: list[model.FaultSpec], vms: list[VmRef]) -> list[d
                 "vni": net.vni,
                 "peer_ip": peer.ip,
                 "peer_mac": peer.mac,
+                "local": next(e.name for e in eps if e.host == node and e.network == peer.network),
             }
         )
     return out
@@ -119,6 +146,7 @@ def target(lab: str, entry: dict[str, Any]) -> Target:
         lab, by_node[entry["vm"]], by_node[entry["peer"]], entry["vtep"], entry["peer_vtep"],
         entry["netns"], entry["vni"], entry["peer_ip"], entry["peer_mac"],
         state.install_bin(state.load(lab) or {}), by_node[entry["server"]],
+        entry.get("local", ""),
     )  # fmt: skip
 
 

@@ -46,6 +46,7 @@ class Target:
     peer_mac: str
     bin: str
     server: VmRef  # a Consul server's VM
+    local: str = ""  # a container on ``vm`` in the same network as the peer's
 
 
 class FaultError(OvlabError):
@@ -83,6 +84,15 @@ def sh(
 def ns_sh(t: Target, script: str, check: bool = True) -> str:
     """Run ``script`` inside the demo network's namespace on the target VM."""
     return sh(t.vm, f"nsenter --net={paths.DOCKER_NETNS_DIR}/{t.netns} sh -c '{script}'", check)
+
+
+def flush_container_neigh(t: Target) -> None:
+    """Forget what the local container's ARP cache learnt (the fault must bite at once)."""
+    from toolkit.overlay.locate import find_container
+
+    if t.local:
+        pid = find_container(t.local, t.lab).pid
+        sh(t.vm, f"nsenter --net={paths.proc_ns(pid, 'net')} ip neigh flush dev eth0", False)
 
 
 def ctl(t: Target, vm: VmRef, action: str, program: str) -> str:

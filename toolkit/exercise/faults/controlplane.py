@@ -139,7 +139,12 @@ class TokenNoKv(Fault):
         ]
 
     def undo(self, t: Target, params: dict[str, Any]) -> None:
-        """Delete the token this fault made (reset)."""
+        """Give the agent the lab's overlay token again, then delete the one made (reset)."""
+        from toolkit.lab import state
+
+        secret = (state.lab_dir(t.lab) / "secrets" / "overlay.token").read_text().strip()
+        sh(t.vm, f"printf '%s\\n' {shlex.quote(secret)} > {TOKEN_FILE}")
+        sh(t.vm, ctl(t, t.vm, "restart", AGENT), check=False)
         sh(t.server, f"{CONSUL_BIN} acl token delete -id {shlex.quote(params['accessor'])}",
            check=False, token=bootstrap_token(t.lab))  # fmt: skip
 

@@ -16,6 +16,7 @@ from typing import Any
 from toolkit.exercise.faults.base import (
     Fault,
     Target,
+    flush_container_neigh,
     ns_cmd,
     ns_sh,
     sh,
@@ -163,6 +164,7 @@ class NeighMissing(Fault):
     def inject(self, t: Target, rng: random.Random) -> dict[str, Any]:
         stop_agent(t)
         rebuild_vxlan(t, t.vni, 4789, proxy=False, neigh=False)
+        flush_container_neigh(t)
         return {}
 
     def describe(self, t: Target, params: dict[str, Any]) -> str:
