@@ -10,6 +10,7 @@ down) fails with the reason; answers are never shown, only counts.
 from __future__ import annotations
 
 import csv
+import functools
 import io
 import subprocess
 import time
@@ -117,7 +118,7 @@ def _ping(lab: str) -> Criterion:
                 ["ping", "-c", "2", "-i", "0.2", "-W", "2", to],
                 capture_output=True,
                 timeout=20,
-                preexec_fn=lambda p=pid: enter(p),  # noqa: PLW1509 - joins namespaces only
+                preexec_fn=functools.partial(enter, pid),
                 check=False,
             )
             failed += proc.returncode != 0

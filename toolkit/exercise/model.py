@@ -148,7 +148,8 @@ class _Loader(yamlcheck.Checker):
         pool: tuple[FaultSpec, ...] = ()
         hints: tuple[str, ...] = ()
         criteria = Criteria()
-        for key, (_key_node, node) in top.items():  # file order: the first fault is reported
+        faults_at: YamlNode = root
+        for key, (key_node, node) in top.items():  # file order: the first fault is reported
             if key == "title":
                 title = self.string(node, key, nonempty=True).strip()
             elif key == "story":
@@ -157,6 +158,7 @@ class _Loader(yamlcheck.Checker):
                 lab = self.lab(node)
             elif key in ("faults", "pool"):
                 specs = self.faults(node, key)
+                faults_at = key_node if key == "faults" or faults_at is root else faults_at
                 faults, pool = (specs, pool) if key == "faults" else (faults, specs)
             elif key == "hints":
                 hints = tuple(
@@ -166,9 +168,7 @@ class _Loader(yamlcheck.Checker):
             else:
                 criteria = self.criteria(node)
         if not faults and not pool:
-            self.fail(
-                root, "faults", "no faults", "name at least one under faults: (or pool:)"
-            )
+            self.fail(faults_at, "faults", "no faults", "name at least one under faults: (or pool:)")
         return Exercise(
             path.stem if path.name != "exercise.yml" else path.parent.name,
             path, title, story, lab, faults, pool, hints, criteria,
@@ -214,6 +214,13 @@ class _Loader(yamlcheck.Checker):
             self.fail(node, path, f"unknown fault {name!r}", hint)
         return name
 
+    def check_name(self, node: YamlNode, path: str) -> str:
+        name = self.string(node, path, nonempty=True).strip()
+        if name not in CHECKS:
+            hint = did_you_mean(name, tuple(CHECKS)) or "named checks: " + ", ".join(CHECKS)
+            self.fail(node, path, f"unknown check {name!r}", hint)
+        return name
+
     def criteria(self, node: YamlNode) -> Criteria:
         found = self.fields(
             node, "criteria", CRITERIA_KEYS,
@@ -229,7 +236,7 @@ class _Loader(yamlcheck.Checker):
             else:
                 items = self.items(value, "criteria.checks", "checks is a list: [ping]", first=1)
                 for path, item in items:
-                    checks.append(self.choice(item, path, tuple(CHECKS)))
+                    checks.append(self.check_name(item, path))
                     if checks.count(checks[-1]) > 1:
                         self.fail(item, path, f"{checks[-1]!r} is listed twice")
         if not (verify or doctor or checks):

@@ -237,8 +237,12 @@ def reveal(lab: str) -> list[Revealed]:
         )
         out.append(
             Revealed(
-                fault.name, fault.plane, entry["vm"], what,
-                tuple(fault.found_by(t)), tuple(_fixes(fault, t, params)),
+                fault.name,
+                fault.plane,
+                entry["vm"],
+                what,
+                tuple(fault.found_by(t)),
+                tuple(_fixes(fault, t, params)),
             )  # fmt: skip
         )
     return out

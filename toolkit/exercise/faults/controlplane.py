@@ -15,6 +15,7 @@ import random
 import shlex
 from typing import Any
 
+from toolkit.doctor.findings import in_vm, supervisor
 from toolkit.exercise.faults.base import (
     AGENT,
     CONSUL_BIN,
@@ -30,7 +31,6 @@ from toolkit.exercise.faults.base import (
     stop_agent,
     vm_cmd,
 )
-from toolkit.doctor.findings import in_vm, supervisor
 from toolkit.host import paths
 
 KEYRING = "/var/lib/consul/serf/local.keyring"
@@ -127,8 +127,17 @@ class TokenNoKv(Fault):
 
     def fix(self, t: Target, params: dict[str, Any]) -> list[str]:
         return [
-            _consul_fix(t, "acl", "token", "update", "-id", params["accessor"],
-                        "-policy-name", "overlay", "-merge-policies"),  # fmt: skip
+            _consul_fix(
+                t,
+                "acl",
+                "token",
+                "update",
+                "-id",
+                params["accessor"],
+                "-policy-name",
+                "overlay",
+                "-merge-policies",
+            ),  # fmt: skip
             supervisor(t.lab, t.vm.node, "restart", AGENT),
         ]
 
@@ -196,9 +205,8 @@ def _destroy_session(t: Target, session: str) -> None:
         method="PUT",
         headers={"X-Consul-Token": bootstrap_token(t.lab)},
     )
-    with inside(t.server.netns_path):
-        with urllib.request.urlopen(req, timeout=10) as resp:  # noqa: S310 - a lab VM
-            resp.read()
+    with inside(t.server.netns_path), urllib.request.urlopen(req, timeout=10) as resp:  # noqa: S310
+        resp.read()
 
 
 FAULTS: tuple[Fault, ...] = (AgentDead(), GossipKey(), TokenNoKv(), SessionReaped())

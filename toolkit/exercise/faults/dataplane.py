@@ -111,8 +111,17 @@ class _FdbDst(Fault):
     def fix(self, t: Target, params: dict[str, Any]) -> list[str]:
         return [
             ns_cmd(
-                t, "bridge", "fdb", "replace", t.peer_mac, "dev", "vxlan0", "dst", t.peer_vtep,
-                "self", "permanent",
+                t,
+                "bridge",
+                "fdb",
+                "replace",
+                t.peer_mac,
+                "dev",
+                "vxlan0",
+                "dst",
+                t.peer_vtep,
+                "self",
+                "permanent",
             ),  # fmt: skip
             start_agent_fix(t),
         ]
