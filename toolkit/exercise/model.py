@@ -168,7 +168,9 @@ class _Loader(yamlcheck.Checker):
             else:
                 criteria = self.criteria(node)
         if not faults and not pool:
-            self.fail(faults_at, "faults", "no faults", "name at least one under faults: (or pool:)")
+            self.fail(
+                faults_at, "faults", "no faults", "name at least one under faults: (or pool:)"
+            )
         return Exercise(
             path.stem if path.name != "exercise.yml" else path.parent.name,
             path, title, story, lab, faults, pool, hints, criteria,
