@@ -22,6 +22,44 @@ from toolkit.exercise.faults import names
 from toolkit.exercise.record import path as record_path
 
 pytestmark = pytest.mark.root
+VM = "lab-vm-2"  # every shipped single-fault exercise breaks the demo's client VM
+
+
+def _net(lab: Lab) -> dict:
+    nets = json_data(ovlab("network", "ls", "--lab", lab.name, "--json").stdout, "network ls")
+    return next(n for n in nets if n["name"] == "dev")
+
+
+def _vxlan(lab: Lab) -> dict:
+    ns = f"1-{_net(lab)['id']}"[:12]
+    out = ovlab("exec", f"{lab.name}/{VM}", "--", "nsenter", f"--net=/run/docker/netns/{ns}",
+                "ip", "-d", "-j", "link", "show", "vxlan0").stdout  # fmt: skip
+    return dict(json.loads(out)[0]["linkinfo"]["info_data"])
+
+
+def _eth1_mtu(lab: Lab) -> int:
+    out = ovlab("exec", f"{lab.name}/{VM}", "--", "ip", "-j", "link", "show", "eth1").stdout
+    return int(json.loads(out)[0]["mtu"])
+
+
+def _udp_dropped(lab: Lab) -> bool:
+    return "4789" in ovlab("exec", f"{lab.name}/{VM}", "--", "nft", "list", "ruleset").stdout
+
+
+def _members_alive(lab: Lab) -> bool:
+    rows = json_data(ovlab("consul", "members", lab.name, "--json").stdout, "consul members")
+    return len(rows) == 2 and all(r["status"] == "alive" for r in rows)
+
+
+# Independent oracles (iproute2, nft, consul): True while the fault is present.
+ORACLE = {
+    "wrong-vni": lambda lab: _vxlan(lab)["id"] != int(_net(lab)["vni"]),
+    "vxlan-port-8472": lambda lab: _vxlan(lab)["port"] == 8472,
+    "neigh-missing": lambda lab: not _vxlan(lab).get("proxy"),
+    "underlay-mtu": lambda lab: _eth1_mtu(lab) < 1500,
+    "udp-blocked": _udp_dropped,
+    "gossip-key": lambda lab: not _members_alive(lab),
+}
 
 
 def test_every_fault_has_a_shipped_exercise():
@@ -41,6 +79,8 @@ def test_fault_fails_the_check_until_its_fix(lab: Lab, fault: str):
     try:
         rc, grade = lab.check()
         assert rc == 1 and grade["passed"] is False, grade
+        if fault in ORACLE:
+            assert ORACLE[fault](lab), f"{fault}: the oracle does not see the fault"
         assert any(not c["passed"] for c in grade["criteria"])
         (revealed,) = lab.reveal()
         assert revealed["fault"] == fault and revealed["fix"], revealed
@@ -57,6 +97,8 @@ def test_fault_fails_the_check_until_its_fix(lab: Lab, fault: str):
         grade = wait_for(passes, 120, step=2, what=f"check passing after fixing {fault}")
         assert grade["passed"] and grade["exercise"] == fault
         assert {c["name"] for c in grade["criteria"]} == {"verify", "doctor", "ping"}
+        if fault in ORACLE:
+            assert not ORACLE[fault](lab), f"{fault}: check passed, the oracle sees the fault"
     finally:
         ovlab("exercise", "reset", lab.name, check=False, timeout=300)
     assert not record_path(lab.name).exists()
