@@ -160,6 +160,11 @@ def start(arg: str, lab: str | None, seed: int | None, pick: bool) -> dict[str, 
             f"lab {lab!r} already runs exercise {running['exercise']!r}",
             hint=f"end it first: ovlab exercise reset {lab}",
         )
+    if pick and not ex.pool:
+        raise UsageError(
+            f"exercise {ex.name!r} has no pool: for --random to pick from",
+            hint="drop --random, or add pool: [fault, …] to the file",
+        )
     vms = _vms(lab)
     seed = seed if seed is not None else random.SystemRandom().randrange(2**31)
     rng = random.Random(seed)
