@@ -18,6 +18,7 @@ import pytest
 from tests.exercise.conftest import Lab
 from tests.helpers import ovlab, wait_for
 from tests.jsonout import data as json_data
+from toolkit.exercise import model
 from toolkit.exercise.faults import names
 from toolkit.exercise.record import path as record_path
 
@@ -62,6 +63,15 @@ ORACLE = {
 }
 
 
+def exercise_of(fault: str) -> str:
+    """The shipped single-fault exercise of ``fault`` (named for its story, not the fault)."""
+    for path in model.shipped():
+        ex = model.load(path)
+        if [f.fault for f in ex.faults] == [fault]:
+            return ex.name
+    raise AssertionError(f"no shipped exercise has only {fault}")
+
+
 def test_every_fault_has_a_shipped_exercise():
     listed = json_data(ovlab("exercise", "list", "--json").stdout, "exercise list")
     single = {r["faults"][0]["fault"] for r in listed if len(r["faults"]) == 1}
@@ -70,7 +80,8 @@ def test_every_fault_has_a_shipped_exercise():
 
 @pytest.mark.parametrize("fault", names())
 def test_fault_fails_the_check_until_its_fix(lab: Lab, fault: str):
-    start = ovlab("exercise", "start", fault, "--lab", lab.name, "--seed", "7", "--json",
+    name = exercise_of(fault)
+    start = ovlab("exercise", "start", name, "--lab", lab.name, "--seed", "7", "--json",
                   timeout=180)  # fmt: skip
     started = json_data(start.stdout, "exercise start")
     assert started["seed"] == 7 and "faults" not in started  # the student sees no answer
@@ -95,7 +106,7 @@ def test_fault_fails_the_check_until_its_fix(lab: Lab, fault: str):
             return grade
 
         grade = wait_for(passes, 120, step=2, what=f"check passing after fixing {fault}")
-        assert grade["passed"] and grade["exercise"] == fault
+        assert grade["passed"] and grade["exercise"] == name
         assert {c["name"] for c in grade["criteria"]} == {"verify", "doctor", "ping"}
         if fault in ORACLE:
             assert not ORACLE[fault](lab), f"{fault}: check passed, the oracle sees the fault"
@@ -105,7 +116,7 @@ def test_fault_fails_the_check_until_its_fix(lab: Lab, fault: str):
 
 
 def test_hint_and_csv_and_status(lab: Lab):
-    ovlab("exercise", "start", "udp-blocked", "--lab", lab.name, "--seed", "1")
+    ovlab("exercise", "start", "security-update", "--lab", lab.name, "--seed", "1")
     try:
         ruleset = ovlab("exec", f"{lab.name}/lab-vm-2", "--", "nft", "-j", "list", "ruleset")
         assert "4789" in ruleset.stdout  # the oracle sees the fault
@@ -119,8 +130,8 @@ def test_hint_and_csv_and_status(lab: Lab):
         csv = ovlab("exercise", "check", lab.name, "--csv", check=False)
         assert csv.returncode == 1
         row = csv.stdout.strip().split(",")
-        assert row[:3] == [lab.name, "udp-blocked", "fail"] and row[4] == "2"
-        twice = ovlab("exercise", "start", "wrong-vni", "--lab", lab.name, check=False)
+        assert row[:3] == [lab.name, "security-update", "fail"] and row[4] == "2"
+        twice = ovlab("exercise", "start", "rebuilt-by-hand", "--lab", lab.name, check=False)
         assert twice.returncode == 2 and "already runs" in twice.stderr
     finally:
         ovlab("exercise", "reset", lab.name, check=False, timeout=300)

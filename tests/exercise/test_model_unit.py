@@ -87,6 +87,9 @@ def test_shipped_exercises_load_and_cover_every_fault() -> None:
     planes = {f.plane for f in faults.registry().values()}
     assert planes == {"data", "control"}
     for ex in shipped:
+        # Students see the exercise's name and title: neither may name its fault.
+        for f in (*ex.faults, *ex.pool):
+            assert f.fault not in ex.name and f.fault not in ex.title.lower()
         assert ex.hints and ex.story and (ex.criteria.verify or ex.criteria.doctor)
 
 
@@ -97,25 +100,25 @@ def test_every_fault_says_what_finds_it() -> None:
 
 def test_unknown_exercise_is_a_did_you_mean() -> None:
     with pytest.raises(NotFound) as err:
-        model.resolve("wrong-vnii")
-    assert (err.value.hint or "").startswith("did you mean 'wrong-vni'")
+        model.resolve("rebuilt-by-han")
+    assert err.value.hint == "did you mean 'rebuilt-by-hand'?"
 
 
 def test_cli_list_and_faults_json() -> None:
     proc = ovlab("exercise", "list", "--json")
     assert proc.returncode == 0, proc.stderr
     rows = json_data(proc.stdout, "exercise list")
-    assert {r["name"] for r in rows} >= {"wrong-vni", "mystery", "session-reaped"}
+    assert {r["name"] for r in rows} >= {"rebuilt-by-hand", "mystery", "forgotten-host"}
     assert all(isinstance(r["hints"], int) for r in rows)  # the count, not the texts
     proc = ovlab("exercise", "faults", "--json")
     rows = json_data(proc.stdout, "exercise faults")
     assert [r["name"] for r in rows] == list(faults.names())
     text = ovlab("exercise", "list")
-    assert text.returncode == 0 and "wrong-vni" in text.stdout
+    assert text.returncode == 0 and "rebuilt-by-hand" in text.stdout
 
 
 def test_cli_unknown_exercise_is_one_line() -> None:
-    proc = ovlab("exercise", "start", "wrong-vnii", "--lab", "ove-nosuch")
+    proc = ovlab("exercise", "start", "rebuilt-by-han", "--lab", "ove-nosuch")
     # the privilege hook comes first for a non-root user; as root, the name is checked
     assert proc.returncode in (2, 3) and proc.stdout == ""
     assert proc.stderr.count("\n") == 1 and "Traceback" not in proc.stderr

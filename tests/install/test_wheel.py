@@ -32,7 +32,7 @@ NEEDED = (
     "toolkit/share/playbooks/plugins/callback/ovlab_events.py",
     "toolkit/share/labs/seed-demo/topology.yml",
     "toolkit/share/labs/libnetwork-overlay/walk.yml",
-    "toolkit/share/exercises/wrong-vni.yml",
+    "toolkit/share/exercises/rebuilt-by-hand.yml",
     "toolkit/share/inventories/example/hosts.yml",
 )
 

@@ -43,7 +43,7 @@ CHECKS = {
     "ping": "every container pings every other container's service across the overlay",
     "members": "every VM's Consul agent is an alive member of the cluster",
 }
-_EXAMPLE = "see exercises/wrong-vni.yml"
+_EXAMPLE = "see exercises/rebuilt-by-hand.yml"
 _MISSING = {
     "title": "give it a title, e.g. title: container_node2 cannot reach svc1",
     "story": "tell the student what is wrong, e.g. story: container_node2 cannot reach svc1",
