@@ -186,13 +186,21 @@ def start(arg: str, lab: str | None, seed: int | None, pick: bool) -> dict[str, 
     return rec
 
 
+def _running(lab: str) -> dict[str, Any]:
+    """The lab's exercise record; the lab must be up (UsageError otherwise)."""
+    from toolkit.lab.lifecycle import require_up
+
+    require_up(lab)
+    return record.require(lab)
+
+
 def _exercise(rec: dict[str, Any]) -> model.Exercise:
     return model.load(Path(rec["path"]))
 
 
 def status(lab: str) -> dict[str, Any]:
     """What the student may see: title, story, time, hints and checks so far (no faults)."""
-    rec = record.require(lab)
+    rec = _running(lab)
     ex = _exercise(rec)
     return {
         "lab": lab, "exercise": rec["exercise"], "title": ex.title, "story": ex.story,
@@ -204,7 +212,7 @@ def status(lab: str) -> dict[str, Any]:
 
 def hint(lab: str) -> dict[str, Any]:
     """The next hint (counted); UsageError when every hint was given."""
-    rec = record.require(lab)
+    rec = _running(lab)
     hints = _exercise(rec).hints
     n = int(rec["hints_used"])
     if n >= len(hints):
@@ -219,7 +227,7 @@ def hint(lab: str) -> dict[str, Any]:
 
 def check(lab: str) -> grade.Grade:
     """Grade the lab's exercise now (counted in the record)."""
-    rec = record.require(lab)
+    rec = _running(lab)
     result = grade.grade(lab, rec, _exercise(rec).criteria)
     rec["checks"] = int(rec.get("checks", 0)) + 1
     rec["passed_at"] = rec.get("passed_at") or (time.time() if result.passed else None)
@@ -229,7 +237,7 @@ def check(lab: str) -> grade.Grade:
 
 def reveal(lab: str) -> list[Revealed]:
     """Each injected fault explained, with what finds it and the intended fix."""
-    rec = record.require(lab)
+    rec = _running(lab)
     out = []
     for entry in rec["faults"]:
         fault = faults.registry()[entry["fault"]]
@@ -269,7 +277,7 @@ def reset(lab: str) -> tuple[list[str], list[str]]:
     Each fault's intended fix is run as a student would run it (bash, this install's
     ovlab first on PATH), last fault first; then a fault's own undo (a token it made).
     """
-    rec = record.require(lab)
+    rec = _running(lab)
     env = {**os.environ, "PATH": f"{Path(sys.executable).parent}:{os.environ.get('PATH', '')}"}
     done: list[str] = []
     failed: list[str] = []
