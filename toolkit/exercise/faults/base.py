@@ -10,6 +10,7 @@ the fault persists until the student repairs it and starts the agent again.
 from __future__ import annotations
 
 import random
+import shlex
 import subprocess
 from dataclasses import dataclass
 from typing import Any
@@ -83,7 +84,8 @@ def sh(
 
 def ns_sh(t: Target, script: str, check: bool = True) -> str:
     """Run ``script`` inside the demo network's namespace on the target VM."""
-    return sh(t.vm, f"nsenter --net={paths.DOCKER_NETNS_DIR}/{t.netns} sh -c '{script}'", check)
+    ns = f"{paths.DOCKER_NETNS_DIR}/{t.netns}"
+    return sh(t.vm, f"nsenter --net={ns} sh -c {shlex.quote(script)}", check)
 
 
 def flush_container_neigh(t: Target) -> None:
