@@ -28,7 +28,12 @@ LAYERS: list[set[str]] = [
     {"doctor"},
     {"capture"},  # verify asks the doctor which kernel object explains a failed check
     {"watch"},  # the event stream; doctor --at runs the doctor's checks on a recorded state
-    {"graph", "walk", "trace"},  # trace walks the kernel's tables and reuses capture
+    {
+        "graph",
+        "walk",
+        "trace",
+        "exercise",
+    },  # trace walks the kernel's tables; exercises grade with doctor and verify
     {"render"},
     {"cli"},
 ]

@@ -64,6 +64,11 @@ def labs_dir() -> Path:
     return _sub("labs")
 
 
+def exercises_dir() -> Path:
+    """``exercises/``: one break-it exercise per ``NAME.yml`` (toolkit.exercise.model)."""
+    return _sub("exercises")
+
+
 def inventories_dir() -> Path:
     """``inventories/``: the lab inventory and the real-VM example."""
     return _sub("inventories")

@@ -255,7 +255,18 @@ CASES: list[tuple[str, list[str], int, str]] = [
         EXIT_USAGE,
         "error: -o {tmp}/bad.pcap/sub: cannot make that directory: Not a directory",
     ),
-]
+    ("exercise list", ["exercise", "list", "--bogus"], EXIT_USAGE,
+     "error: No such option: --bogus — see 'ovlab exercise list --help'"),
+    ("exercise faults", ["exercise", "faults", "--bogus"], EXIT_USAGE,
+     "error: No such option: --bogus — see 'ovlab exercise faults --help'"),
+    ("exercise start", ["exercise", "start", "rebuilt-by-han", "--lab", "ovn-nosuch"], EXIT_USAGE,
+     "error: no exercise named 'rebuilt-by-han' — did you mean 'rebuilt-by-hand'?"),
+    ("exercise status", ["exercise", "status", "ovn-nosuch"], EXIT_USAGE, NOT_UP),
+    ("exercise hint", ["exercise", "hint", "ovn-nosuch"], EXIT_USAGE, NOT_UP),
+    ("exercise check", ["exercise", "check", "ovn-nosuch"], EXIT_USAGE, NOT_UP),
+    ("exercise reveal", ["exercise", "reveal", "ovn-nosuch"], EXIT_USAGE, NOT_UP),
+    ("exercise reset", ["exercise", "reset", "ovn-nosuch"], EXIT_USAGE, NOT_UP),
+]  # fmt: skip
 
 # Commands that need root, each with input that is otherwise fine (or not yet checked).
 NEEDS_ROOT: list[tuple[str, list[str]]] = [
@@ -282,6 +293,12 @@ NEEDS_ROOT: list[tuple[str, list[str]]] = [
     ("record", ["record", "ovn-nosuch"]),
     ("lab snapshot", ["lab", "snapshot", "ovn-nosuch"]),
     ("diff", ["diff", "ovn-nosuch", "{tmp}"]),
+    ("exercise start", ["exercise", "start", "rebuilt-by-hand", "--lab", "ovn-nosuch"]),
+    ("exercise status", ["exercise", "status", "ovn-nosuch"]),
+    ("exercise hint", ["exercise", "hint", "ovn-nosuch"]),
+    ("exercise check", ["exercise", "check", "ovn-nosuch"]),
+    ("exercise reveal", ["exercise", "reveal", "ovn-nosuch"]),
+    ("exercise reset", ["exercise", "reset", "ovn-nosuch"]),
 ]
 
 OK_TOPOLOGY = (

@@ -32,6 +32,7 @@ NEEDED = (
     "toolkit/share/playbooks/plugins/callback/ovlab_events.py",
     "toolkit/share/labs/seed-demo/topology.yml",
     "toolkit/share/labs/libnetwork-overlay/walk.yml",
+    "toolkit/share/exercises/rebuilt-by-hand.yml",
     "toolkit/share/inventories/example/hosts.yml",
 )
 

@@ -28,6 +28,7 @@ def build_app() -> typer.Typer:
         containers,
         doctor,
         exec_cmd,
+        exercise,
         graph,
         lab,
         netns,
@@ -60,6 +61,7 @@ def build_app() -> typer.Typer:
     app.command("agent")(agent_cmd.agent_command)
     app.command("walk")(walk.walk_command)
     app.command("doctor")(doctor.doctor_command)
+    app.add_typer(exercise.app, name="exercise")
     app.command("capture")(capture.capture_command)
     app.command("decode")(capture.decode_command)
     app.command("verify")(capture.verify_command)
