@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from toolkit.doctor.findings import Finding
+from toolkit.host import paths
 from toolkit.lab.registry import VmRef
 from toolkit.overlay.model import ROOT, VXLAN_OVERHEAD, Endpoint, Network
 from toolkit.trace.kernel import LinkAnswer, Lookups
@@ -29,7 +30,7 @@ class Side:
     @property
     def ctr_ns(self) -> str:
         """The container's network namespace."""
-        return f"/proc/{self.ctr_pid}/ns/net"
+        return paths.proc_ns(self.ctr_pid)
 
     @property
     def ovl_path(self) -> str:
