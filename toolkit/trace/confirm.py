@@ -24,6 +24,7 @@ import time
 from toolkit.capture import live
 from toolkit.capture.reassembly import Reassembler
 from toolkit.capture.vxlan import KNOWN_PORTS, Packet, decode_frame
+from toolkit.doctor.wire import checksum
 from toolkit.host.ns import inside
 from toolkit.trace.records import Tap, Trace
 
@@ -50,16 +51,6 @@ class _Recorder(threading.Thread):
             self.stopping.set()
 
 
-def _checksum(data: bytes) -> int:
-    """The Internet checksum (RFC 1071)."""
-    if len(data) % 2:
-        data += b"\0"
-    s = sum(struct.unpack(f"!{len(data) // 2}H", data))
-    s = (s >> 16) + (s & 0xFFFF)
-    s += s >> 16
-    return ~s & 0xFFFF
-
-
 def _in_ns(path: str, kind: int, proto: int) -> socket.socket:
     """A socket created inside the namespace at ``path`` (it stays bound to it)."""
     fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
@@ -81,7 +72,7 @@ def send_probe(ns: str, t: Trace, ident: int) -> str:
             head = struct.pack("!BBHHH", 8, 0, 0, ident, 1)
             try:
                 s.sendto(
-                    struct.pack("!BBHHH", 8, 0, _checksum(head + payload), ident, 1) + payload,
+                    struct.pack("!BBHHH", 8, 0, checksum(head + payload), ident, 1) + payload,
                     (t.dst_ip, 0),
                 )
             except OSError as exc:
