@@ -171,3 +171,25 @@ def consul_topology(name: str, servers: int, clients: int) -> str:
         group = "consul_servers" if i <= servers else "consul_clients"
         lines += [f"  vm{i}:", f"    eth1: {UNDERLAY_IPS[f'vm{i}']}", f"    groups: [{group}]"]
     return "\n".join(lines) + "\n"
+
+
+def lab_containers(lab: str) -> dict[str, dict[str, Any]]:
+    """The lab's containers by name, as ``ovlab ps --json`` lists them ({} when it fails)."""
+    proc = ovlab("ps", "--lab", lab, "--json", check=False)
+    return {c["name"]: c for c in json_data(proc.stdout, "ps")} if proc.returncode == 0 else {}
+
+
+def start_capture(*args: str) -> subprocess.Popen[str]:
+    """``ovlab capture ARGS`` in the background, returned once its socket is bound (it
+    prints "capturing on …" on stderr then)."""
+    proc = subprocess.Popen(
+        [*OVLAB, "capture", *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "NO_COLOR": "1"},
+    )
+    assert proc.stderr is not None
+    first = proc.stderr.readline()
+    assert first.startswith("capturing on"), first + proc.stderr.read()
+    return proc

@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from tests.helpers import UNDERLAY_IPS, consul_topology, lab_name, ovlab
+from tests.helpers import UNDERLAY_IPS, consul_topology, lab_containers, lab_name, ovlab
 from tests.jsonout import data as json_data
 from toolkit.lab import cleanup
 
@@ -76,11 +76,6 @@ class Lab:
             self.follow(t["finding"]["fix"])
 
 
-def _containers(lab: str) -> dict[str, dict[str, Any]]:
-    proc = ovlab("ps", "--lab", lab, "--json", check=False)
-    return {c["name"]: c for c in json_data(proc.stdout, "ps")} if proc.returncode == 0 else {}
-
-
 @pytest.fixture(scope="module")
 def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
     if os.geteuid() != 0:
@@ -91,7 +86,7 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
     try:
         ovlab("lab", "up", str(path), "--provision", timeout=300)
         end = time.monotonic() + 60
-        while not set(CONTAINERS) <= set(running := _containers(name)):
+        while not set(CONTAINERS) <= set(running := lab_containers(name)):
             assert time.monotonic() < end, f"containers never all started: {running}"
             for ctr, (node, svc) in CONTAINERS.items():
                 if ctr not in running:
@@ -109,7 +104,7 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
                     )
             time.sleep(0.5)
         nets = json_data(ovlab("network", "ls", "--lab", name, "--json").stdout, "network ls")
-        yield Lab(name, next(n["id"] for n in nets if n["name"] == "dev"), _containers(name))
+        yield Lab(name, next(n["id"] for n in nets if n["name"] == "dev"), lab_containers(name))
     finally:
         cleanup.teardown(name)
 
