@@ -19,10 +19,10 @@ from typing import Any
 from toolkit.errors import OvlabError, UsageError
 from toolkit.host import paths, procs
 from toolkit.lab import cleanup, state
+from toolkit.lab.model import Topology
 from toolkit.lab.names import ifname
 from toolkit.lab.state import install_bin  # noqa: F401  (re-exported)
 from toolkit.lab.tags import vm_tag
-from toolkit.lab.topology import Topology
 from toolkit.lab.vm import LabVM
 
 Progress = Callable[[str, int, int], None]  # message, steps done, steps total
