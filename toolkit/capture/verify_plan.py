@@ -1,8 +1,8 @@
 """What ``ovlab verify`` pings and captures, chosen from the overlay store alone (no kernel).
 
-From the typed agent snapshot (``overlay.model.Snapshot``): the two containers to ping between (across VMs,
-preferring a destination with a service), the name to ping, the network's VNI and
-namespace, the lab's VXLAN UDP port and the ports to decode as VXLAN. Both VMs are
+From the typed agent snapshot (``overlay.model.Snapshot``): the two containers to ping
+between (across VMs, preferring a destination with a service), the name to ping, the
+network's VNI and namespace, the lab's VXLAN UDP port and the ports to decode as VXLAN. Both VMs are
 captured on ``UNDERLAY_IF``.
 """
 
