@@ -5,6 +5,7 @@ Import from here, never from another package's conftest: a conftest is pytest's 
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import os
@@ -13,7 +14,7 @@ import secrets
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any, TypeVar
 
 from tests.jsonout import data as json_data
@@ -193,3 +194,41 @@ def start_capture(*args: str) -> subprocess.Popen[str]:
     first = proc.stderr.readline()
     assert first.startswith("capturing on"), first + proc.stderr.read()
     return proc
+
+
+@contextlib.contextmanager
+def dev_consul(ns: str, timeout: float = 10.0) -> Iterator[Any]:
+    """A ``consul agent -dev`` on 127.0.0.1 inside the named namespace ``ns``, once it has
+    elected itself; yields a ``toolkit.consul.client.Consul`` for it (``timeout`` seconds
+    per request) and stops the agent on leaving. Skips when consul is not in the cache."""
+    import pytest
+
+    from toolkit.consul.client import Consul, ConsulError
+    from toolkit.provision import consul_bin
+
+    binary = consul_bin.find()
+    if binary is None:
+        pytest.skip("consul is not in the cache (make venv installs it)")
+    subprocess.run(["ip", "-n", ns, "link", "set", "lo", "up"], check=True)
+    argv = ["ip", "netns", "exec", ns, str(binary), "agent", "-dev", "-bind", "127.0.0.1"]
+    proc = subprocess.Popen(
+        [*argv, "-client", "127.0.0.1"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    consul = Consul(netns=os.path.join(NAMED_NETNS_DIR, ns), timeout=timeout)
+
+    def leader() -> Any:
+        try:
+            return consul.get_json("/v1/status/leader")
+        except ConsulError:
+            return None
+
+    try:
+        wait_for(leader, 30, step=0.1, what="consul -dev electing itself")
+        yield consul
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
