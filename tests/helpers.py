@@ -15,6 +15,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any, TypeVar
 
 from tests.jsonout import data as json_data
@@ -232,3 +233,25 @@ def dev_consul(ns: str, timeout: float = 10.0) -> Iterator[Any]:
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
+
+
+@contextlib.contextmanager
+def provisioned_lab(
+    directory: Path,
+    servers: int = 1,
+    clients: int = 1,
+    text: Callable[[str], str] | None = None,
+) -> Iterator[str]:
+    """A lab made for a test module: ``consul_topology(name, servers, clients)`` (or
+    ``text(name)``) written to DIRECTORY/topology.yml, ``ovlab lab up --provision``, its
+    name yielded; torn down on leaving, whatever failed."""
+    from toolkit.lab import cleanup
+
+    name = lab_name()
+    path = directory / "topology.yml"
+    path.write_text(text(name) if text else consul_topology(name, servers, clients))
+    try:
+        ovlab("lab", "up", str(path), "--provision", timeout=300)
+        yield name
+    finally:
+        cleanup.teardown(name)

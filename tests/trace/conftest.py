@@ -15,9 +15,13 @@ from typing import Any
 
 import pytest
 
-from tests.helpers import UNDERLAY_IPS, consul_topology, lab_containers, lab_name, ovlab
+from tests.helpers import (
+    UNDERLAY_IPS,
+    lab_containers,
+    ovlab,
+    provisioned_lab,
+)
 from tests.jsonout import data as json_data
-from toolkit.lab import cleanup
 
 VTEP = {k: UNDERLAY_IPS[k] for k in ("vm1", "vm2")}
 CONTAINERS = {
@@ -80,11 +84,7 @@ class Lab:
 def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
     if os.geteuid() != 0:
         pytest.skip("lab tests need root")
-    name = lab_name()
-    path: Path = tmp_path_factory.mktemp("trace") / "topology.yml"
-    path.write_text(consul_topology(name, 1, 1))
-    try:
-        ovlab("lab", "up", str(path), "--provision", timeout=300)
+    with provisioned_lab(tmp_path_factory.mktemp("trace"), 1, 1) as name:
         end = time.monotonic() + 60
         while not set(CONTAINERS) <= set(running := lab_containers(name)):
             assert time.monotonic() < end, f"containers never all started: {running}"
@@ -105,8 +105,6 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
             time.sleep(0.5)
         nets = json_data(ovlab("network", "ls", "--lab", name, "--json").stdout, "network ls")
         yield Lab(name, next(n["id"] for n in nets if n["name"] == "dev"), lab_containers(name))
-    finally:
-        cleanup.teardown(name)
 
 
 @pytest.fixture
