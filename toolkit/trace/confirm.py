@@ -18,7 +18,6 @@ import os
 import random
 import socket
 import struct
-import threading
 import time
 
 from toolkit.capture import live
@@ -30,25 +29,8 @@ from toolkit.trace.records import Tap, Trace
 
 SETTLE = 0.3  # seconds for the last frames to reach the capture queues
 WAIT = 1.0  # seconds to wait for the answer
+MAX_FRAMES = 10_000  # per capture point
 IP_MTU_DISCOVER, IP_PMTUDISC_DONT = 10, 0  # Linux <linux/in.h>: send with DF off
-
-
-class _Recorder(threading.Thread):
-    """Frames from one capture socket until told to stop."""
-
-    def __init__(self, src: live.Source) -> None:
-        super().__init__(daemon=True)
-        self.src = src
-        self.frames: list[tuple[int, bytes]] = []
-        self.stopping = threading.Event()
-
-    def run(self) -> None:
-        try:
-            for ts, data, _wl in live.frames(self.src, self.stopping.is_set):
-                if len(self.frames) < 10_000:
-                    self.frames.append((ts, data))
-        except Exception:  # noqa: BLE001 - a dead capture shows as "not seen", not a crash
-            self.stopping.set()
 
 
 def _in_ns(path: str, kind: int, proto: int) -> socket.socket:
@@ -153,7 +135,7 @@ def confirm(t: Trace) -> Trace:
             taps.setdefault((h.tap.path, h.tap.iface), h.tap)
     ident = random.randint(20000, 60000)
     ports = KNOWN_PORTS | {t.port}
-    recorders: dict[tuple[str, str], _Recorder] = {}
+    recorders: dict[tuple[str, str], live.Recorder] = {}
     sources = []
     try:
         for key, tap in taps.items():
@@ -162,7 +144,7 @@ def confirm(t: Trace) -> Trace:
             except Exception:  # noqa: BLE001 - an interface that is gone: its hop is "not seen"
                 continue
             sources.append(src)
-            recorders[key] = _Recorder(src)
+            recorders[key] = live.Recorder(src, MAX_FRAMES)
         for r in recorders.values():
             r.start()
         first = t.hops[0].tap
