@@ -125,6 +125,19 @@ def mark_broken(
     return hop
 
 
+def vxlan_missing(ctx: Context, hop: Hop, side: Side) -> Hop:
+    """Mark a hop broken: side's overlay namespace has no vxlan0 (its agent rebuilds it)."""
+    hop.entry = "no vxlan0"
+    return mark_broken(
+        hop,
+        ctx,
+        "vxlan-missing",
+        f"no vxlan0 in {side.ovl} on {side.vm.node}",
+        restart_agent(ctx, side.vm.node),
+        "vxlan0",
+    )
+
+
 def in_ctr(ctx: Context, side: Side, *argv: str) -> str:
     """A shell command that runs argv inside a container of the lab."""
     return f"ovlab exec --lab {ctx.lab} {side.ep.name} -- " + shlex.join(argv)

@@ -15,6 +15,7 @@ from toolkit.trace.context import (
     mark_broken,
     peer_veth,
     restart_agent,
+    vxlan_missing,
     vxlan_of,
 )
 from toolkit.trace.firewall import nft_hop
@@ -182,15 +183,7 @@ def far_side(ctx: Context, direction: str, a: Side, b: Side, vni: int, port: int
     )
     out.append(hop)
     if kinfo is None or vx is None:
-        hop.entry = "no vxlan0"
-        mark_broken(
-            hop,
-            ctx,
-            "vxlan-missing",
-            f"no vxlan0 in {b.ovl} on {b.vm.node}",
-            restart_agent(ctx, b.vm.node),
-            "vxlan0",
-        )
+        vxlan_missing(ctx, hop, b)
         return out
     hop.entry = (
         f"vxlan0 {'up' if vx.up else 'DOWN'}, vni {kinfo.id}, local {kinfo.local}, "

@@ -10,7 +10,15 @@ from __future__ import annotations
 
 from toolkit.doctor.findings import in_overlay
 from toolkit.overlay.model import ROOT
-from toolkit.trace.context import Context, Side, errtext, mark_broken, restart_agent, vxlan_of
+from toolkit.trace.context import (
+    Context,
+    Side,
+    errtext,
+    mark_broken,
+    restart_agent,
+    vxlan_missing,
+    vxlan_of,
+)
 from toolkit.trace.far import deliver, far_side, underlay
 from toolkit.trace.kernel import LinkAnswer, Lookups
 from toolkit.trace.records import Hop, Tap
@@ -47,15 +55,7 @@ def send(
     )
     hops.append(hop)
     if vx is None or kinfo is None:
-        hop.entry = "no vxlan0"
-        mark_broken(
-            hop,
-            ctx,
-            "vxlan-missing",
-            f"no vxlan0 in {a.ovl} on {a.vm.node}",
-            restart_agent(ctx, a.vm.node),
-            "vxlan0",
-        )
+        vxlan_missing(ctx, hop, a)
     else:
         hop.entry = (
             f"vxlan0 {'up' if vx.up else 'DOWN'}, vni {kinfo.id}, local {kinfo.local}, "
