@@ -255,3 +255,20 @@ def provisioned_lab(
         yield name
     finally:
         cleanup.teardown(name)
+
+
+def run_detached(lab: str, name: str, node: str, service: str) -> subprocess.CompletedProcess[str]:
+    """``ovlab run -d --name NAME --publish-service SERVICE --node LAB/NODE``, its result
+    unchecked (a caller waiting for the lab's containers tries again), within 60 s."""
+    return ovlab(
+        "run",
+        "-d",
+        "--name",
+        name,
+        "--publish-service",
+        service,
+        "--node",
+        f"{lab}/{node}",
+        check=False,
+        timeout=60,
+    )

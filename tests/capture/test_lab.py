@@ -24,6 +24,7 @@ from tests.helpers import (
     lab_containers,
     lab_name,
     ovlab,
+    run_detached,
     start_capture,
     wait_for,
 )
@@ -51,18 +52,7 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         for _attempt in range(3):
             for ctr, (node, svc) in CONTAINERS.items():
                 if ctr not in lab_containers(name):
-                    ovlab(
-                        "run",
-                        "-d",
-                        "--name",
-                        ctr,
-                        "--publish-service",
-                        f"{svc}.dev.overlay",
-                        "--node",
-                        f"{name}/{node}",
-                        check=False,
-                        timeout=60,
-                    )
+                    run_detached(name, ctr, node, f"{svc}.dev.overlay")
             try:
                 wait_for(lambda: set(CONTAINERS) <= set(lab_containers(name)), 15)
                 break

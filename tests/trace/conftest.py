@@ -20,6 +20,7 @@ from tests.helpers import (
     lab_containers,
     ovlab,
     provisioned_lab,
+    run_detached,
 )
 from tests.jsonout import data as json_data
 
@@ -90,18 +91,7 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
             assert time.monotonic() < end, f"containers never all started: {running}"
             for ctr, (node, svc) in CONTAINERS.items():
                 if ctr not in running:
-                    ovlab(
-                        "run",
-                        "-d",
-                        "--name",
-                        ctr,
-                        "--publish-service",
-                        f"{svc}.overlay",
-                        "--node",
-                        f"{name}/{node}",
-                        check=False,
-                        timeout=60,
-                    )
+                    run_detached(name, ctr, node, f"{svc}.overlay")
             time.sleep(0.5)
         nets = json_data(ovlab("network", "ls", "--lab", name, "--json").stdout, "network ls")
         yield Lab(name, next(n["id"] for n in nets if n["name"] == "dev"), lab_containers(name))
