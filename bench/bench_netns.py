@@ -31,6 +31,8 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
+from toolkit.host.paths import NAMED_NETNS_DIR
+
 REPO = Path(__file__).resolve().parents[1]
 VENV_BIN = REPO / ".venv" / "bin"
 PYTHON = str(VENV_BIN / "python") if (VENV_BIN / "python").exists() else sys.executable
@@ -54,7 +56,7 @@ def sh(argv: Sequence[str], stdin: str | None = None) -> None:
 
 def existing() -> list[str]:
     try:
-        return sorted(n for n in os.listdir("/run/netns") if n.startswith(PREFIX))
+        return sorted(n for n in os.listdir(NAMED_NETNS_DIR) if n.startswith(PREFIX))
     except FileNotFoundError:
         return []
 
@@ -154,7 +156,7 @@ def lean_child(names: list[str]) -> None:
     from toolkit.netns import collect, target
 
     start = time.perf_counter()
-    targets = [target.NsTarget(name, f"/run/netns/{name}") for name in names]
+    targets = [target.NsTarget(name, os.path.join(NAMED_NETNS_DIR, name)) for name in names]
     count = len(collect.collect("fdb", targets)) + len(collect.collect("neigh", targets))
     print(count, time.perf_counter() - start)
 

@@ -5,6 +5,7 @@ Import from here, never from another package's conftest: a conftest is pytest's 
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import os
@@ -13,7 +14,8 @@ import secrets
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any, TypeVar
 
 from tests.jsonout import data as json_data
@@ -171,3 +173,103 @@ def consul_topology(name: str, servers: int, clients: int) -> str:
         group = "consul_servers" if i <= servers else "consul_clients"
         lines += [f"  vm{i}:", f"    eth1: {UNDERLAY_IPS[f'vm{i}']}", f"    groups: [{group}]"]
     return "\n".join(lines) + "\n"
+
+
+def lab_containers(lab: str) -> dict[str, dict[str, Any]]:
+    """The lab's containers by name, as ``ovlab ps --json`` lists them ({} when it fails)."""
+    proc = ovlab("ps", "--lab", lab, "--json", check=False)
+    return {c["name"]: c for c in json_data(proc.stdout, "ps")} if proc.returncode == 0 else {}
+
+
+def start_capture(*args: str) -> subprocess.Popen[str]:
+    """``ovlab capture ARGS`` in the background, returned once its socket is bound (it
+    prints "capturing on …" on stderr then)."""
+    proc = subprocess.Popen(
+        [*OVLAB, "capture", *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "NO_COLOR": "1"},
+    )
+    assert proc.stderr is not None
+    first = proc.stderr.readline()
+    assert first.startswith("capturing on"), first + proc.stderr.read()
+    return proc
+
+
+@contextlib.contextmanager
+def dev_consul(ns: str, timeout: float = 10.0) -> Iterator[Any]:
+    """A ``consul agent -dev`` on 127.0.0.1 inside the named namespace ``ns``, once it has
+    elected itself; yields a ``toolkit.consul.client.Consul`` for it (``timeout`` seconds
+    per request) and stops the agent on leaving. Skips when consul is not in the cache."""
+    import pytest
+
+    from toolkit.consul.client import Consul, ConsulError
+    from toolkit.provision import consul_bin
+
+    binary = consul_bin.find()
+    if binary is None:
+        pytest.skip("consul is not in the cache (make venv installs it)")
+    subprocess.run(["ip", "-n", ns, "link", "set", "lo", "up"], check=True)
+    argv = ["ip", "netns", "exec", ns, str(binary), "agent", "-dev", "-bind", "127.0.0.1"]
+    proc = subprocess.Popen(
+        [*argv, "-client", "127.0.0.1"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    consul = Consul(netns=os.path.join(NAMED_NETNS_DIR, ns), timeout=timeout)
+
+    def leader() -> Any:
+        try:
+            return consul.get_json("/v1/status/leader")
+        except ConsulError:
+            return None
+
+    try:
+        wait_for(leader, 30, step=0.1, what="consul -dev electing itself")
+        yield consul
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+@contextlib.contextmanager
+def provisioned_lab(
+    directory: Path,
+    servers: int = 1,
+    clients: int = 1,
+    text: Callable[[str], str] | None = None,
+) -> Iterator[str]:
+    """A lab made for a test module: ``consul_topology(name, servers, clients)`` (or
+    ``text(name)``) written to DIRECTORY/topology.yml, ``ovlab lab up --provision``, its
+    name yielded; torn down on leaving, whatever failed."""
+    from toolkit.lab import cleanup
+
+    name = lab_name()
+    path = directory / "topology.yml"
+    path.write_text(text(name) if text else consul_topology(name, servers, clients))
+    try:
+        ovlab("lab", "up", str(path), "--provision", timeout=300)
+        yield name
+    finally:
+        cleanup.teardown(name)
+
+
+def run_detached(lab: str, name: str, node: str, service: str) -> subprocess.CompletedProcess[str]:
+    """``ovlab run -d --name NAME --publish-service SERVICE --node LAB/NODE``, within 60 s;
+    a failure fails the test with ovlab's own line (no second try: a flaky run is a bug)."""
+    return ovlab(
+        "run", "-d", "--name", name, "--publish-service", service,
+        "--node", f"{lab}/{node}", timeout=60,
+    )  # fmt: skip
+
+
+def start_containers(lab: str, want: dict[str, tuple[str, str]], net: str = "") -> None:
+    """Run each container of ``want`` (name -> (node, service)) once on a provisioned lab,
+    as SERVICE.NET.overlay (or SERVICE.overlay without ``net``), and wait until the store
+    lists them all."""
+    for ctr, (node, svc) in want.items():
+        run_detached(lab, ctr, node, f"{svc}.{net}.overlay" if net else f"{svc}.overlay")
+    wait_for(lambda: set(want) <= set(lab_containers(lab)), 15, what=f"containers {sorted(want)}")

@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -19,7 +18,15 @@ from pathlib import Path
 import pytest
 
 from tests.capture.oracle import compare, decode, need_tshark, tshark_count
-from tests.helpers import OVLAB, UNDERLAY_IPS, consul_topology, lab_name, ovlab, wait_for
+from tests.helpers import (
+    UNDERLAY_IPS,
+    consul_topology,
+    lab_containers,
+    lab_name,
+    ovlab,
+    start_capture,
+    start_containers,
+)
 from tests.jsonout import data as json_data
 from toolkit.lab import cleanup
 
@@ -27,11 +34,6 @@ pytestmark = pytest.mark.root
 
 VTEP = {k: UNDERLAY_IPS[k] for k in ("vm1", "vm2")}
 CONTAINERS = {"container_node1": ("vm1", "svc1"), "container_node2": ("vm2", "svc2")}
-
-
-def containers(lab: str) -> dict[str, dict]:
-    proc = ovlab("ps", "--lab", lab, "--json", check=False)
-    return {c["name"]: c for c in json_data(proc.stdout, "ps")} if proc.returncode == 0 else {}
 
 
 @pytest.fixture(scope="module")
@@ -42,31 +44,8 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     path: Path = tmp_path_factory.mktemp("caplab") / "topology.yml"
     path.write_text(consul_topology(name, 1, 1))
     try:
-        up = ovlab("lab", "up", str(path), "--provision", timeout=300, check=False)
-        if up.returncode != 0:  # provisioning under a loaded machine can flake: once more
-            cleanup.teardown(name)
-            ovlab("lab", "up", str(path), "--provision", timeout=300)
-        for _attempt in range(3):
-            for ctr, (node, svc) in CONTAINERS.items():
-                if ctr not in containers(name):
-                    ovlab(
-                        "run",
-                        "-d",
-                        "--name",
-                        ctr,
-                        "--publish-service",
-                        f"{svc}.dev.overlay",
-                        "--node",
-                        f"{name}/{node}",
-                        check=False,
-                        timeout=60,
-                    )
-            try:
-                wait_for(lambda: set(CONTAINERS) <= set(containers(name)), 15)
-                break
-            except AssertionError:
-                continue
-        wait_for(lambda: set(CONTAINERS) <= set(containers(name)), 1)
+        ovlab("lab", "up", str(path), "--provision", timeout=300)
+        start_containers(name, CONTAINERS, "dev")
         yield name
     finally:
         cleanup.teardown(name)
@@ -87,20 +66,6 @@ def ping(lab: str, src: str, dst: str, count: int = 3) -> str:
     ).stdout
 
 
-def start_capture(*args: str) -> subprocess.Popen[str]:
-    proc = subprocess.Popen(
-        [*OVLAB, "capture", *args],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env={**os.environ, "NO_COLOR": "1"},
-    )
-    assert proc.stderr is not None
-    first = proc.stderr.readline()
-    assert first.startswith("capturing on"), first + proc.stderr.read()
-    return proc
-
-
 def test_capture_on_a_lab_vm(lab, dev, tmp_path):
     need_tshark()
     pcap = tmp_path / "vm2-eth1.pcap"
@@ -115,7 +80,7 @@ def test_capture_on_a_lab_vm(lab, dev, tmp_path):
     reported = int(err.strip().splitlines()[-1].split()[0])
     assert tshark_count(pcap) == reported == len(out.splitlines())
     ours = compare(pcap)
-    ctrs = containers(lab)
+    ctrs = lab_containers(lab)
     echo = [o for o in ours if o["kind"] == "vxlan" and "echo request" in o["summary"]]
     assert len(echo) == 3
     for o in echo:
@@ -218,7 +183,7 @@ def netns(dev: dict) -> str:
 
 
 def test_verify_names_a_deleted_remote_fdb_entry(lab, dev):
-    mac = containers(lab)["container_node1"]["mac"]
+    mac = lab_containers(lab)["container_node1"]["mac"]
     v = broken_verify(
         lab,
         dev,
@@ -245,7 +210,7 @@ def test_verify_names_a_deleted_remote_fdb_entry(lab, dev):
 
 
 def test_verify_names_an_fdb_entry_with_its_own_vni(lab, dev):
-    mac = containers(lab)["container_node1"]["mac"]
+    mac = lab_containers(lab)["container_node1"]["mac"]
     v = broken_verify(
         lab,
         dev,
@@ -266,7 +231,7 @@ def test_verify_names_an_fdb_entry_with_its_own_vni(lab, dev):
 
 
 def test_verify_names_an_fdb_entry_with_its_own_port(lab, dev):
-    mac = containers(lab)["container_node1"]["mac"]
+    mac = lab_containers(lab)["container_node1"]["mac"]
     v = broken_verify(
         lab,
         dev,
@@ -306,7 +271,7 @@ def test_verify_names_an_underlay_mtu_that_fragments(lab, dev):
 
 
 def test_verify_names_a_vni_changed_on_one_side(lab, dev):
-    ctr = containers(lab)["container_node1"]
+    ctr = lab_containers(lab)["container_node1"]
     rebuild = (
         "nsenter --net=$NS ip link del vxlan0 && "
         f"ip link add vxtmp type vxlan id 999 dstport 4789 local {VTEP['vm2']} nolearning proxy && "

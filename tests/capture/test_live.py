@@ -5,7 +5,6 @@ Ctrl-C ends it cleanly; bad targets, interfaces and privileges give one line."""
 from __future__ import annotations
 
 import json
-import os
 import signal
 import subprocess
 import sys
@@ -16,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from tests.capture.oracle import compare, need_tshark, tshark_count
-from tests.helpers import OVLAB, ovlab, run
+from tests.helpers import ovlab, run, start_capture
 
 pytestmark = pytest.mark.root
 
@@ -74,20 +73,6 @@ def traffic(ns: str) -> None:
         "socket.socket(socket.AF_INET, socket.SOCK_DGRAM).sendto(b'q', ('10.42.0.2', 53))\n"
     )
     sh(ns, sys.executable, "-c", code)
-
-
-def start_capture(*args: str) -> subprocess.Popen[str]:
-    proc = subprocess.Popen(
-        [*OVLAB, "capture", *args],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env={**os.environ, "NO_COLOR": "1"},
-    )
-    assert proc.stderr is not None
-    first = proc.stderr.readline()  # printed once the socket is bound
-    assert first.startswith("capturing on"), first + proc.stderr.read()
-    return proc
 
 
 def stop_capture(proc: subprocess.Popen[str]) -> tuple[str, str]:

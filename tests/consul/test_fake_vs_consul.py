@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import base64
 import dataclasses
-import subprocess
 import threading
 import time
 from collections.abc import Iterator
@@ -19,12 +18,11 @@ from typing import Any
 import pytest
 
 from tests.consul.fake import FakeConsul
-from tests.helpers import wait_for
+from tests.helpers import dev_consul
 from toolkit.consul.client import Consul, ConsulError
 from toolkit.errors import UsageError
 from toolkit.overlay import model
 from toolkit.overlay.store import Conflict, SessionInvalid, Store
-from toolkit.provision import consul_bin
 
 pytestmark = pytest.mark.root
 
@@ -33,33 +31,8 @@ R = model.ROOT
 
 @pytest.fixture(scope="module")
 def real(make_module_netns) -> Iterator[Consul]:
-    binary = consul_bin.find()
-    if binary is None:
-        pytest.skip("consul is not in the cache (make venv installs it)")
-    ns = make_module_netns()
-    subprocess.run(["ip", "-n", ns, "link", "set", "lo", "up"], check=True)
-    argv = ["ip", "netns", "exec", ns, str(binary), "agent", "-dev", "-bind", "127.0.0.1"]
-    proc = subprocess.Popen(
-        [*argv, "-client", "127.0.0.1"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-    )
-    consul = Consul(netns=f"/run/netns/{ns}", timeout=10.0, where="consul")
-
-    def leader() -> Any:
-        try:
-            return consul.get_json("/v1/status/leader")
-        except ConsulError:
-            return None
-
-    try:
-        wait_for(leader, 30, step=0.1, what="consul -dev electing itself")
+    with dev_consul(make_module_netns(), timeout=10.0) as consul:
         yield consul
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
 
 
 def b64(text: str) -> str:

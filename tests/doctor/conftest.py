@@ -13,9 +13,8 @@ from typing import Any
 
 import pytest
 
-from tests.helpers import UNDERLAY_IPS, consul_topology, lab_name, ovlab, wait_for
+from tests.helpers import UNDERLAY_IPS, ovlab, provisioned_lab, wait_for
 from tests.jsonout import data as json_data
-from toolkit.lab import cleanup
 
 VTEP = {k: UNDERLAY_IPS[k] for k in ("vm1", "vm2", "vm3")}
 # The fix commands start with `ovlab`: the one of this interpreter's venv.
@@ -103,16 +102,10 @@ class Lab:
 
 @pytest.fixture(scope="module")
 def lab(tmp_path_factory: pytest.TempPathFactory, _clean_labs: None) -> Iterator[Lab]:
-    name = lab_name()
-    path: Path = tmp_path_factory.mktemp("doctor") / "topology.yml"
-    path.write_text(consul_topology(name, 1, 2))
-    try:
-        ovlab("lab", "up", str(path), "--provision", timeout=300)
+    with provisioned_lab(tmp_path_factory.mktemp("doctor"), 1, 2) as name:
         lab = Lab(name)
         for i, node in enumerate(("vm1", "vm2", "vm3"), 1):
             ovlab("run", "-d", "--name", f"c{i}", "--net", "dev", "--node", f"{name}/{node}")
         nets = json_data(ovlab("network", "ls", "--lab", name, "--json").stdout, "network ls")
         lab.net_id = next(n["id"] for n in nets if n["name"] == "dev")
         yield lab
-    finally:
-        cleanup.teardown(name)

@@ -16,11 +16,10 @@ from typing import Any
 
 import pytest
 
-from tests.helpers import lab_name, ovlab
+from tests.helpers import ovlab, provisioned_lab
 from tests.jsonout import data as json_data
 from toolkit.graph import dot, mermaid
 from toolkit.graph.model import build
-from toolkit.lab import cleanup
 from toolkit.lab.records import LabRecord, UnderlayRecord, VmRecord
 from toolkit.overlay.model import Snapshot
 
@@ -158,11 +157,8 @@ nodes:
 
 @pytest.fixture(scope="module")
 def seed_lab(tmp_path_factory: pytest.TempPathFactory, _clean_labs: None) -> Iterator[str]:
-    name = lab_name()
-    path = tmp_path_factory.mktemp("graph") / "topology.yml"
-    path.write_text(TOPOLOGY.format(name=name))
-    try:
-        ovlab("lab", "up", str(path), "--provision", timeout=300)
+    directory = tmp_path_factory.mktemp("graph")
+    with provisioned_lab(directory, text=lambda name: TOPOLOGY.format(name=name)) as name:
         for i in (1, 2):
             ovlab(
                 "run",
@@ -175,8 +171,6 @@ def seed_lab(tmp_path_factory: pytest.TempPathFactory, _clean_labs: None) -> Ite
                 f"{name}/lab-vm-{i}",
             )
         yield name
-    finally:
-        cleanup.teardown(name)
 
 
 @pytest.mark.root

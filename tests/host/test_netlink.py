@@ -41,6 +41,21 @@ def test_other_exceptions_pass_unchanged(netns):
     assert netlink.kernel_refused(ValueError("x"), "anything") is None
 
 
+def test_tolerated_drops_only_the_refusals_it_names(netns):
+    where = os.path.join(paths.NAMED_NETNS_DIR, netns())
+    with netlink.iproute_at(where) as ipr:
+        with netlink.tolerated():
+            ipr.link("del", ifname="eth9")  # no such device: dropped
+        with netlink.tolerated(errno.EEXIST):
+            ipr.link("add", ifname="lo", kind="bridge")
+        with pytest.raises(Exception) as err, netlink.tolerated(errno.EEXIST):
+            ipr.link("del", ifname="eth9")
+        assert netlink.refusal_code(err.value) == errno.ENODEV
+        with pytest.raises(ZeroDivisionError), netlink.tolerated():
+            1 / 0  # noqa: B018
+    assert netlink.refusal_code(ValueError("x")) is None
+
+
 def test_a_path_that_is_not_a_network_namespace_is_refused(tmp_path):
     plain = tmp_path / "plain"
     plain.write_text("")

@@ -6,13 +6,11 @@ import json
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
 
 import pytest
 
-from tests.helpers import UNDERLAY_IPS, consul_topology, lab_name, ovlab
+from tests.helpers import UNDERLAY_IPS, ovlab, provisioned_lab
 from tests.jsonout import data as json_data
-from toolkit.lab import cleanup
 
 VTEP = {k: UNDERLAY_IPS[k] for k in ("vm1", "vm2", "vm3")}
 
@@ -121,11 +119,5 @@ def _tables(snap: dict, node: str, net_id: str) -> tuple[dict[str, str], dict[st
 
 @pytest.fixture(scope="module")
 def lab(tmp_path_factory: pytest.TempPathFactory, _clean_labs: None) -> Iterator[Lab]:
-    name = lab_name()
-    path: Path = tmp_path_factory.mktemp("overlay") / "topology.yml"
-    path.write_text(consul_topology(name, 3, 0))
-    try:
-        ovlab("lab", "up", str(path), "--provision", timeout=300)
+    with provisioned_lab(tmp_path_factory.mktemp("overlay"), 3, 0) as name:
         yield Lab(name)
-    finally:
-        cleanup.teardown(name)

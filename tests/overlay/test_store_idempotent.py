@@ -6,64 +6,21 @@ store is driven through its own client from inside that namespace.
 
 from __future__ import annotations
 
-import subprocess
-import time
 from collections.abc import Iterator
 
 import pytest
 
-from toolkit.consul.client import Consul, ConsulError
+from tests.helpers import dev_consul
 from toolkit.overlay import model
 from toolkit.overlay.store import Store
-from toolkit.provision import consul_bin
 
 pytestmark = pytest.mark.root
 
 
 @pytest.fixture(scope="module")
 def store(make_module_netns) -> Iterator[Store]:
-    binary = consul_bin.find()
-    if binary is None:
-        pytest.skip("consul is not in the cache (make venv installs it)")
-    ns = make_module_netns()
-    subprocess.run(["ip", "-n", ns, "link", "set", "lo", "up"], check=True)
-    proc = subprocess.Popen(
-        [
-            "ip",
-            "netns",
-            "exec",
-            ns,
-            str(binary),
-            "agent",
-            "-dev",
-            "-bind",
-            "127.0.0.1",
-            "-client",
-            "127.0.0.1",
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    consul = Consul(netns=f"/run/netns/{ns}", timeout=5.0)
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                if consul.get_json("/v1/status/leader"):
-                    break
-            except ConsulError:
-                pass
-            if time.monotonic() > deadline:
-                raise AssertionError("consul -dev did not elect itself")
-            time.sleep(0.1)
+    with dev_consul(make_module_netns(), timeout=5.0) as consul:
         yield Store(consul)
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
 
 
 def keys(store: Store, prefix: str) -> list[str]:

@@ -15,9 +15,14 @@ from typing import Any
 
 import pytest
 
-from tests.helpers import UNDERLAY_IPS, consul_topology, lab_name, ovlab
+from tests.helpers import (
+    UNDERLAY_IPS,
+    lab_containers,
+    ovlab,
+    provisioned_lab,
+    start_containers,
+)
 from tests.jsonout import data as json_data
-from toolkit.lab import cleanup
 
 VTEP = {k: UNDERLAY_IPS[k] for k in ("vm1", "vm2")}
 CONTAINERS = {
@@ -76,42 +81,14 @@ class Lab:
             self.follow(t["finding"]["fix"])
 
 
-def _containers(lab: str) -> dict[str, dict[str, Any]]:
-    proc = ovlab("ps", "--lab", lab, "--json", check=False)
-    return {c["name"]: c for c in json_data(proc.stdout, "ps")} if proc.returncode == 0 else {}
-
-
 @pytest.fixture(scope="module")
 def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
     if os.geteuid() != 0:
         pytest.skip("lab tests need root")
-    name = lab_name()
-    path: Path = tmp_path_factory.mktemp("trace") / "topology.yml"
-    path.write_text(consul_topology(name, 1, 1))
-    try:
-        ovlab("lab", "up", str(path), "--provision", timeout=300)
-        end = time.monotonic() + 60
-        while not set(CONTAINERS) <= set(running := _containers(name)):
-            assert time.monotonic() < end, f"containers never all started: {running}"
-            for ctr, (node, svc) in CONTAINERS.items():
-                if ctr not in running:
-                    ovlab(
-                        "run",
-                        "-d",
-                        "--name",
-                        ctr,
-                        "--publish-service",
-                        f"{svc}.overlay",
-                        "--node",
-                        f"{name}/{node}",
-                        check=False,
-                        timeout=60,
-                    )
-            time.sleep(0.5)
+    with provisioned_lab(tmp_path_factory.mktemp("trace"), 1, 1) as name:
+        start_containers(name, CONTAINERS)
         nets = json_data(ovlab("network", "ls", "--lab", name, "--json").stdout, "network ls")
-        yield Lab(name, next(n["id"] for n in nets if n["name"] == "dev"), _containers(name))
-    finally:
-        cleanup.teardown(name)
+        yield Lab(name, next(n["id"] for n in nets if n["name"] == "dev"), lab_containers(name))
 
 
 @pytest.fixture

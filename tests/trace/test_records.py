@@ -143,7 +143,7 @@ def test_svg_overlay_draws_the_path_green_then_red_at_the_break():
 
 
 def test_a_drop_rule_with_more_conditions_is_not_judged():
-    from toolkit.trace.far import narrowed
+    from toolkit.trace.firewall import narrowed
 
     dport = {
         "match": {

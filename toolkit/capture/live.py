@@ -12,6 +12,7 @@ import errno
 import os
 import socket
 import struct
+import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -191,6 +192,34 @@ def frames(
         if src.loopback and addr[2] == PACKET_OUTGOING:
             continue  # loopback shows every packet twice; keep the incoming copy, as tcpdump does
         yield _stamp(anc), data, len(data)
+
+
+class Recorder(threading.Thread):
+    """Raw frames (ts_ns, bytes) from one open capture socket, in a thread, until
+    ``stopping`` is set; at most ``limit`` kept (a flood must not eat memory).
+
+    A capture that dies (OvlabError: its interface went down) just stops: it shows as
+    traffic not seen. Any other exception is a bug: kept in ``error`` for the caller.
+    """
+
+    def __init__(self, src: Source, limit: int) -> None:
+        super().__init__(daemon=True)
+        self.src = src
+        self.limit = limit
+        self.frames: list[tuple[int, bytes]] = []
+        self.stopping = threading.Event()
+        self.error: BaseException | None = None
+
+    def run(self) -> None:
+        try:
+            for ts, data, _wl in frames(self.src, self.stopping.is_set):
+                if len(self.frames) < self.limit:
+                    self.frames.append((ts, data))
+        except OvlabError:
+            self.stopping.set()
+        except Exception as exc:  # noqa: BLE001 - handed to the caller, not lost in a thread
+            self.error = exc
+            self.stopping.set()
 
 
 def capture(

@@ -11,13 +11,12 @@ from __future__ import annotations
 
 import re
 import subprocess
-import threading
 import time
 from dataclasses import dataclass
 
 from toolkit.capture import live
 from toolkit.capture.verify_plan import UNDERLAY_IF, Plan
-from toolkit.errors import NotFound, OvlabError
+from toolkit.errors import NotFound
 from toolkit.host import paths
 from toolkit.host.ifaces import ifinfo
 from toolkit.lab import registry
@@ -55,28 +54,6 @@ class Observed:
     ping: Ping  # the ``count`` small pings
     full: Ping  # the one full-size ping
     mtu: int  # the source container's eth0 MTU (the overlay's)
-
-
-class _Recorder(threading.Thread):
-    """Collect raw frames from one open capture socket until told to stop."""
-
-    def __init__(self, src: live.Source) -> None:
-        super().__init__(daemon=True)
-        self.src = src
-        self.frames: list[tuple[int, bytes]] = []
-        self.stopping = threading.Event()
-        self.error: BaseException | None = None
-
-    def run(self) -> None:
-        try:
-            for ts, data, _wl in live.frames(self.src, self.stopping.is_set):
-                if len(self.frames) < MAX_FRAMES:
-                    self.frames.append((ts, data))
-        except OvlabError:  # the capture died: shows as missing traffic, not as a crash
-            self.stopping.set()
-        except Exception as exc:  # noqa: BLE001 - a bug: re-raised by probe(), not hidden
-            self.error = exc
-            self.stopping.set()
 
 
 def ping(pid: int, target: str, count: int, size: int = 0) -> Ping:
@@ -125,7 +102,7 @@ def probe(p: Plan, count: int) -> Observed:
         for end in (p.src, p.dst):
             vm = vms[end.host]
             sources.append(live.open_source(live.Where(vm.node, vm.netns_path, p.lab), UNDERLAY_IF))
-        recorders = [_Recorder(s) for s in sources]
+        recorders = [live.Recorder(s, MAX_FRAMES) for s in sources]
         for r in recorders:
             r.start()
         small = ping(ctr.pid, p.target, count)

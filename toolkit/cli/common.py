@@ -15,6 +15,7 @@ from collections.abc import Callable
 from typing import Any, NoReturn, TypeVar
 
 from toolkit.errors import EnvError, OvlabError
+from toolkit.host import paths
 
 # CAP_NET_ADMIN is bit 12, CAP_SYS_ADMIN bit 21.
 _NEEDED_CAPS = {"CAP_NET_ADMIN": 12, "CAP_SYS_ADMIN": 21}
@@ -22,7 +23,7 @@ _NEEDED_CAPS = {"CAP_NET_ADMIN": 12, "CAP_SYS_ADMIN": 21}
 
 def effective_caps() -> int:
     """The calling process's effective capability mask."""
-    with open("/proc/self/status") as fh:
+    with open(paths.proc("self", "status")) as fh:
         for line in fh:
             if line.startswith("CapEff:"):
                 return int(line.split()[1], 16)

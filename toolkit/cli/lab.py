@@ -12,7 +12,7 @@ from toolkit.cli.common import emit_json, needs_root
 from toolkit.cli.options import JsonOpt, LabArg
 
 if TYPE_CHECKING:
-    from toolkit.lab.topology import Topology
+    from toolkit.lab.model import Topology
 
 app = typer.Typer(help="Namespace lab VMs: up, down, status, ls, impair.", no_args_is_help=True)
 

@@ -114,20 +114,7 @@ def _compare(view: LabView, vm: VmView, net: Network, ns: OverlayNs, vx: Vxlan) 
     port, vni = view.vxlan_port, net.vni
 
     def finding(sev: str, check: str, summary: str, exp: str, found: str, *fix: str) -> None:
-        out.append(
-            Finding(
-                sev,
-                check,
-                summary,
-                lab,
-                vm.node,
-                ns.name,
-                "vxlan0",
-                exp,
-                found,
-                in_overlay(lab, vm.node, ns.name, *fix),
-            )
-        )
+        out.append(_on_vxlan0(lab, vm, ns, sev, check, summary, exp, found, fix))
 
     entries = _remotes(ns)
     for r in want:
@@ -208,6 +195,32 @@ def _compare(view: LabView, vm: VmView, net: Network, ns: OverlayNs, vx: Vxlan) 
     return out
 
 
+def _on_vxlan0(
+    lab: str,
+    vm: VmView,
+    ns: OverlayNs,
+    sev: str,
+    check: str,
+    summary: str,
+    expected: str,
+    found: str,
+    fix: tuple[str, ...],
+) -> Finding:
+    """A finding about vxlan0 in ``ns`` on ``vm``; ``fix`` is run inside that namespace."""
+    return Finding(
+        sev,
+        check,
+        summary,
+        lab,
+        vm.node,
+        ns.name,
+        "vxlan0",
+        expected,
+        found,
+        in_overlay(lab, vm.node, ns.name, *fix),
+    )
+
+
 def _entry(f: Fdb) -> str:
     """An FDB entry as ``bridge fdb show`` prints it (port/VNI only where not vxlan0's)."""
     parts = [str(f.mac), "dst", str(f.dst)]
@@ -252,21 +265,7 @@ def _fdb_for(
         fix = (*replace, "permanent")
 
     def finding(sev: str, check: str, summary: str, found: str, *cmd: str) -> None:
-        cmd = cmd or fix
-        out.append(
-            Finding(
-                sev,
-                check,
-                summary,
-                lab,
-                vm.node,
-                ns.name,
-                "vxlan0",
-                entry,
-                found,
-                in_overlay(lab, vm.node, ns.name, *cmd),
-            )
-        )
+        out.append(_on_vxlan0(lab, vm, ns, sev, check, summary, entry, found, cmd or fix))
 
     def wrong(f: Fdb) -> list[tuple[str, str, str]]:
         """(check, what is wrong, what it does) for each attribute of a destination."""

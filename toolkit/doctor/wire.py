@@ -53,7 +53,7 @@ def icmp_socket(ns_path: str) -> socket.socket:
 
 
 def checksum(data: bytes) -> int:
-    """The Internet checksum."""
+    """The Internet checksum (RFC 1071) of ``data``, padded to even length."""
     if len(data) % 2:
         data += b"\0"
     total = sum(struct.unpack(f"!{len(data) // 2}H", data))

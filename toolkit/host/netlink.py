@@ -26,16 +26,24 @@ _HINTS = {
 }
 
 
+def refusal_code(exc: BaseException) -> int | None:
+    """The errno of a pyroute2 NetlinkError (0 when it carries none); None for any other
+    exception."""
+    # No NetlinkError can exist before pyroute2 is imported, and importing it costs ~0.2 s.
+    exceptions = sys.modules.get("pyroute2.netlink.exceptions")
+    if exceptions is None or not isinstance(exc, exceptions.NetlinkError):
+        return None
+    return int(exc.code or 0)
+
+
 def kernel_refused(exc: BaseException, what: str) -> KernelRefused | None:
     """The KernelRefused for a pyroute2 NetlinkError (None for any other exception).
 
     Its message is one line: ``the kernel refused <what>: <strerror> (errno N)``.
     """
-    # No NetlinkError can exist before pyroute2 is imported, and importing it costs ~0.2 s.
-    exceptions = sys.modules.get("pyroute2.netlink.exceptions")
-    if exceptions is None or not isinstance(exc, exceptions.NetlinkError):
+    code = refusal_code(exc)
+    if code is None:
         return None
-    code = int(exc.code or 0)
     text = os.strerror(code) if code else str(exc)
     return KernelRefused(
         f"the kernel refused {what}: {text} (errno {code})", hint=_HINTS.get(code), code=code
@@ -55,6 +63,19 @@ def refused(what: str) -> Iterator[None]:
         if mapped is None:
             raise
         raise mapped from exc
+
+
+@contextlib.contextmanager
+def tolerated(*codes: int) -> Iterator[None]:
+    """Let the kernel refuse the body's request (deleting what is already gone): a
+    NetlinkError with one of ``codes`` (any, when none are given) is dropped; any other
+    exception passes."""
+    try:
+        yield
+    except Exception as exc:
+        code = refusal_code(exc)
+        if code is None or (codes and code not in codes):
+            raise
 
 
 @contextlib.contextmanager

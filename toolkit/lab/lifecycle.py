@@ -19,11 +19,11 @@ from toolkit.errors import OvlabError, UsageError
 from toolkit.host import paths, procs
 from toolkit.lab import cleanup, registry, state
 from toolkit.lab.impair import Impairment
+from toolkit.lab.model import Topology
 from toolkit.lab.names import ifname
 from toolkit.lab.records import InstallRecord, LabRecord, UnderlayRecord, VmRecord
 from toolkit.lab.state import install_bin  # noqa: F401  (re-exported)
 from toolkit.lab.tags import vm_tag
-from toolkit.lab.topology import Topology
 from toolkit.lab.vm import LabVM
 
 Progress = Callable[[str, int, int], None]  # message, steps done, steps total

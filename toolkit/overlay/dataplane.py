@@ -18,11 +18,9 @@ import threading
 import time
 from dataclasses import dataclass
 
-from pyroute2.netlink.exceptions import NetlinkError
-
 from toolkit.host import paths
 from toolkit.host.mounts import MNT_DETACH, MS_BIND, mount, umount
-from toolkit.host.netlink import iproute_at
+from toolkit.host.netlink import iproute_at, refusal_code, tolerated
 from toolkit.host.ns import CLONE_NEWNET, unshare
 from toolkit.overlay.model import Remote
 
@@ -156,10 +154,10 @@ def _create_vxlan(path: str, name: str, vni: int, port: int, vtep: str, mtu: int
             try:
                 ipr.link("add", **spec)
                 break
-            except NetlinkError as exc:
+            except Exception as exc:
                 # "File exists": a just-removed namespace's vxlan still holds (VNI, port) until
                 # the kernel finishes destroying it, which happens asynchronously.
-                if exc.code != errno.EEXIST or attempt == 49:
+                if refusal_code(exc) != errno.EEXIST or attempt == 49:
                     raise
                 time.sleep(0.05)
         idx = ipr.link_lookup(ifname=tmp)[0]
@@ -207,7 +205,7 @@ def attach_container(
         ipr.link("set", index=idx, address=mac, mtu=mtu)
         ipr.addr("replace", index=idx, address=ip, prefixlen=prefixlen)
         ipr.link("set", index=idx, state="up")
-        with contextlib.suppress(NetlinkError):
+        with tolerated():
             ipr.route("replace", dst="0.0.0.0/0", gateway=gateway, oif=idx)
 
 
@@ -333,10 +331,10 @@ def program_remotes(path: str, want: list[Remote]) -> tuple[list[str], list[str]
         # Remove first (FDB before neighbour, as libnetwork does on leave). Without NDA_DST
         # the kernel drops the whole entry, whatever port or VNI its destinations carry.
         for mac in plan.fdb_del:
-            with contextlib.suppress(NetlinkError):
+            with tolerated():
                 ipr.fdb("del", ifindex=vx, lladdr=mac)
         for ip, mac in plan.neigh_del:
-            with contextlib.suppress(NetlinkError):
+            with tolerated():
                 ipr.neigh("del", dst=ip, lladdr=mac, ifindex=vx)
         for mac, dst in plan.fdb_add:
             ipr.fdb("append", ifindex=vx, lladdr=mac, dst=dst, state=NUD_PERMANENT)

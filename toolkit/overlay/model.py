@@ -27,7 +27,7 @@ import json
 from collections import Counter
 from collections.abc import Mapping
 from dataclasses import MISSING, asdict, dataclass, field, fields, replace
-from typing import Any, TypeVar
+from typing import Any, ClassVar, Self, TypeVar
 
 from toolkit.errors import OvlabError
 
@@ -123,9 +123,37 @@ def container_mac(ip: str) -> str:
     return "02:42:" + ":".join(f"{b:02x}" for b in ipaddress.IPv4Address(ip).packed)
 
 
+class Record:
+    """Base of the stored records (Network, Endpoint, Host), each a frozen dataclass whose
+    JSON twin is its fields (``asdict``). Decoding checks the required fields
+    (:func:`decode`), then the record's own ``_checked`` (numbers that must be ints)."""
+
+    WHAT: ClassVar[str] = "record"  # names the record in a WireError
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON twin (the stored form)."""
+        return asdict(self)  # type: ignore[call-overload]
+
+    @classmethod
+    def from_json(cls, raw: bytes | str) -> Self:
+        """Parse a stored record (WireError or ValueError when it is not one)."""
+        return cls.from_wire(json.loads(raw))
+
+    @classmethod
+    def from_wire(cls, data: object, what: str | None = None) -> Self:
+        """From its JSON twin; WireError names ``what`` (default: the kind) and the field."""
+        return decode(cls, data, what or cls.WHAT)._checked()
+
+    def _checked(self) -> Self:
+        """This record with its numeric fields checked (WireError); itself by default."""
+        return self
+
+
 @dataclass(frozen=True)
-class Network:
+class Network(Record):
     """An overlay network: one VNI, one subnet, lab-wide."""
+
+    WHAT: ClassVar[str] = "network record"
 
     id: str
     name: str
@@ -145,25 +173,15 @@ class Network:
         """Name of this network's namespace on a host."""
         return netns_name(self.id)
 
-    def to_dict(self) -> dict[str, Any]:
-        """JSON twin (the stored form)."""
-        return asdict(self)
-
-    @classmethod
-    def from_json(cls, raw: bytes | str) -> Network:
-        """Parse a stored record (WireError or ValueError when it is not one)."""
-        return cls.from_wire(json.loads(raw))
-
-    @classmethod
-    def from_wire(cls, data: object, what: str = "network record") -> Network:
-        """From its JSON twin; WireError names a missing field."""
-        net = decode(cls, data, what)
-        return replace(net, vni=_int(net.vni, f"network {net.name!r}: vni"))
+    def _checked(self) -> Network:
+        return replace(self, vni=_int(self.vni, f"network {self.name!r}: vni"))
 
 
 @dataclass(frozen=True)
-class Endpoint:
+class Endpoint(Record):
     """A container's attachment to a network, owned by one host."""
+
+    WHAT: ClassVar[str] = "endpoint record"
 
     id: str
     network: str  # network id
@@ -176,38 +194,19 @@ class Endpoint:
     container: str = ""  # container id; its first 12 chars are the hostname, as in Docker
     created: float = 0.0
 
-    def to_dict(self) -> dict[str, Any]:
-        """JSON twin (the stored form)."""
-        return asdict(self)
-
-    @classmethod
-    def from_json(cls, raw: bytes | str) -> Endpoint:
-        """Parse a stored record (WireError or ValueError when it is not one)."""
-        return cls.from_wire(json.loads(raw))
-
-    @classmethod
-    def from_wire(cls, data: object, what: str = "endpoint record") -> Endpoint:
-        """From its JSON twin; WireError names a missing field."""
-        return decode(cls, data, what)
-
 
 @dataclass(frozen=True)
-class Host:
-    """A live host: its name and VTEP."""
+class Host(Record):
+    """A live host: its name and VTEP (the stored liveness key's value)."""
+
+    WHAT: ClassVar[str] = "host record"
 
     host: str
     vtep: str
     port: int = IANA_VXLAN_PORT
 
-    def to_dict(self) -> dict[str, Any]:
-        """JSON twin (the stored form)."""
-        return asdict(self)
-
-    @classmethod
-    def from_wire(cls, data: object, what: str = "host record") -> Host:
-        """From its JSON twin (the stored liveness key); WireError names a missing field."""
-        h = decode(cls, data, what)
-        return replace(h, port=_int(h.port, f"host {h.host!r}: port"))
+    def _checked(self) -> Host:
+        return replace(self, port=_int(self.port, f"host {self.host!r}: port"))
 
 
 @dataclass(frozen=True)

@@ -18,46 +18,19 @@ import os
 import random
 import socket
 import struct
-import threading
 import time
 
 from toolkit.capture import live
 from toolkit.capture.reassembly import Reassembler
 from toolkit.capture.vxlan import KNOWN_PORTS, Packet, decode_frame
+from toolkit.doctor.wire import checksum
 from toolkit.host.ns import inside
 from toolkit.trace.records import Tap, Trace
 
 SETTLE = 0.3  # seconds for the last frames to reach the capture queues
 WAIT = 1.0  # seconds to wait for the answer
+MAX_FRAMES = 10_000  # per capture point
 IP_MTU_DISCOVER, IP_PMTUDISC_DONT = 10, 0  # Linux <linux/in.h>: send with DF off
-
-
-class _Recorder(threading.Thread):
-    """Frames from one capture socket until told to stop."""
-
-    def __init__(self, src: live.Source) -> None:
-        super().__init__(daemon=True)
-        self.src = src
-        self.frames: list[tuple[int, bytes]] = []
-        self.stopping = threading.Event()
-
-    def run(self) -> None:
-        try:
-            for ts, data, _wl in live.frames(self.src, self.stopping.is_set):
-                if len(self.frames) < 10_000:
-                    self.frames.append((ts, data))
-        except Exception:  # noqa: BLE001 - a dead capture shows as "not seen", not a crash
-            self.stopping.set()
-
-
-def _checksum(data: bytes) -> int:
-    """The Internet checksum (RFC 1071)."""
-    if len(data) % 2:
-        data += b"\0"
-    s = sum(struct.unpack(f"!{len(data) // 2}H", data))
-    s = (s >> 16) + (s & 0xFFFF)
-    s += s >> 16
-    return ~s & 0xFFFF
 
 
 def _in_ns(path: str, kind: int, proto: int) -> socket.socket:
@@ -81,7 +54,7 @@ def send_probe(ns: str, t: Trace, ident: int) -> str:
             head = struct.pack("!BBHHH", 8, 0, 0, ident, 1)
             try:
                 s.sendto(
-                    struct.pack("!BBHHH", 8, 0, _checksum(head + payload), ident, 1) + payload,
+                    struct.pack("!BBHHH", 8, 0, checksum(head + payload), ident, 1) + payload,
                     (t.dst_ip, 0),
                 )
             except OSError as exc:
@@ -162,7 +135,7 @@ def confirm(t: Trace) -> Trace:
             taps.setdefault((h.tap.path, h.tap.iface), h.tap)
     ident = random.randint(20000, 60000)
     ports = KNOWN_PORTS | {t.port}
-    recorders: dict[tuple[str, str], _Recorder] = {}
+    recorders: dict[tuple[str, str], live.Recorder] = {}
     sources = []
     try:
         for key, tap in taps.items():
@@ -171,7 +144,7 @@ def confirm(t: Trace) -> Trace:
             except Exception:  # noqa: BLE001 - an interface that is gone: its hop is "not seen"
                 continue
             sources.append(src)
-            recorders[key] = _Recorder(src)
+            recorders[key] = live.Recorder(src, MAX_FRAMES)
         for r in recorders.values():
             r.start()
         first = t.hops[0].tap

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from toolkit.doctor.findings import Finding
+from toolkit.host import paths
 from toolkit.lab.registry import VmRef
 from toolkit.overlay.model import ROOT, VXLAN_OVERHEAD, Endpoint, Network
 from toolkit.trace.kernel import LinkAnswer, Lookups
@@ -29,7 +30,7 @@ class Side:
     @property
     def ctr_ns(self) -> str:
         """The container's network namespace."""
-        return f"/proc/{self.ctr_pid}/ns/net"
+        return paths.proc_ns(self.ctr_pid)
 
     @property
     def ovl_path(self) -> str:
@@ -122,6 +123,19 @@ def mark_broken(
     netns = hop.where if hop.where != hop.vm else None
     hop.finding = finding(ctx, check, reason, hop.vm, netns, device, hop.expected, hop.entry, fix)
     return hop
+
+
+def vxlan_missing(ctx: Context, hop: Hop, side: Side) -> Hop:
+    """Mark a hop broken: side's overlay namespace has no vxlan0 (its agent rebuilds it)."""
+    hop.entry = "no vxlan0"
+    return mark_broken(
+        hop,
+        ctx,
+        "vxlan-missing",
+        f"no vxlan0 in {side.ovl} on {side.vm.node}",
+        restart_agent(ctx, side.vm.node),
+        "vxlan0",
+    )
 
 
 def in_ctr(ctx: Context, side: Side, *argv: str) -> str:

@@ -3,12 +3,9 @@ VM's eth1, nftables, UDP socket and vxlan0, and br0 handing the frame to the con
 
 from __future__ import annotations
 
-import re
-from typing import Any
-
 from toolkit.doctor.findings import in_overlay, in_vm
-from toolkit.lab.registry import VmRef
-from toolkit.overlay.model import ROOT, VXLAN_OVERHEAD
+from toolkit.host import paths
+from toolkit.overlay.model import ROOT, VXLAN_OVERHEAD, Endpoint
 from toolkit.trace.context import (
     Context,
     Side,
@@ -18,10 +15,12 @@ from toolkit.trace.context import (
     mark_broken,
     peer_veth,
     restart_agent,
+    vxlan_missing,
     vxlan_of,
 )
-from toolkit.trace.kernel import udp_listeners
-from toolkit.trace.records import OK, UNDETERMINED, Hop, Tap
+from toolkit.trace.firewall import nft_hop
+from toolkit.trace.kernel import Lookups, udp_listeners
+from toolkit.trace.records import OK, Hop, Tap
 
 
 def underlay(
@@ -93,75 +92,6 @@ def underlay(
     return out
 
 
-def nft_hop(
-    ctx: Context, direction: str, vm: VmRef, port: int, hooks: tuple[str, ...], way: str
-) -> Hop:
-    """The nftables verdict for the outer UDP to ``port`` on ``way`` (output | input)."""
-    from toolkit.doctor.nft import blocks
-
-    hop = Hop(
-        direction,
-        f"nftables {way}",
-        vm.node,
-        vm.node,
-        f"nftables ruleset ({', '.join(hooks)} hooks)",
-        "",
-        f"no rule drops udp dport {port}",
-        f"the lab's VXLAN port {port}",
-    )
-    objs = ctx.ruleset(vm.node)
-    if objs is None:
-        hop.status, hop.entry = UNDETERMINED, "undetermined (nft missing or unreadable)"
-        return hop
-    found = blocks(objs, port, hooks)
-    rules = [o for o in objs if "rule" in o]
-    if not found:
-        n = len(rules)
-        hop.entry = f"accept: {n} rule{'' if n == 1 else 's'}, none drops udp dport {port}"
-        return hop
-    hop.entry = "; ".join(b.what for b in found)
-    sure = [b for b in found if not narrowed(objs, b.what, port)]
-    if not sure:
-        # Every dropping rule also matches something else (addresses, interfaces, marks):
-        # whether this packet is among them is not judged here.
-        hop.status = UNDETERMINED
-        hop.entry = f"undetermined: {hop.entry}, each under further conditions"
-        hop.reason = f"rules drop some UDP to port {port}, under further conditions"
-        return hop
-    found = sure
-    return mark_broken(
-        hop,
-        ctx,
-        "nft-drop",
-        f"nftables on {vm.node} drops UDP to port {port} ({way}): {found[0].what}",
-        in_vm(ctx.lab, vm.node, "nft", *found[0].undo.split()),
-        None,
-    )
-
-
-def narrowed(objs: list[dict[str, Any]], what: str, port: int) -> bool:
-    """Whether the rule named by ``what`` ("rule FAM TABLE CHAIN handle N …") matches more
-    than the UDP destination port (and the protocol), so it may not drop this packet."""
-    m = re.search(r"^rule (\S+) (\S+) (\S+) handle (\d+)", what)
-    if m is None:
-        return False  # a chain's drop policy applies to every packet
-    fam, table, chain, handle = m.group(1), m.group(2), m.group(3), int(m.group(4))
-    for o in objs:
-        r = o.get("rule") or {}
-        if (r.get("family"), r.get("table"), r.get("chain"), r.get("handle")) != (
-            fam, table, chain, handle
-        ):  # fmt: skip
-            continue
-        for e in r.get("expr") or []:
-            left = (e.get("match") or {}).get("left") or {} if isinstance(e, dict) else {}
-            if not left:
-                continue
-            field = (left.get("payload") or {}).get("field") or (left.get("meta") or {}).get("key")
-            if field not in ("dport", "l4proto", "protocol"):
-                return True
-    return False
-
-
 def far_side(ctx: Context, direction: str, a: Side, b: Side, vni: int, port: int) -> list[Hop]:
     """The receiving VM: eth1 and the VTEP, nftables, the UDP socket, vxlan0 with the VNI."""
     from toolkit.doctor.nft import RECEIVE_HOOKS
@@ -215,7 +145,7 @@ def far_side(ctx: Context, direction: str, a: Side, b: Side, vni: int, port: int
     except OSError as exc:
         hop.entry = errtext(exc)
     out.append(nft_hop(ctx, direction, b.vm, port, RECEIVE_HOOKS, "input"))
-    socks = udp_listeners(f"/proc/{b.vm.pid}/net/udp", port)
+    socks = udp_listeners(paths.proc(b.vm.pid, "net/udp"), port)
     hop = Hop(
         direction,
         "UDP socket",
@@ -253,15 +183,7 @@ def far_side(ctx: Context, direction: str, a: Side, b: Side, vni: int, port: int
     )
     out.append(hop)
     if kinfo is None or vx is None:
-        hop.entry = "no vxlan0"
-        mark_broken(
-            hop,
-            ctx,
-            "vxlan-missing",
-            f"no vxlan0 in {b.ovl} on {b.vm.node}",
-            restart_agent(ctx, b.vm.node),
-            "vxlan0",
-        )
+        vxlan_missing(ctx, hop, b)
         return out
     hop.entry = (
         f"vxlan0 {'up' if vx.up else 'DOWN'}, vni {kinfo.id}, local {kinfo.local}, "
@@ -287,6 +209,42 @@ def far_side(ctx: Context, direction: str, a: Side, b: Side, vni: int, port: int
             "vxlan0",
         )
     return out
+
+
+def br0_fdb(
+    ctx: Context,
+    hop: Hop,
+    side: Side,
+    ko: Lookups,
+    bridge: int,
+    ep: Endpoint,
+    want: str,
+    bridge_text: str,
+    want_text: str,
+) -> bool:
+    """Fill ``hop`` with br0's entry (``bridge fdb get MAC br br0``, ``bridge`` its ifindex)
+    for ``ep``'s MAC in side's overlay namespace ``ko``; an entry on another port than
+    ``want`` breaks the hop, with the fix that deletes it. False when br0 has no entry
+    for it: the frame is flooded to every port."""
+    mac = ep.mac
+    try:
+        f = ko.fdb(mac, bridge=bridge)
+    except OSError as exc:
+        hop.entry = errtext(exc) + ": flooded to every port"
+        return False
+    hop.entry = f.text
+    if f.dev != want:
+        mark_broken(
+            hop,
+            ctx,
+            "fdb-wrong-device",
+            f"{bridge_text} sends {ep.name}'s MAC to {f.dev}, not {want_text}",
+            in_overlay(
+                ctx.lab, side.vm.node, side.ovl, "bridge", "fdb", "del", mac, "dev", f.dev, "master"
+            ),
+            "br0",
+        )
+    return True
 
 
 def deliver(ctx: Context, direction: str, b: Side) -> list[Hop]:
@@ -319,22 +277,10 @@ def deliver(ctx: Context, direction: str, b: Side) -> list[Hop]:
             None,
         )
     else:
-        try:
-            f = ko.fdb(B.mac, bridge=br.ifindex)
-            hop.entry = f.text
-            if f.dev != veth.name:
-                mark_broken(
-                    hop,
-                    ctx,
-                    "fdb-wrong-device",
-                    f"br0 on {b.vm.node} sends {B.name}'s MAC to {f.dev}, not its veth {veth.name}",
-                    in_overlay(
-                        lab, b.vm.node, b.ovl, "bridge", "fdb", "del", B.mac, "dev", f.dev, "master"
-                    ),
-                    "br0",
-                )
-        except OSError as exc:
-            hop.entry = errtext(exc) + ": flooded to every port"
+        br0_fdb(
+            ctx, hop, b, ko, br.ifindex, B, veth.name,
+            f"br0 on {b.vm.node}", f"its veth {veth.name}",
+        )  # fmt: skip
         if hop.status == OK and (not veth.up or veth.master != br.ifindex):
             mark_broken(
                 hop,

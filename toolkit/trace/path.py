@@ -24,7 +24,6 @@ from __future__ import annotations
 import errno
 
 from toolkit.doctor.findings import in_overlay, in_vm
-from toolkit.overlay.model import ROOT
 from toolkit.trace.context import (
     USABLE,
     Context,
@@ -34,11 +33,10 @@ from toolkit.trace.context import (
     link_of,
     mark_broken,
     peer_veth,
-    restart_agent,
-    vxlan_of,
 )
-from toolkit.trace.far import deliver, far_side, underlay
+from toolkit.trace.far import br0_fdb, deliver
 from toolkit.trace.records import Hop, Tap
+from toolkit.trace.tunnel import send
 
 
 def walk(ctx: Context, direction: str, a: Side, b: Side) -> list[Hop]:
@@ -235,179 +233,18 @@ def walk(ctx: Context, direction: str, a: Side, b: Side) -> list[Hop]:
             "br0",
         )
     else:
-        try:
-            f = ko.fdb(B.mac, bridge=br.ifindex)
-            hop.entry = f.text
-            if f.dev != want_port:
-                mark_broken(
-                    hop,
-                    ctx,
-                    "fdb-wrong-device",
-                    f"br0 sends {B.name}'s MAC to {f.dev}, not {want_port}",
-                    in_overlay(
-                        lab, a.vm.node, a.ovl, "bridge", "fdb", "del", B.mac, "dev", f.dev, "master"
-                    ),
-                    "br0",
-                )
-        except OSError as exc:
-            hop.entry = errtext(exc) + ": flooded to every port"
-            if not same_vm and vx is not None and vx.master != br.ifindex:
-                mark_broken(
-                    hop,
-                    ctx,
-                    "vxlan-not-port",
-                    f"vxlan0 is not a port of br0: frames for {B.name} never reach the tunnel",
-                    in_overlay(
-                        lab, a.vm.node, a.ovl, "ip", "link", "set", "vxlan0", "master", "br0"
-                    ),
-                    "vxlan0",
-                )
+        found = br0_fdb(ctx, hop, a, ko, br.ifindex, B, want_port, "br0", want_port)
+        if not found and not same_vm and vx is not None and vx.master != br.ifindex:
+            mark_broken(
+                hop,
+                ctx,
+                "vxlan-not-port",
+                f"vxlan0 is not a port of br0: frames for {B.name} never reach the tunnel",
+                in_overlay(lab, a.vm.node, a.ovl, "ip", "link", "set", "vxlan0", "master", "br0"),
+                "vxlan0",
+            )
     if same_vm:
         hops += deliver(ctx, direction, b)
         return hops
 
-    # 5. vxlan0 itself: up, the network's VNI, the host's VTEP as local, the lab's port.
-    kinfo = vxlan_of(ko)
-    carry_vni = kinfo.id if kinfo and kinfo.id is not None else ctx.net.vni
-    carry_port = kinfo.port if kinfo and kinfo.port else ctx.port
-    local = kinfo.local if kinfo and kinfo.local else A.vtep
-    hop = Hop(
-        direction,
-        "vxlan0",
-        a.vm.node,
-        a.ovl_where,
-        "vxlan0 device",
-        "",
-        f"up, vni {ctx.net.vni}, local {A.vtep}, dstport {ctx.port}",
-        f"network {ctx.net.name} vni {ctx.net.vni} ({ctx.net_key}); {A.host}'s VTEP "
-        f"{A.vtep} ({ROOT}hosts/{A.host})",
-    )
-    hops.append(hop)
-    if vx is None or kinfo is None:
-        hop.entry = "no vxlan0"
-        mark_broken(
-            hop,
-            ctx,
-            "vxlan-missing",
-            f"no vxlan0 in {a.ovl} on {a.vm.node}",
-            restart_agent(ctx, a.vm.node),
-            "vxlan0",
-        )
-    else:
-        hop.entry = (
-            f"vxlan0 {'up' if vx.up else 'DOWN'}, vni {kinfo.id}, local {kinfo.local}, "
-            f"dstport {kinfo.port}, mtu {vx.mtu}"
-            + (", master br0" if br and vx.master == br.ifindex else "")
-        )
-        if not vx.up:
-            mark_broken(
-                hop,
-                ctx,
-                "vxlan-down",
-                f"vxlan0 on {a.vm.node} is down: br0 drops frames for {B.name} at a disabled port",
-                in_overlay(lab, a.vm.node, a.ovl, "ip", "link", "set", "vxlan0", "up"),
-                "vxlan0",
-            )
-        elif kinfo.local != A.vtep:
-            mark_broken(
-                hop,
-                ctx,
-                "vxlan-local",
-                f"vxlan0's local {kinfo.local} is not {A.host}'s VTEP {A.vtep}",
-                restart_agent(ctx, a.vm.node),
-                "vxlan0",
-            )
-        elif kinfo.id != ctx.net.vni:
-            mark_broken(
-                hop,
-                ctx,
-                "vni-mismatch",
-                f"vxlan0 on {a.vm.node} has VNI {kinfo.id}, "
-                f"network {ctx.net.name} has {ctx.net.vni}",
-                restart_agent(ctx, a.vm.node),
-                "vxlan0",
-            )
-
-    # 6. vxlan0's own FDB: the VTEP (and any own port/VNI) B's frames are sent to.
-    hop = Hop(
-        direction,
-        "vxlan0 FDB",
-        a.vm.node,
-        a.ovl_where,
-        "vxlan0 forwarding table",
-        "",
-        f"{B.mac} dst {B.vtep} self permanent (vni {ctx.net.vni}, port {ctx.port})",
-        f"endpoint {B.name} on {B.host}: vtep {B.vtep} ({ctx.ep_key(B)})",
-        tap=Tap(a.ovl_where, a.ovl_path, "vxlan0"),
-    )
-    hops.append(hop)
-    fdb_fix = in_overlay(
-        lab,
-        a.vm.node,
-        a.ovl,
-        "sh",
-        "-c",
-        f"bridge fdb del {B.mac} dev vxlan0 self; bridge fdb append {B.mac} "
-        f"dev vxlan0 dst {B.vtep} self permanent",
-    )
-    dst = None
-    if vx is not None:
-        try:
-            f = ko.fdb(B.mac, dev=vx.ifindex)
-            hop.entry = f.text
-            dst = f.dst
-            carry_vni = f.vni if f.vni is not None else carry_vni
-            carry_port = f.port or carry_port
-            wrong = []
-            if f.dst != B.vtep:
-                who = ctx.vteps.get(f.dst or "", "no VM of the lab")
-                wrong.append(
-                    ("fdb-wrong-vtep", f"dst {f.dst} ({who}), not {B.host}'s VTEP {B.vtep}")
-                )
-            if carry_vni != ctx.net.vni:
-                wrong.append(
-                    (
-                        "fdb-wrong-vni",
-                        f"VNI {carry_vni}, not {ctx.net.vni}: {B.host} has no vxlan device for it",
-                    )
-                )
-            if carry_port != ctx.port:
-                wrong.append(("fdb-wrong-port", f"UDP port {carry_port}, not {ctx.port}"))
-            if wrong:
-                mark_broken(
-                    hop,
-                    ctx,
-                    wrong[0][0],
-                    f"vxlan0 sends {B.name}'s frames with " + "; ".join(w[1] for w in wrong),
-                    fdb_fix,
-                    "vxlan0",
-                )
-        except OSError as exc:
-            hop.entry = errtext(exc)
-            mark_broken(
-                hop,
-                ctx,
-                "fdb-missing",
-                f"no FDB entry for {B.name} on vxlan0: frames to {B.mac} are dropped (l2miss)",
-                in_overlay(
-                    lab,
-                    a.vm.node,
-                    a.ovl,
-                    "bridge",
-                    "fdb",
-                    "replace",
-                    B.mac,
-                    "dev",
-                    "vxlan0",
-                    "dst",
-                    B.vtep,
-                    "self",
-                    "permanent",
-                ),
-                "vxlan0",
-            )
-    dst = dst or B.vtep
-    hops += underlay(ctx, direction, a, b, local, dst, carry_port)
-    hops += far_side(ctx, direction, a, b, carry_vni, carry_port)
-    hops += deliver(ctx, direction, b)
-    return hops
+    return hops + send(ctx, direction, a, b, ko, vx, br)

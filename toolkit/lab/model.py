@@ -1,0 +1,106 @@
+"""A lab's topology as records: the underlay, its VMs (nodes) and the whole lab.
+
+Only ``toolkit.lab.topology`` builds these from a file (checked line by line); every
+other module reads them. ``to_dict`` gives the file's notation, so a ``safe_dump`` of
+it loads back to an equal Topology.
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass, field
+from ipaddress import IPv4Interface, IPv4Network
+from pathlib import Path
+from typing import Any
+
+from toolkit.errors import NotFound
+from toolkit.lab.impair import Impairment
+from toolkit.suggest import did_you_mean
+
+MTU_DEFAULT = 1500
+MTU_MIN = 1280  # IPv6's minimum link MTU; anything smaller breaks ordinary hosts
+MTU_MAX = 9000  # jumbo frames
+MAX_NODES = 200  # each VM costs a few namespaces and daemons; beyond this a host struggles
+
+
+@dataclass(frozen=True)
+class Underlay:
+    """The bridge every VM's eth1 joins."""
+
+    subnet: IPv4Network
+    mtu: int = MTU_DEFAULT
+
+    def to_dict(self) -> dict[str, Any]:
+        """File notation: {'subnet': '192.168.100.0/24', 'mtu': 1500}."""
+        return {"subnet": str(self.subnet), "mtu": self.mtu}
+
+
+@dataclass(frozen=True)
+class Node:
+    """One lab VM."""
+
+    name: str
+    eth1: IPv4Interface
+    groups: tuple[str, ...] = ()
+    impair: Impairment = Impairment()
+    # hash=False: a dict can't be hashed, yet equality should still compare it.
+    vars: dict[str, Any] = field(default_factory=dict, hash=False)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready dict; eth1 is the bare address, as in the file."""
+        return {
+            "name": self.name,
+            "eth1": str(self.eth1.ip),
+            "groups": list(self.groups),
+            "impair": self.impair.to_dict(),
+            "vars": copy.deepcopy(self.vars),
+        }
+
+
+@dataclass(frozen=True)
+class Topology:
+    """A validated lab description."""
+
+    name: str
+    underlay: Underlay
+    nodes: tuple[Node, ...]
+    vars: dict[str, Any] = field(default_factory=dict, hash=False)
+    path: Path | None = field(default=None, compare=False)
+
+    def node(self, name: str) -> Node:
+        """The node called ``name``; NotFound with a close-match hint otherwise."""
+        for node in self.nodes:
+            if node.name == name:
+                return node
+        known = [n.name for n in self.nodes]
+        listing = ", ".join(known[:6]) + (", …" if len(known) > 6 else "")
+        raise NotFound(
+            f"lab {self.name} has no node {name!r}",
+            hint=did_you_mean(name, known) or f"its nodes are {listing}",
+        )
+
+    def node_names(self) -> list[str]:
+        """Node names in file order."""
+        return [n.name for n in self.nodes]
+
+    def groups(self) -> dict[str, list[str]]:
+        """Ansible group -> member node names, groups in order of first mention."""
+        out: dict[str, list[str]] = {}
+        for node in self.nodes:
+            for group in node.groups:
+                out.setdefault(group, []).append(node.name)
+        return out
+
+    def to_dict(self) -> dict[str, Any]:
+        """File notation (safe_dump of it loads back to an equal Topology); JSON-ready."""
+        nodes: dict[str, Any] = {}
+        for node in self.nodes:
+            body = node.to_dict()
+            del body["name"]
+            nodes[node.name] = body
+        return {
+            "name": self.name,
+            "underlay": self.underlay.to_dict(),
+            "nodes": nodes,
+            "vars": copy.deepcopy(self.vars),
+        }
