@@ -217,14 +217,16 @@ def dev_consul(ns: str, timeout: float = 10.0) -> Iterator[Any]:
     )
     consul = Consul(netns=os.path.join(NAMED_NETNS_DIR, ns), timeout=timeout)
 
-    def leader() -> Any:
+    def ready() -> Any:
+        # A leader is not enough: sessions need the agent's own node in the catalog
+        # ("Missing node registration"), which anti-entropy adds just after the election.
         try:
-            return consul.get_json("/v1/status/leader")
+            return consul.get_json("/v1/status/leader") and consul.get_json("/v1/catalog/nodes")
         except ConsulError:
             return None
 
     try:
-        wait_for(leader, 30, step=0.1, what="consul -dev electing itself")
+        wait_for(ready, 30, step=0.1, what="consul -dev electing itself and registering its node")
         yield consul
     finally:
         proc.terminate()

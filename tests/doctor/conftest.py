@@ -48,15 +48,23 @@ class Lab:
         return proc.returncode, json_data(proc.stdout, "doctor")
 
     def provoke(
-        self, inject: Callable[[], object], check: str, vm: str | None = None
+        self,
+        inject: Callable[[], object],
+        check: str,
+        vm: str | None = None,
+        oracle: Callable[[], bool] | None = None,
     ) -> tuple[int, dict[str, Any], list[dict[str, Any]]]:
         """Inject a fault and run the doctor until it names it.
 
         The agents repair their kernel tables every 30 s: if one did so between the
         injection and the doctor's look, the fault is injected again (at most 3 times).
+        ``oracle`` (iproute2's view) must see the fault just before the doctor looks: read
+        after the doctor, it would race the agent's repair.
         """
         for _ in range(3):
             inject()
+            if oracle is not None and not oracle():
+                continue
             rc, report = self.doctor()
             hits = [
                 f

@@ -110,14 +110,22 @@ def remove_container(
 ) -> Any:
     """Remove a container: stop it and withdraw its endpoint everywhere.
 
-    Without ``node``, the store says which host runs it and that host's agent is
-    asked; both requests share one ``store_timeout`` budget (seconds). Returns the
-    agent's answer to ``rm``; errors as ``client.call``.
+    Without ``node``, the store says which host runs it (else the container's init
+    process, on a lab host) and that host's agent is asked; both requests share one
+    ``store_timeout`` budget (seconds). Returns the agent's answer to ``rm``; errors as
+    ``client.call``.
     """
     limit, t0 = resolve_timeout(store_timeout), time.monotonic()
     if node is None:
         snap = Snapshot.from_wire(call(None, lab, "snapshot", False, limit, on_wait))
         hosts = [e.host for e in snap.endpoint_by_name(name)]
+        if not hosts:
+            # The store can miss a running container for a moment: when its host's
+            # session lapses, Consul deletes that host's endpoints until its agent
+            # publishes them again. The container's init still says where it runs.
+            from toolkit.overlay.locate import containers
+
+            hosts = [c.host for c in containers() if c.name == name and lab in (None, c.lab)]
         if hosts:
             node = host_ref(name, hosts[0], lab)
     left = max(0.0, limit - (time.monotonic() - t0))  # one budget for both requests
