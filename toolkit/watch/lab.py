@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import collections
 import contextlib
-import ctypes
 import os
 import queue
 import selectors
@@ -26,32 +25,15 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from toolkit.consul.client import Consul
-from toolkit.host import paths
+from toolkit.host.inotify import DirWatch
 from toolkit.lab import registry, state
-from toolkit.overlay.model import netns_name
-from toolkit.watch import schema
+from toolkit.watch import labels, schema
+from toolkit.watch.labels import NsLabel, same_ns, store_net
 from toolkit.watch.nswatch import Change, NsWatch
 from toolkit.watch.store import KvChange, StoreWatch
 
 RECENT = 20000  # events kept for joining an agent's reconcile line to what it explains
 RESCAN_EVERY = 1.0  # seconds: the fallback when no inotify or link event says so
-IN_CREATE, IN_DELETE, IN_MOVED_FROM, IN_MOVED_TO = 0x100, 0x200, 0x40, 0x80
-IN_NONBLOCK_CLOEXEC = 0o4000 | 0o2000000
-_libc = ctypes.CDLL(None, use_errno=True)
-
-
-@dataclass(frozen=True)
-class NsLabel:
-    """A namespace in the lab's own terms."""
-
-    id: str  # "vm1/root", "vm1/1-3aa4e1aa64", "vm2/c2", "underlay"
-    kind: str  # vm | underlay | overlay | container
-    path: str  # an nsfs file that opens it from here
-    vm: str | None = None
-    ns: str = ""
-    net: str | None = None
-    container: str | None = None
-    pid: int | None = None  # the container's init (its exit ends the namespace)
 
 
 @dataclass
@@ -81,8 +63,7 @@ class LabWatch:
     _store_index: int = 0
     _q: queue.SimpleQueue[dict[str, Any]] = field(default_factory=queue.SimpleQueue)
     _stopping: bool = False
-    _inotify: int = -1
-    _watched_dirs: dict[int, str] = field(default_factory=dict)
+    _dirs: DirWatch = field(default_factory=DirWatch)
     _scan_req: threading.Event = field(default_factory=threading.Event)
     _found: list[NsLabel] | None = None
     _vm_gone: int = 0
@@ -112,9 +93,8 @@ class LabWatch:
                 self._sel.register(fd, selectors.EVENT_READ, ("vm", vm.node))
         self._wake_r, self._wake_w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
         self._sel.register(self._wake_r, selectors.EVENT_READ, ("wake", None))
-        self._inotify = _libc.inotify_init1(IN_NONBLOCK_CLOEXEC)
-        if self._inotify >= 0:
-            self._sel.register(self._inotify, selectors.EVENT_READ, ("inotify", None))
+        if self._dirs.fd >= 0:
+            self._sel.register(self._dirs.fd, selectors.EVENT_READ, ("inotify", None))
         self._store: StoreWatch | None = None
         if self.store and self._vm_refs:
             from toolkit.consul.cluster import token
@@ -133,78 +113,11 @@ class LabWatch:
     # --- naming ---------------------------------------------------------------
 
     def _net_names(self) -> dict[str, str]:
-        """Overlay namespace name -> network name, from the store's network records."""
-        out = {}
-        for key, (value, _m) in self._kv.items():
-            if key.startswith("network/") and isinstance(value, dict):
-                out[netns_name(str(value.get("id", key[8:])))] = str(value.get("name", ""))
-        return out
-
-    def _container_nets(self) -> dict[tuple[str, str], str]:
-        """(host, container) -> network name, from the store's endpoint records."""
-        nets = {
-            k[8:]: v.get("name")
-            for k, (v, _m) in self._kv.items()
-            if k.startswith("network/") and isinstance(v, dict)
-        }
-        out = {}
-        for key, (value, _m) in self._kv.items():
-            if key.startswith("endpoint/") and isinstance(value, dict):
-                host, name = str(value.get("host", "")), str(value.get("name", ""))
-                out[(host, name)] = str(nets.get(str(value.get("network")), "") or "")
-        return out
+        return labels.net_names(self._kv)
 
     def discover(self) -> list[NsLabel]:
         """Every namespace of the lab now."""
-        out: list[NsLabel] = []
-        ul = registry.underlay_netns(self.lab)
-        if ul:
-            out.append(NsLabel("underlay", "underlay", ul, ns="underlay"))
-        nets = self._net_names()
-        for vm in self._vm_refs:
-            out.append(NsLabel(f"{vm.node}/root", "vm", vm.netns_path, vm.node, "root"))
-            base = vm.root(paths.DOCKER_NETNS_DIR)
-            self._watch_dir(base)
-            with contextlib.suppress(OSError):
-                for name in sorted(os.listdir(base)):
-                    if name.startswith("1-"):
-                        out.append(
-                            NsLabel(
-                                f"{vm.node}/{name}",
-                                "overlay",
-                                f"{base}/{name}",
-                                vm.node,
-                                name,
-                                nets.get(name),
-                            )
-                        )
-        from toolkit.overlay.locate import containers
-
-        cnets = self._container_nets()
-        for c in containers():
-            if c.lab == self.lab:
-                out.append(
-                    NsLabel(
-                        f"{c.host}/{c.name}",
-                        "container",
-                        paths.proc_ns(c.pid),
-                        c.host,
-                        c.name,
-                        cnets.get((c.host, c.name)),
-                        c.name,
-                        c.pid,
-                    )
-                )
-        return out
-
-    def _watch_dir(self, path: str) -> None:
-        if self._inotify < 0 or path in self._watched_dirs.values():
-            return
-        wd = _libc.inotify_add_watch(
-            self._inotify, path.encode(), IN_CREATE | IN_DELETE | IN_MOVED_FROM | IN_MOVED_TO
-        )
-        if wd >= 0:
-            self._watched_dirs[wd] = path
+        return labels.discover(self.lab, self._vm_refs, self._kv, self._dirs.add)
 
     # --- namespaces come and go -----------------------------------------------
 
@@ -251,7 +164,7 @@ class LabWatch:
         for ns_id in list(self._open):
             o = self._open[ns_id]
             label = by_id.get(ns_id)
-            if label is None or not _same_ns(label.path, o.watch.ident):
+            if label is None or not same_ns(label.path, o.watch.ident):
                 self._drop(ns_id)
         for ns_id, label in by_id.items():
             if ns_id not in self._open:
@@ -290,32 +203,14 @@ class LabWatch:
 
     def _record(self, kind: str, op: str, **fields: Any) -> dict[str, Any]:
         self._seq += 1
-        rec: dict[str, Any] = {
-            "v": schema.VERSION,
-            "type": "event",
-            "seq": self._seq,
-            "t": round(time.time(), 6),
-            "lab": self.lab,
-            "kind": kind,
-            "op": op,
-        }
-        rec.update({k: v for k, v in fields.items() if v is not None})
+        rec = schema.event(self.lab, self._seq, kind, op, **fields)
         if kind in ("fdb", "neigh", "store"):
-            self._recent.append(rec)
+            self._recent.append(rec)  # what a later agent reconcile line may explain
         return rec
-
-    def _where(self, label: NsLabel) -> dict[str, Any]:
-        return {
-            "vm": label.vm,
-            "ns": label.ns,
-            "ns_kind": label.kind,
-            "net": label.net,
-            "container": label.container,
-        }
 
     def _emit_ns(self, label: NsLabel, op: str) -> None:
         if self._wanted("ns", label):
-            self._q.put(self._record("ns", op, **self._where(label), key=label.id))
+            self._q.put(self._record("ns", op, **labels.where(label), key=label.id))
 
     def _emit_change(self, label: NsLabel, ch: Change) -> None:
         kind = "overrun" if ch.table == "overrun" else ch.table
@@ -325,7 +220,7 @@ class LabWatch:
             self._record(
                 kind,
                 ch.op,
-                **self._where(label),
+                **labels.where(label),
                 key=ch.key,
                 before=ch.before,
                 after=ch.after,
@@ -339,7 +234,7 @@ class LabWatch:
         self._kv = dict(kv)
         nets = {**nets_before, **self._net_names()}
         for ch in changes:
-            net = _store_net(ch, nets, self._kv)
+            net = store_net(ch, nets, self._kv)
             if self._wanted("store", None, net):
                 self._q.put(
                     self._record(
@@ -456,8 +351,7 @@ class LabWatch:
                             self._vm_gone += 1
                         scan()
                     elif what == "inotify":
-                        with contextlib.suppress(OSError):
-                            os.read(self._inotify, 65536)
+                        self._dirs.drain()
                         scan()
                     elif what == "wake":
                         got = b""
@@ -495,7 +389,7 @@ class LabWatch:
         return schema.snapshot_record(
             self.lab,
             [
-                {**self._where(o.label), "id": ns_id, "tables": o.watch.tables}
+                {**labels.where(o.label), "id": ns_id, "tables": o.watch.tables}
                 for ns_id, o in sorted(self._open.items())
             ],
             {k: v for k, (v, _m) in self._kv.items()},
@@ -516,26 +410,5 @@ class LabWatch:
         for fd in list(self._vm_pidfds):
             os.close(fd)
         self._vm_pidfds.clear()
-        if self._inotify >= 0:
-            os.close(self._inotify)
-            self._inotify = -1
+        self._dirs.close()
         self._sel.close()
-
-
-def _same_ns(path: str, ident: tuple[int, int]) -> bool:
-    try:
-        st = os.stat(path)
-    except OSError:
-        return False
-    return (st.st_dev, st.st_ino) == ident
-
-
-def _store_net(ch: KvChange, nets: dict[str, str], kv: dict[str, tuple[Any, int]]) -> str | None:
-    """The network a store key belongs to, by name, when it belongs to one."""
-    value = ch.after if ch.after is not None else ch.before
-    if ch.key.startswith("network/") and isinstance(value, dict):
-        return str(value.get("name")) or None
-    parts = ch.key.split("/")
-    if parts[0] in ("endpoint", "ipam") and len(parts) > 1:
-        return nets.get(netns_name(parts[1]))
-    return None

@@ -41,6 +41,22 @@ ALWAYS = frozenset({"overrun", "end"})  # never filtered away: they say the stre
 TABLES = ("link", "addr", "neigh", "fdb", "route")
 
 
+def event(lab: str, seq: int, kind: str, op: str, **fields: Any) -> dict[str, Any]:
+    """One ``event`` record: ``seq`` (1, 2, … per stream), ``t`` (Unix seconds, µs), the
+    lab, ``kind`` and ``op``, then ``fields`` that are not None (vm, ns, key, before, …)."""
+    rec: dict[str, Any] = {
+        "v": VERSION,
+        "type": "event",
+        "seq": seq,
+        "t": round(time.time(), 6),
+        "lab": lab,
+        "kind": kind,
+        "op": op,
+    }
+    rec.update({k: v for k, v in fields.items() if v is not None})
+    return rec
+
+
 def snapshot_record(
     lab: str, namespaces: list[dict[str, Any]], store: dict[str, Any], index: int
 ) -> dict[str, Any]:
