@@ -231,7 +231,7 @@ CASES: list[tuple[str, list[str], int, str]] = [
         "share",
         ["share", "nosuch"],
         EXIT_USAGE,
-        "error: unknown item 'nosuch' — one of: playbooks, roles, labs, inventories, ansible.cfg",
+        "error: unknown item 'nosuch' — one of: playbooks, roles, labs, inventories, exercises, ansible.cfg",
     ),
     (
         "trace",

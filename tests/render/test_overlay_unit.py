@@ -82,3 +82,18 @@ def test_no_networks_is_the_header_alone(capsys: pytest.CaptureFixture[str]) -> 
     print_networks([], [])
     lines = printed(capsys)
     assert lines[1][:2] == ["NETWORK", "ID"] and lines[2:] == [RULE]
+
+
+def test_a_pipe_gets_whole_rows(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # `ovlab ps | grep …`: no terminal, no COLUMNS. rich's 80 columns would cut names.
+    monkeypatch.delenv("COLUMNS")
+    name = "container_with_a_rather_long_name_for_grep_" + "x" * 30
+    rows = [
+        {"id": "c0ffee" * 4, "name": name, "host": "lab-vm-1", "network": "dev",
+         "ip": "10.0.0.2", "mac": "02:42:0a:00:00:02", "service": "svc-with-long-name"},
+    ]  # fmt: skip
+    print_containers(rows)
+    line = next(x for x in capsys.readouterr().out.splitlines() if name in x)
+    assert "02:42:0a:00:00:02" in line and "svc-with-long-name" in line

@@ -203,3 +203,16 @@ def test_fast_path_takes_only_what_it_fully_understands(monkeypatch):
     ):
         assert trace_run.fast_trace(argv) is None, argv
     assert len(calls) == 1
+
+
+def test_outer_length_is_capped_by_the_overlay_mtu() -> None:
+    # The container's eth0 (underlay - 50) fragments a larger probe before the tunnel:
+    # a healthy 1500-byte underlay never sees more than 1500 (the review's false break).
+    from toolkit.overlay.model import Network
+    from toolkit.trace.context import Context
+
+    net = Network("n" * 32, "dev", "10.0.0.0/24", "10.0.0.1", 256)
+    small = Context("lab", net, 4789, 84, 1500, {}, {})
+    big = Context("lab", net, 4789, 1528, 1500, {}, {})
+    assert (small.outer, big.outer) == (134, 1500)
+    assert Context("lab", net, 4789, 1528, 9000, {}, {}).outer == 1578

@@ -13,7 +13,7 @@ from toolkit.cli.common import emit_json
 from toolkit.cli.options import JsonOpt
 from toolkit.errors import UsageError
 
-WHAT = ("playbooks", "roles", "labs", "inventories", "ansible.cfg")
+WHAT = ("playbooks", "roles", "labs", "inventories", "exercises", "ansible.cfg")
 
 
 def _paths() -> dict[str, str]:
@@ -25,6 +25,7 @@ def _paths() -> dict[str, str]:
         "roles": str(resources.roles_dir()),
         "labs": str(resources.labs_dir()),
         "inventories": str(resources.inventories_dir()),
+        "exercises": str(resources.exercises_dir()),
         "ansible.cfg": str(books / "ansible.cfg"),
     }
 
@@ -43,7 +44,7 @@ def share_command(
     ] = None,
     json_out: JsonOpt = False,
 ) -> None:
-    """Print where ovlab's shipped playbooks, roles, labs and inventories are installed.
+    """Print where ovlab's shipped playbooks, roles, labs, inventories and exercises are.
 
     Run the roles with your own Ansible:
     ANSIBLE_CONFIG="$(ovlab share ansible.cfg)" ansible-playbook -i HOSTS

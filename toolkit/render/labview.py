@@ -6,8 +6,9 @@ from collections.abc import Sequence
 from typing import Any
 
 from rich import box
-from rich.console import Console
 from rich.table import Table
+
+from toolkit.render.console import stdout_console
 
 
 def _impair_text(imp: dict[str, Any]) -> str:
@@ -83,4 +84,4 @@ def status_table(lab: str, rows: Sequence[Any]) -> Table:
 
 def print_table(table: Table) -> None:
     """Print a table on stdout."""
-    Console().print(table)
+    stdout_console().print(table)

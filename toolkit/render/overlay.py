@@ -5,10 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 from rich import box
-from rich.console import Console
 from rich.table import Table
 
 from toolkit.overlay.model import Endpoint, Network
+from toolkit.render.console import stdout_console
 
 
 def _table(title: str, cols: list[str]) -> Table:
@@ -24,7 +24,7 @@ def print_networks(nets: list[Network], endpoints: list[Endpoint]) -> None:
     for n in nets:
         count = sum(1 for e in endpoints if e.network == n.id)
         t.add_row(n.id[:12], n.name, n.driver, n.subnet, n.gateway, str(n.vni), str(count))
-    Console().print(t)
+    stdout_console().print(t)
 
 
 def print_containers(rows: list[dict[str, Any]]) -> None:
@@ -34,7 +34,7 @@ def print_containers(rows: list[dict[str, Any]]) -> None:
         t.add_row(
             r["id"][:12], r["name"], r["host"], r["network"], r["ip"], r["mac"], r["service"] or "-"
         )
-    Console().print(t)
+    stdout_console().print(t)
 
 
 def print_services(rows: list[dict[str, Any]]) -> None:
@@ -42,4 +42,4 @@ def print_services(rows: list[dict[str, Any]]) -> None:
     t = _table("services", ["SERVICE ID", "NAME", "NETWORK", "CONTAINER"])
     for r in rows:
         t.add_row(r["service_id"], r["name"], r["network"], r["container"])
-    Console().print(t)
+    stdout_console().print(t)

@@ -7,9 +7,10 @@ from contextlib import contextmanager
 from typing import Any
 
 from rich import box
-from rich.console import Console
 from rich.progress import BarColumn, Progress, SpinnerColumn, TaskID, TextColumn, TimeElapsedColumn
 from rich.table import Table
+
+from toolkit.render.console import stdout_console
 
 
 @contextmanager
@@ -76,4 +77,4 @@ def recap_table(result: Any) -> Table:
 
 def print_recap(result: Any) -> None:
     """Print the recap table."""
-    Console().print(recap_table(result))
+    stdout_console().print(recap_table(result))

@@ -6,8 +6,9 @@ from collections.abc import Sequence
 from typing import Any
 
 from rich import box
-from rich.console import Console
 from rich.table import Table
+
+from toolkit.render.console import stdout_console
 
 
 def records_table(
@@ -38,4 +39,4 @@ def print_records(
     colour: dict[str, dict[str, str]] | None = None,
 ) -> None:
     """Print records as a table."""
-    Console().print(records_table(title, rows, fields, colour))
+    stdout_console().print(records_table(title, rows, fields, colour))

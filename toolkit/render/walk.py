@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from rich.console import Console
 from rich.markdown import Markdown
 from rich.panel import Panel
 
+from toolkit.render.console import stdout_console
 from toolkit.walk.model import Step
 from toolkit.walk.runner import StepResult
 
-console = Console()
+console = stdout_console()
 
 
 def step_intro(step: Step, total: int) -> None:

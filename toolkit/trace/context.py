@@ -85,8 +85,13 @@ class Context:
 
     @property
     def outer(self) -> int:
-        """The probe's outer IPv4 length on the underlay: inner + 50 (RFC 7348 §5)."""
-        return self.inner + VXLAN_OVERHEAD
+        """The probe's largest outer IPv4 length on the underlay: inner + 50 (RFC 7348 §5).
+
+        The container's eth0 has the overlay MTU, the lab's underlay MTU less 50 (as
+        libnetwork sets it), so a larger probe leaves the container already fragmented:
+        no fragment reaches the tunnel bigger than that.
+        """
+        return min(self.inner, self.underlay_mtu - VXLAN_OVERHEAD) + VXLAN_OVERHEAD
 
     def ep_key(self, ep: Endpoint) -> str:
         """The store key of an endpoint record."""
