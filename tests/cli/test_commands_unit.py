@@ -231,7 +231,8 @@ CASES: list[tuple[str, list[str], int, str]] = [
         "share",
         ["share", "nosuch"],
         EXIT_USAGE,
-        "error: unknown item 'nosuch' — one of: playbooks, roles, labs, inventories, exercises, ansible.cfg",
+        "error: unknown item 'nosuch' — one of: playbooks, roles, labs, inventories, exercises,"
+        " ansible.cfg",
     ),
     (
         "trace",
