@@ -235,6 +235,13 @@ CASES: list[tuple[str, list[str], int, str]] = [
         " ansible.cfg",
     ),
     (
+        "lab up",
+        ["lab", "up", "seed-dmo"],
+        EXIT_USAGE,
+        "error: seed-dmo: no such topology file, lab directory or shipped lab"
+        " — did you mean 'seed-demo'?",
+    ),
+    (
         "trace",
         ["trace", "ovn-nosuch", "c1", "svc1"],
         EXIT_USAGE,

@@ -44,6 +44,16 @@ def topology_path(arg: str) -> Path:
         shipped = shipped_topology(arg)
         if shipped is not None:
             return shipped
+        if "/" not in arg and not arg.endswith((".yml", ".yaml")):
+            # A bare word: the user meant a shipped lab (or a lab up here); say which.
+            from toolkit.resources import shipped as all_shipped
+            from toolkit.suggest import did_you_mean
+
+            names = [s.name for s in all_shipped() if s.kind == "topology"]
+            raise UsageError(
+                f"{arg}: no such topology file, lab directory or shipped lab",
+                hint=did_you_mean(arg, names) or "see 'ovlab lab ls --shipped'",
+            )
     return path
 
 
