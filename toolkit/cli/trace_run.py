@@ -27,8 +27,11 @@ def run_trace(
     from toolkit.trace.run import trace
 
     if svg is not None:
+        from toolkit.errors import UsageError
         from toolkit.graph import image
 
+        if not svg.parent.is_dir():
+            raise UsageError(f"--svg {svg}: no directory {svg.parent}", hint="give a path to write")
         image.dot_binary()  # fail before reading the lab
     from toolkit.lab import state
 
