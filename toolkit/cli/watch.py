@@ -96,7 +96,7 @@ def watch_command(
     for rec in w.events():
         _out(rec, json_out)
         last = rec
-    if last.get("op") == "lab-down":
+    if last.get("op") in ("lab-down", "error"):  # the end line said why
         raise typer.Exit(4)
 
 
@@ -168,7 +168,7 @@ def record_command(
     writer = Writer(out_dir or f"{name}-journal", name, int(max_mb * (1 << 20)), keep)
     last = record(w, writer, snapshot_every * 60, (lambda r: _out(r, False)) if echo else None)
     sys.stderr.write(f"recorded {writer.written} events into {writer.directory}\n")
-    if last.get("op") == "lab-down":
+    if last.get("op") in ("lab-down", "error"):  # the end line said why
         raise typer.Exit(4)
 
 

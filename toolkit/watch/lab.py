@@ -20,7 +20,7 @@ import queue
 import selectors
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -312,8 +312,6 @@ class LabWatch:
 
             logs = AgentLogs({v.node: v.pid for v in self._vm_refs}, self._on_agent_line)
             logs.start()
-        reason = "stopped"
-        scan = self._scan_req.set
         yield {
             "v": schema.VERSION,
             "type": "start",
@@ -322,53 +320,15 @@ class LabWatch:
             "namespaces": sorted(self._open),
         }
         try:
-            while True:
+            try:
+                reason = yield from self._loop(idle)
+            except Exception as e:  # noqa: BLE001 - the last line must still say why it ended
                 while not self._q.empty():
                     yield self._q.get()
-                if self._stopping:
-                    break
-                for key, _mask in self._sel.select(0.5):
-                    what, ident = key.data
-                    if what == "ns":
-                        o = self._open.get(ident)
-                        if o is None:
-                            continue
-                        try:
-                            changes = o.watch.read()
-                        except OSError:
-                            scan()
-                            continue
-                        except Exception:  # noqa: BLE001 - one undecodable message must not end the stream
-                            changes = o.watch.resync()
-                        for ch in changes:
-                            self._emit_change(o.label, ch)
-                            if o.label.kind == "vm" and ch.table == "link":
-                                scan()  # a veth came or went: maybe a container
-                    elif what in ("pid", "vm"):
-                        # An exited process's pidfd stays readable: stop selecting it.
-                        self._sel.unregister(key.fd)
-                        if what == "vm":
-                            self._vm_gone += 1
-                        scan()
-                    elif what == "inotify":
-                        self._dirs.drain()
-                        scan()
-                    elif what == "wake":
-                        got = b""
-                        with contextlib.suppress(OSError):
-                            got = os.read(self._wake_r, 4096)
-                        if b"s" in got:
-                            scan()  # a network's name may now be known
-                        if b"a" in got:
-                            self._attribute()
-                        if b"d" in got and self._found is not None:
-                            found, self._found = self._found, None
-                            self.rescan(found)
-                if self._vm_pidfds and self._vm_gone >= len(self._vm_pidfds):
-                    reason = "lab-down"
-                    break
-                if idle is not None:
-                    idle()
+                yield self._record(
+                    "end", "error", after={"reason": f"watch failed: {type(e).__name__}: {e}"}
+                )
+                return
             while not self._q.empty():
                 yield self._q.get()
             if reason == "lab-down":
@@ -383,6 +343,71 @@ class LabWatch:
             if logs is not None:
                 logs.stop()
             self.close()
+
+    def _current(self, key: selectors.SelectorKey) -> bool:
+        """Whether ``key`` is still what its fd is registered as (a rescan earlier in the
+        same select() batch may have unregistered it, and its fd number been reused)."""
+        try:
+            return self._sel.get_map()[key.fd] is key
+        except (KeyError, RuntimeError):  # RuntimeError: the selector is closed
+            return False
+
+    def _loop(self, idle: Callable[[], None] | None) -> Generator[dict[str, Any], None, str]:
+        """The records between ``start`` and ``end``; returns the reason it ended
+        (``stopped`` or ``lab-down``)."""
+        scan = self._scan_req.set
+        reason = "stopped"
+        while True:
+            while not self._q.empty():
+                yield self._q.get()
+            if self._stopping:
+                break
+            for key, _mask in self._sel.select(0.5):
+                if not self._current(key):
+                    continue  # let go while handling an earlier key of this batch
+                what, ident = key.data
+                if what == "ns":
+                    o = self._open.get(ident)
+                    if o is None:
+                        continue
+                    try:
+                        changes = o.watch.read()
+                    except OSError:
+                        scan()
+                        continue
+                    except Exception:  # noqa: BLE001 - one undecodable message must not end the stream
+                        changes = o.watch.resync()
+                    for ch in changes:
+                        self._emit_change(o.label, ch)
+                        if o.label.kind == "vm" and ch.table == "link":
+                            scan()  # a veth came or went: maybe a container
+                elif what in ("pid", "vm"):
+                    # An exited process's pidfd stays readable: stop selecting it.
+                    with contextlib.suppress(KeyError):
+                        self._sel.unregister(key.fd)
+                    if what == "vm":
+                        self._vm_gone += 1
+                    scan()
+                elif what == "inotify":
+                    self._dirs.drain()
+                    scan()
+                elif what == "wake":
+                    got = b""
+                    with contextlib.suppress(OSError):
+                        got = os.read(self._wake_r, 4096)
+                    if b"s" in got:
+                        scan()  # a network's name may now be known
+                    if b"a" in got:
+                        self._attribute()
+                    if b"d" in got and self._found is not None:
+                        found, self._found = self._found, None
+                        self.rescan(found)
+            if self._vm_pidfds and self._vm_gone >= len(self._vm_pidfds):
+                reason = "lab-down"
+                break
+            if idle is not None:
+                idle()
+        return reason
 
     def snapshot(self) -> dict[str, Any]:
         """Every table of every open namespace, and the store, as one record."""
