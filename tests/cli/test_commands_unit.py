@@ -12,6 +12,7 @@ replaced by tripwires: reaching one fails the test instead of touching anything.
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -226,6 +227,20 @@ CASES: list[tuple[str, list[str], int, str]] = [
         EXIT_USAGE,
         "error: no such file '{tmp}/nosuch.pcap'",
     ),
+    ("doctor", ["doctor", "ovn-nosuch", "--at", "2000", "--journal", "{tmp}/journal"], EXIT_USAGE,
+     "error: the journal at {tmp}/journal is lab ovn-other's, not ovn-nosuch's"
+     " — ovlab doctor ovn-other --at TIME --journal {tmp}/journal"),
+    ("doctor", ["doctor", "ovn-nosuch", "--journal", "{tmp}/journal"], EXIT_USAGE,
+     "error: --journal only goes with --at — ovlab doctor LAB --at TIME --journal DIR"),
+    ("doctor", ["doctor", "ovn-other", "--at", "2000", "--journal", "{tmp}/newer"], EXIT_USAGE,
+     "error: the journal at {tmp}/newer: journal-000001.jsonl line 1 has schema v2;"
+     " this ovlab reads v1 — a newer schema needs the ovlab that recorded it"),
+    ("diff", ["diff", "{tmp}/newer.json", "{tmp}/journal"], EXIT_USAGE,
+     "error: {tmp}/newer.json has schema v2; this ovlab reads v1"
+     " — read it with the ovlab that wrote it"),
+    ("diff", ["diff", "{tmp}/journal", "{tmp}/newer@2000"], EXIT_USAGE,
+     "error: the journal at {tmp}/newer: journal-000001.jsonl line 1 has schema v2;"
+     " this ovlab reads v1 — a newer schema needs the ovlab that recorded it"),
     ("verify", ["verify", "ovn-nosuch"], EXIT_USAGE, NOT_UP),
     (
         "share",
@@ -316,6 +331,16 @@ def files(tmp_path: Path) -> Path:
     """The inputs some cases name: a non-pcap file, a corrupt lab state, a good topology."""
     (tmp_path / "bad.pcap").write_bytes(b"garbage")
     (tmp_path / "ok.yml").write_text(OK_TOPOLOGY)
+    snap = {"type": "snapshot", "lab": "ovn-other", "t": 1000.0, "namespaces": []}
+    snap |= {"store": {}, "store_index": 0}
+    head = {"v": 1, "type": "header", "lab": "ovn-other", "t": 1000.0, "segment": 1}
+    for name, v in (("journal", 1), ("newer", 2)):
+        (tmp_path / name).mkdir()
+        lines = [{**head, "v": v}, {**snap, "v": v}]
+        (tmp_path / name / "journal-000001.jsonl").write_text(
+            "".join(json.dumps(x) + "\n" for x in lines)
+        )
+    (tmp_path / "newer.json").write_text(json.dumps({**snap, "v": 2}))
     return tmp_path
 
 

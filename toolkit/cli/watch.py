@@ -251,22 +251,24 @@ def doctor_at(lab: str, at: str, journal_dir: str | None) -> Any:
     """``doctor LAB --at TIME``: the store-and-table checks on the journal's state at TIME."""
     import os
 
+    from toolkit.lab.address import lab_name
     from toolkit.watch.atview import diagnose_at
     from toolkit.watch.history import parse_time, state_at
 
-    path = journal_dir or _default_journal(lab)
+    name = lab_name(lab)
+    path = journal_dir or f"{name}-journal"
     if not os.path.exists(path):
         raise UsageError(
             f"no journal at {path}",
             hint="record one with 'ovlab record LAB -o DIR' and pass --journal DIR",
         )
     state, problem = state_at(path, parse_time(at))
+    recorded = state.get("lab")
+    if recorded and recorded != name:
+        raise UsageError(
+            f"the journal at {path} is lab {recorded}'s, not {name}'s",
+            hint=f"ovlab doctor {recorded} --at TIME --journal {path}",
+        )
     if problem:
         sys.stderr.write(f"warning: {path}: {problem}; judged from the lines before it\n")
     return diagnose_at(state)
-
-
-def _default_journal(lab: str) -> str:
-    from toolkit.lab.address import lab_name
-
-    return f"{lab_name(lab)}-journal"

@@ -101,6 +101,11 @@ def state_at(path: str, t: float) -> tuple[dict[str, Any], str | None]:
                 state = copy.deepcopy(rec)
             apply(state, rec)
     if state is None:
+        if reading.problem:  # e.g. a newer schema: say that, not "no snapshot"
+            raise UsageError(
+                f"the journal at {path}: {reading.problem}",
+                hint="a newer schema needs the ovlab that recorded it",
+            )
         raise UsageError(
             f"the journal at {path} holds no snapshot at or before that time",
             hint="see its first time with 'ovlab watch --replay'",
@@ -184,5 +189,14 @@ def load_state(spec: str) -> tuple[dict[str, Any], str | None]:
     if not isinstance(snap, dict) or snap.get("type") != "snapshot":
         raise UsageError(
             f"{path} is not a snapshot", hint="make one with 'ovlab lab snapshot LAB -o FILE'"
+        )
+    try:
+        v = int(snap.get("v", 0))
+    except (TypeError, ValueError):
+        v = -1
+    if v > schema.VERSION:
+        raise UsageError(
+            f"{path} has schema v{snap.get('v')}; this ovlab reads v{schema.VERSION}",
+            hint="read it with the ovlab that wrote it",
         )
     return snap, None
