@@ -14,6 +14,9 @@ import typer
 from toolkit.cli.common import emit_json, needs_root
 from toolkit.cli.options import JsonLinesOpt, JsonOpt
 from toolkit.errors import UsageError
+from toolkit.watch.schema import KINDS
+
+STORE_USERS = frozenset({"store", "cause"})  # kinds that need the store watched
 
 
 def _kinds(text: str | None) -> frozenset[str]:
@@ -58,7 +61,7 @@ def watch_command(
     ] = None,
     kind: Annotated[
         str | None,
-        typer.Option("--kind", help="Only these kinds: link,addr,neigh,fdb,route,miss,store,ns."),
+        typer.Option("--kind", help=f"Only these kinds (comma-separated): {', '.join(KINDS)}."),
     ] = None,
     replay: Annotated[
         str | None, typer.Option("--replay", help="Replay a journal (from 'ovlab record') instead.")
@@ -87,8 +90,10 @@ def watch_command(
     from toolkit.lab.address import lab_name
     from toolkit.watch.lab import LabWatch
 
+    # A cause line is the agent's reconcile of the store: the store is watched for it
+    # even when its own events are filtered out.
     w = LabWatch(
-        lab_name(lab), kinds=kinds, vms=vms, nets=nets, store=not kinds or "store" in kinds
+        lab_name(lab), kinds=kinds, vms=vms, nets=nets, store=not kinds or bool(kinds & STORE_USERS)
     )
     w.start()
     _stop_on_signals(w.stop)

@@ -1,0 +1,48 @@
+"""``ovlab watch``'s options as LabWatch sees them, and its help (no root, no lab)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from typer.testing import CliRunner
+
+from toolkit.cli import common, main
+from toolkit.watch import lab as watch_lab
+from toolkit.watch.schema import KINDS
+
+
+class _Made(Exception):
+    pass
+
+
+@pytest.fixture
+def made(monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
+    """The keyword arguments ``watch`` builds its LabWatch with (it stops right there)."""
+    got: dict[str, Any] = {}
+
+    def fake(lab: str, **kw: Any) -> Any:
+        got.update(kw, lab=lab)
+        raise _Made
+
+    monkeypatch.setattr(common, "effective_caps", lambda: (1 << 12) | (1 << 21))
+    monkeypatch.setattr(watch_lab, "LabWatch", fake)
+    return got
+
+
+@pytest.mark.parametrize(
+    ("kinds", "store"),
+    [("cause", True), ("fdb,cause", True), ("store", True), ("fdb", False), (None, True)],
+)
+def test_the_store_is_watched_whenever_cause_is_asked(
+    made: dict[str, Any], kinds: str | None, store: bool
+) -> None:
+    argv = ["watch", "ovg-x"] + (["--kind", kinds] if kinds else [])
+    result = CliRunner().invoke(main.build_app(), argv)
+    assert isinstance(result.exception, _Made), result.output
+    assert made["store"] is store
+
+
+def test_help_lists_every_kind() -> None:
+    out = CliRunner().invoke(main.build_app(), ["watch", "--help"], env={"COLUMNS": "400"}).output
+    assert ", ".join(KINDS) in out
