@@ -46,3 +46,13 @@ def test_the_store_is_watched_whenever_cause_is_asked(
 def test_help_lists_every_kind() -> None:
     out = CliRunner().invoke(main.build_app(), ["watch", "--help"], env={"COLUMNS": "400"}).output
     assert ", ".join(KINDS) in out
+
+
+def test_an_unknown_vm_filter_names_the_closest() -> None:
+    from toolkit.errors import UsageError
+
+    with pytest.raises(UsageError) as exc:
+        watch_lab._known("VM", frozenset({"vm1", "vm7"}), ["vm1", "vm2"], "see x")
+    assert str(exc.value).startswith("no VM named 'vm7' in this lab")
+    assert exc.value.hint is not None and "did you mean" in exc.value.hint
+    watch_lab._known("VM", frozenset({"vm1"}), ["vm1", "vm2"], "see x")  # known: no error

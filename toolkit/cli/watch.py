@@ -71,8 +71,9 @@ def watch_command(
     ] = None,
     end: Annotated[str | None, typer.Option("--to", help="Replay up to this time (UTC).")] = None,
     speed: Annotated[
-        float, typer.Option("--speed", help="Replay pace: 1 as it happened, 0 at once.")
-    ] = 0.0,
+        float | None,
+        typer.Option("--speed", help="Replay pace: 1 as it happened, 2 twice as fast, 0 at once."),
+    ] = None,
 ) -> None:
     """Stream every kernel and store change of a lab, as it happens.
 
@@ -82,8 +83,14 @@ def watch_command(
     without a restart. The stream ends with a line saying why (lab down, stopped).
     """
     kinds, vms, nets = _kinds(kind), _names(vm), _names(net)
+    if not replay:
+        given = [
+            o for o, v in (("--from", start), ("--to", end), ("--speed", speed)) if v is not None
+        ]
+        if given:
+            raise UsageError(f"{given[0]} only goes with --replay", hint="ovlab watch --replay DIR")
     if replay:
-        _replay(replay, start, end, speed, json_out, kinds, vms, nets)
+        _replay(replay, start, end, speed or 0.0, json_out, kinds, vms, nets)
         return
     if lab is None:
         raise UsageError("say which lab to watch", hint="ovlab watch LAB, or --replay DIR")
@@ -93,7 +100,11 @@ def watch_command(
     # A cause line is the agent's reconcile of the store: the store is watched for it
     # even when its own events are filtered out.
     w = LabWatch(
-        lab_name(lab), kinds=kinds, vms=vms, nets=nets, store=not kinds or bool(kinds & STORE_USERS)
+        lab_name(lab),
+        kinds=kinds,
+        vms=vms,
+        nets=nets,
+        store=not kinds or bool(kinds & STORE_USERS) or bool(nets),
     )
     w.start()
     _stop_on_signals(w.stop)
@@ -119,9 +130,13 @@ def _replay(
     from toolkit.watch.journal import Reading
     from toolkit.watch.replay import replay
 
+    if speed < 0:
+        raise UsageError(f"--speed {speed:g} is negative", hint="1 as it happened, 0 at once")
     reading = Reading()
     t0 = parse_time(start) if start else None
     t1 = parse_time(end) if end else None
+    if t0 is not None and t1 is not None and t0 > t1:
+        raise UsageError(f"--from {start} is later than --to {end}", hint="swap them")
     for rec in replay(path, t0, t1, speed, reading):
         if kinds and rec["kind"] not in kinds:
             continue

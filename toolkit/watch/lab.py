@@ -20,7 +20,7 @@ import queue
 import selectors
 import threading
 import time
-from collections.abc import Callable, Generator, Iterator
+from collections.abc import Callable, Generator, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -36,6 +36,18 @@ RECENT = 20000  # events kept for joining an agent's reconcile line to what it e
 RESCAN_EVERY = 1.0  # seconds: the fallback when no inotify or link event says so
 
 
+def _known(what: str, asked: frozenset[str], names: Iterable[str], see: str) -> None:
+    """Raise UsageError naming the first of ``asked`` not among ``names`` (did you mean)."""
+    from toolkit.errors import UsageError
+    from toolkit.suggest import did_you_mean
+
+    names = sorted(set(names))
+    for name in sorted(asked - set(names)):
+        raise UsageError(
+            f"no {what} named {name!r} in this lab", hint=did_you_mean(name, names) or see
+        )
+
+
 @dataclass
 class _Open:
     label: NsLabel
@@ -48,7 +60,8 @@ class LabWatch:
     """Watch a lab; ``events()`` yields records until the lab goes or ``stop()``.
 
     Filters: ``kinds`` (schema.KINDS; empty = all), ``vms`` and ``nets`` (names).
-    Raises NotFound/UsageError (toolkit.errors) when the lab is not up.
+    Raises NotFound/UsageError (toolkit.errors) when the lab is not up, or a VM or
+    network filter names none of the lab's (the store must be read to know networks).
     """
 
     lab: str
@@ -84,7 +97,9 @@ class LabWatch:
         data = state.load(self.lab) or require_up(self.lab)
         if data.phase != "up":
             require_up(self.lab)
-        self._vm_refs = [v for v in registry.vms(self.lab) if v.alive]
+        every = registry.vms(self.lab)
+        _known("VM", self.vms, [v.node for v in every], f"see 'ovlab lab status {self.lab}'")
+        self._vm_refs = [v for v in every if v.alive]
         self._vm_pidfds: dict[int, str] = {}
         for vm in self._vm_refs:
             with contextlib.suppress(OSError):
@@ -107,6 +122,8 @@ class LabWatch:
             self._store = StoreWatch(consuls, self._on_store, self._on_store_error)
             self._store.first()
             self._kv, self._store_index = dict(self._store.kv), self._store.index
+            names = self._net_names().values()
+            _known("network", self.nets, names, f"see 'ovlab network ls --lab {self.lab}'")
         for label in self.discover():
             self._add(label, announce=False)
 
