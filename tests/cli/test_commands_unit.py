@@ -383,6 +383,19 @@ def test_without_root_is_one_line_and_exit_3(
     assert (got.code, got.line, got.out) == (EXIT_ENV, NOT_ROOT, "")
 
 
+def test_doctor_at_without_root_reads_only_the_journal(
+    ovlab: Any, files: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from toolkit.lab import state
+
+    monkeypatch.setattr(common, "effective_caps", lambda: 0)
+    monkeypatch.setattr(state, "read_raw", tripwire("state.read_raw"))
+    monkeypatch.setattr(state, "list_labs", tripwire("state.list_labs"))
+    got = ovlab("doctor", "ovn-other", "--at", "2000", "--journal", str(files / "journal"))
+    assert got.code == 0, got
+    assert "lab ovn-other: no findings" in got.out
+
+
 def command_paths() -> set[str]:
     """Every leaf command of the typer app, as "group sub" paths."""
     import typer

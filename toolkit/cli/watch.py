@@ -275,7 +275,10 @@ def doctor_at(lab: str, at: str, journal_dir: str | None) -> Any:
     from toolkit.watch.atview import diagnose_at
     from toolkit.watch.history import parse_time, state_at
 
-    name = lab_name(lab)
+    # Only the journal is read: a lab's state may be gone, or readable only by root.
+    # A file or directory names its topology's lab; a word is the lab's name as it is.
+    is_path = os.path.exists(lab) or "/" in lab or lab.endswith((".yml", ".yaml"))
+    name = lab_name(lab) if is_path else lab
     path = journal_dir or f"{name}-journal"
     if not os.path.exists(path):
         raise UsageError(
