@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -56,3 +57,38 @@ def test_an_unknown_vm_filter_names_the_closest() -> None:
     assert str(exc.value).startswith("no VM named 'vm7' in this lab")
     assert exc.value.hint is not None and "did you mean" in exc.value.hint
     watch_lab._known("VM", frozenset({"vm1"}), ["vm1", "vm2"], "see x")  # known: no error
+
+
+@pytest.mark.parametrize("cmd", ["watch", "record", "lab snapshot"])
+def test_the_lab_argument_completes_lab_names(
+    cmd: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tests.cli.test_complete import completions
+
+    monkeypatch.setenv("OVLAB_STATE_ROOT", str(tmp_path))
+    (tmp_path / "labs" / "ovn-alpha").mkdir(parents=True)
+    (tmp_path / "labs" / "ovn-alpha" / "state.json").write_text("{}")
+    assert completions(f"ovlab {cmd} ovn-a")[0] == ["ovn-alpha"]
+
+
+def test_the_start_line_lists_only_the_watched_namespaces() -> None:
+    import os
+    import selectors
+
+    from toolkit.watch.labels import NsLabel
+
+    w = watch_lab.LabWatch("t", vms=frozenset({"vm1"}))
+    w._store, w._vm_refs, w._vm_pidfds = None, [], {}
+    w._wake_r, w._wake_w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
+    w._sel.register(w._wake_r, selectors.EVENT_READ, ("wake", None))
+
+    class _Idle:
+        def close(self) -> None:
+            pass
+
+    for vm in ("vm1", "vm2"):
+        label = NsLabel(f"{vm}/root", "vm", "/dev/null", vm=vm, ns="root")
+        w._open[label.id] = watch_lab._Open(label, _Idle())  # type: ignore[arg-type]
+    start = next(w.events())
+    assert start["type"] == "start" and start["namespaces"] == ["vm1/root"]
+    w.close()

@@ -11,8 +11,9 @@ from typing import Annotated, Any
 
 import typer
 
+from toolkit.cli import complete
 from toolkit.cli.common import emit_json, needs_root
-from toolkit.cli.options import JsonLinesOpt, JsonOpt
+from toolkit.cli.options import JsonOpt, LabArg
 from toolkit.errors import UsageError
 from toolkit.watch.schema import KINDS
 
@@ -50,9 +51,20 @@ def _stop_on_signals(stop: Any) -> None:
 @needs_root(lambda kw: not kw.get("replay"))  # a replay reads a journal, not the kernel
 def watch_command(
     lab: Annotated[
-        str | None, typer.Argument(help="The lab (name, topology file or directory).")
+        str | None,
+        typer.Argument(
+            help="Lab name, its topology file, or its directory.",
+            metavar="[LAB]",
+            autocompletion=complete.labs,
+            show_default=False,
+        ),
     ] = None,
-    json_out: JsonLinesOpt = False,
+    json_out: Annotated[
+        bool,
+        typer.Option(
+            "--json", help="One JSON object per record (JSON Lines, schema 1; see the README)."
+        ),
+    ] = False,
     vm: Annotated[
         str | None, typer.Option("--vm", help="Only these VMs (comma-separated).")
     ] = None,
@@ -151,7 +163,7 @@ def _replay(
 
 @needs_root()
 def record_command(
-    lab: Annotated[str, typer.Argument(help="The lab to record.")],
+    lab: LabArg,
     out_dir: Annotated[
         str | None,
         typer.Option("-o", "--output", help="Journal directory (default: ./LAB-journal)."),
@@ -187,14 +199,15 @@ def record_command(
     _stop_on_signals(w.stop)
     writer = Writer(out_dir or f"{name}-journal", name, int(max_mb * (1 << 20)), keep)
     last = record(w, writer, snapshot_every * 60, (lambda r: _out(r, False)) if echo else None)
-    sys.stderr.write(f"recorded {writer.written} events into {writer.directory}\n")
+    n = writer.written
+    sys.stderr.write(f"recorded {n} event{'' if n == 1 else 's'} into {writer.directory}\n")
     if last.get("op") in ("lab-down", "error"):  # the end line said why
         raise typer.Exit(4)
 
 
 @needs_root()
 def snapshot_command(
-    lab: Annotated[str, typer.Argument(help="The lab.")],
+    lab: LabArg,
     out: Annotated[
         str, typer.Option("-o", "--output", help="The file to write ('-' for stdout).")
     ] = "-",
@@ -239,7 +252,11 @@ def diff_command(
     json_out: JsonOpt = False,
     kind: Annotated[
         str | None,
-        typer.Option("--kind", help="Only these tables: link,addr,neigh,fdb,route,store."),
+        typer.Option(
+            "--kind",
+            help="Only these (comma-separated): link, addr, neigh, fdb, route, ns"
+            " (namespaces that came or went), store.",
+        ),
     ] = None,
 ) -> None:
     """What differs between two states of a lab: every added, removed and changed object.

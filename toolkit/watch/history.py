@@ -131,11 +131,17 @@ class Diff(NamedTuple):
 
 
 def diff(a: dict[str, Any], b: dict[str, Any], tables: frozenset[str] = frozenset()) -> list[Diff]:
-    """What changed from state ``a`` to state ``b`` (``tables``: only those; empty = all)."""
+    """What changed from state ``a`` to state ``b`` (``tables``: only those, ``ns`` for
+    namespaces that came or went, ``store``; empty = all)."""
     out: list[Diff] = []
     na = {ns_id(n): n for n in a.get("namespaces", [])}
     nb = {ns_id(n): n for n in b.get("namespaces", [])}
+    ns_rows = not tables or "ns" in tables
     for nid in sorted(set(na) | set(nb)):
+        if nid not in nb and not ns_rows:
+            continue
+        if nid not in na and not ns_rows:
+            continue
         if nid not in nb:
             out.append(Diff(nid, "ns", "removed", nid, na[nid].get("ns_kind"), None))
             continue

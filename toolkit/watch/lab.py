@@ -218,6 +218,10 @@ class LabWatch:
             net = label.net
         return not (self.nets and net not in self.nets and kind not in schema.ALWAYS)
 
+    def _watched(self, label: NsLabel) -> bool:
+        """Whether a namespace passes the VM and network filters (the ``start`` line's list)."""
+        return (not self.vms or label.vm in self.vms) and (not self.nets or label.net in self.nets)
+
     def _record(self, kind: str, op: str, **fields: Any) -> dict[str, Any]:
         self._seq += 1
         rec = schema.event(self.lab, self._seq, kind, op, **fields)
@@ -334,7 +338,7 @@ class LabWatch:
             "type": "start",
             "t": round(time.time(), 6),
             "lab": self.lab,
-            "namespaces": sorted(self._open),
+            "namespaces": sorted(i for i, o in self._open.items() if self._watched(o.label)),
         }
         try:
             try:
