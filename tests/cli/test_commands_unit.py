@@ -12,6 +12,7 @@ replaced by tripwires: reaching one fails the test instead of touching anything.
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -226,6 +227,20 @@ CASES: list[tuple[str, list[str], int, str]] = [
         EXIT_USAGE,
         "error: no such file '{tmp}/nosuch.pcap'",
     ),
+    ("doctor", ["doctor", "ovn-nosuch", "--at", "2000", "--journal", "{tmp}/journal"], EXIT_USAGE,
+     "error: the journal at {tmp}/journal is lab ovn-other's, not ovn-nosuch's"
+     " — ovlab doctor ovn-other --at TIME --journal {tmp}/journal"),
+    ("doctor", ["doctor", "ovn-nosuch", "--journal", "{tmp}/journal"], EXIT_USAGE,
+     "error: --journal only goes with --at — ovlab doctor LAB --at TIME --journal DIR"),
+    ("doctor", ["doctor", "ovn-other", "--at", "2000", "--journal", "{tmp}/newer"], EXIT_USAGE,
+     "error: the journal at {tmp}/newer: journal-000001.jsonl line 1 has schema v2;"
+     " this ovlab reads v1 — a newer schema needs the ovlab that recorded it"),
+    ("diff", ["diff", "{tmp}/newer.json", "{tmp}/journal"], EXIT_USAGE,
+     "error: {tmp}/newer.json has schema v2; this ovlab reads v1"
+     " — read it with the ovlab that wrote it"),
+    ("diff", ["diff", "{tmp}/journal", "{tmp}/newer@2000"], EXIT_USAGE,
+     "error: the journal at {tmp}/newer: journal-000001.jsonl line 1 has schema v2;"
+     " this ovlab reads v1 — a newer schema needs the ovlab that recorded it"),
     ("verify", ["verify", "ovn-nosuch"], EXIT_USAGE, NOT_UP),
     (
         "share",
@@ -257,6 +272,14 @@ CASES: list[tuple[str, list[str], int, str]] = [
         EXIT_USAGE,
         "error: no journal at {tmp}/nojournal — give the directory 'ovlab record' wrote",
     ),
+    ("watch", ["watch", "--replay", "{tmp}/journal", "--from", "2000", "--to", "1000"], EXIT_USAGE,
+     "error: --from 2000 is later than --to 1000 — swap them"),
+    ("watch", ["watch", "--replay", "{tmp}/journal", "--speed", "-1"], EXIT_USAGE,
+     "error: --speed -1 is negative — 1 as it happened, 0 at once"),
+    ("watch", ["watch", "ovn-nosuch", "--to", "1000"], EXIT_USAGE,
+     "error: --to only goes with --replay — ovlab watch --replay DIR"),
+    ("watch", ["watch", "ovn-nosuch", "--speed", "2"], EXIT_USAGE,
+     "error: --speed only goes with --replay — ovlab watch --replay DIR"),
     (
         "wheelhouse",
         ["wheelhouse", "-o", "{tmp}/bad.pcap/sub"],
@@ -324,6 +347,16 @@ def files(tmp_path: Path) -> Path:
     """The inputs some cases name: a non-pcap file, a corrupt lab state, a good topology."""
     (tmp_path / "bad.pcap").write_bytes(b"garbage")
     (tmp_path / "ok.yml").write_text(OK_TOPOLOGY)
+    snap = {"type": "snapshot", "lab": "ovn-other", "t": 1000.0, "namespaces": []}
+    snap |= {"store": {}, "store_index": 0}
+    head = {"v": 1, "type": "header", "lab": "ovn-other", "t": 1000.0, "segment": 1}
+    for name, v in (("journal", 1), ("newer", 2)):
+        (tmp_path / name).mkdir()
+        lines = [{**head, "v": v}, {**snap, "v": v}]
+        (tmp_path / name / "journal-000001.jsonl").write_text(
+            "".join(json.dumps(x) + "\n" for x in lines)
+        )
+    (tmp_path / "newer.json").write_text(json.dumps({**snap, "v": 2}))
     return tmp_path
 
 
@@ -356,6 +389,19 @@ def test_without_root_is_one_line_and_exit_3(
     monkeypatch.setattr(common, "effective_caps", lambda: 0)
     got = ovlab(*[fill(a, files) for a in argv])
     assert (got.code, got.line, got.out) == (EXIT_ENV, NOT_ROOT, "")
+
+
+def test_doctor_at_without_root_reads_only_the_journal(
+    ovlab: Any, files: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from toolkit.lab import state
+
+    monkeypatch.setattr(common, "effective_caps", lambda: 0)
+    monkeypatch.setattr(state, "read_raw", tripwire("state.read_raw"))
+    monkeypatch.setattr(state, "list_labs", tripwire("state.list_labs"))
+    got = ovlab("doctor", "ovn-other", "--at", "2000", "--journal", str(files / "journal"))
+    assert got.code == 0, got
+    assert "lab ovn-other: no findings" in got.out
 
 
 def command_paths() -> set[str]:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from tests.helpers import ovlab
+from tests.helpers import one_line, ovlab
 from tests.watch.conftest import Lab
 from toolkit.watch.schema import KINDS
 
@@ -224,3 +224,12 @@ def test_endpoint_on_vm2_is_attributed_on_vm1(lab: Lab) -> None:
         assert max(ep["seq"], *(e["seq"] for e in made)) < cause["seq"]
     finally:
         ovlab("rm", "c6", "--lab", lab.name)
+
+
+def test_unknown_vm_and_network_are_refused_with_a_suggestion(lab: Lab) -> None:
+    p = ovlab("watch", lab.name, "--vm", "vm11", check=False)
+    assert p.returncode == 2
+    assert one_line(p).startswith("error: no VM named 'vm11' in this lab — did you mean")
+    p = ovlab("watch", lab.name, "--net", "deev", check=False)
+    assert p.returncode == 2
+    assert one_line(p) == "error: no network named 'deev' in this lab — did you mean 'dev'?"

@@ -122,3 +122,12 @@ def test_bad_inputs_are_usage_errors(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="unknown kind 'fbd'"):
         schema.parse_kinds("fdb,fbd")
     assert history.parse_time("2026-11-29T20:30:05") == history.parse_time("2026-11-29T20:30:05Z")
+
+
+def test_diff_shows_namespace_rows_only_when_ns_is_asked() -> None:
+    a = _snap(1.0, {})
+    b = _snap(2.0, {})
+    b["namespaces"] = b["namespaces"] + [{**b["namespaces"][0], "id": "vm2/c9", "vm": "vm2"}]
+    assert [r.table for r in history.diff(a, b)] == ["ns"]
+    assert [r.table for r in history.diff(a, b, frozenset({"ns"}))] == ["ns"]
+    assert history.diff(a, b, frozenset({"fdb"})) == []

@@ -45,6 +45,12 @@ def doctor_command(
     from toolkit.doctor.run import diagnose
     from toolkit.lab.address import lab_name
 
+    if journal is not None and at is None:
+        from toolkit.errors import UsageError
+
+        raise UsageError(
+            "--journal only goes with --at", hint="ovlab doctor LAB --at TIME --journal DIR"
+        )
     if at is not None:
         from toolkit.cli.watch import doctor_at
 

@@ -11,9 +11,13 @@ from typing import Annotated, Any
 
 import typer
 
+from toolkit.cli import complete
 from toolkit.cli.common import emit_json, needs_root
-from toolkit.cli.options import JsonLinesOpt, JsonOpt
+from toolkit.cli.options import JsonOpt, LabArg
 from toolkit.errors import UsageError
+from toolkit.watch.schema import KINDS
+
+STORE_USERS = frozenset({"store", "cause"})  # kinds that need the store watched
 
 
 def _kinds(text: str | None) -> frozenset[str]:
@@ -47,9 +51,20 @@ def _stop_on_signals(stop: Any) -> None:
 @needs_root(lambda kw: not kw.get("replay"))  # a replay reads a journal, not the kernel
 def watch_command(
     lab: Annotated[
-        str | None, typer.Argument(help="The lab (name, topology file or directory).")
+        str | None,
+        typer.Argument(
+            help="Lab name, its topology file, or its directory.",
+            metavar="[LAB]",
+            autocompletion=complete.labs,
+            show_default=False,
+        ),
     ] = None,
-    json_out: JsonLinesOpt = False,
+    json_out: Annotated[
+        bool,
+        typer.Option(
+            "--json", help="One JSON object per record (JSON Lines, schema 1; see the README)."
+        ),
+    ] = False,
     vm: Annotated[
         str | None, typer.Option("--vm", help="Only these VMs (comma-separated).")
     ] = None,
@@ -58,7 +73,7 @@ def watch_command(
     ] = None,
     kind: Annotated[
         str | None,
-        typer.Option("--kind", help="Only these kinds: link,addr,neigh,fdb,route,miss,store,ns."),
+        typer.Option("--kind", help=f"Only these kinds (comma-separated): {', '.join(KINDS)}."),
     ] = None,
     replay: Annotated[
         str | None, typer.Option("--replay", help="Replay a journal (from 'ovlab record') instead.")
@@ -68,8 +83,9 @@ def watch_command(
     ] = None,
     end: Annotated[str | None, typer.Option("--to", help="Replay up to this time (UTC).")] = None,
     speed: Annotated[
-        float, typer.Option("--speed", help="Replay pace: 1 as it happened, 0 at once.")
-    ] = 0.0,
+        float | None,
+        typer.Option("--speed", help="Replay pace: 1 as it happened, 2 twice as fast, 0 at once."),
+    ] = None,
 ) -> None:
     """Stream every kernel and store change of a lab, as it happens.
 
@@ -79,16 +95,28 @@ def watch_command(
     without a restart. The stream ends with a line saying why (lab down, stopped).
     """
     kinds, vms, nets = _kinds(kind), _names(vm), _names(net)
+    if not replay:
+        given = [
+            o for o, v in (("--from", start), ("--to", end), ("--speed", speed)) if v is not None
+        ]
+        if given:
+            raise UsageError(f"{given[0]} only goes with --replay", hint="ovlab watch --replay DIR")
     if replay:
-        _replay(replay, start, end, speed, json_out, kinds, vms, nets)
+        _replay(replay, start, end, speed or 0.0, json_out, kinds, vms, nets)
         return
     if lab is None:
         raise UsageError("say which lab to watch", hint="ovlab watch LAB, or --replay DIR")
     from toolkit.lab.address import lab_name
     from toolkit.watch.lab import LabWatch
 
+    # A cause line is the agent's reconcile of the store: the store is watched for it
+    # even when its own events are filtered out.
     w = LabWatch(
-        lab_name(lab), kinds=kinds, vms=vms, nets=nets, store=not kinds or "store" in kinds
+        lab_name(lab),
+        kinds=kinds,
+        vms=vms,
+        nets=nets,
+        store=not kinds or bool(kinds & STORE_USERS) or bool(nets),
     )
     w.start()
     _stop_on_signals(w.stop)
@@ -96,7 +124,7 @@ def watch_command(
     for rec in w.events():
         _out(rec, json_out)
         last = rec
-    if last.get("op") == "lab-down":
+    if last.get("op") in ("lab-down", "error"):  # the end line said why
         raise typer.Exit(4)
 
 
@@ -114,9 +142,13 @@ def _replay(
     from toolkit.watch.journal import Reading
     from toolkit.watch.replay import replay
 
+    if speed < 0:
+        raise UsageError(f"--speed {speed:g} is negative", hint="1 as it happened, 0 at once")
     reading = Reading()
     t0 = parse_time(start) if start else None
     t1 = parse_time(end) if end else None
+    if t0 is not None and t1 is not None and t0 > t1:
+        raise UsageError(f"--from {start} is later than --to {end}", hint="swap them")
     for rec in replay(path, t0, t1, speed, reading):
         if kinds and rec["kind"] not in kinds:
             continue
@@ -131,7 +163,7 @@ def _replay(
 
 @needs_root()
 def record_command(
-    lab: Annotated[str, typer.Argument(help="The lab to record.")],
+    lab: LabArg,
     out_dir: Annotated[
         str | None,
         typer.Option("-o", "--output", help="Journal directory (default: ./LAB-journal)."),
@@ -167,14 +199,15 @@ def record_command(
     _stop_on_signals(w.stop)
     writer = Writer(out_dir or f"{name}-journal", name, int(max_mb * (1 << 20)), keep)
     last = record(w, writer, snapshot_every * 60, (lambda r: _out(r, False)) if echo else None)
-    sys.stderr.write(f"recorded {writer.written} events into {writer.directory}\n")
-    if last.get("op") == "lab-down":
+    n = writer.written
+    sys.stderr.write(f"recorded {n} event{'' if n == 1 else 's'} into {writer.directory}\n")
+    if last.get("op") in ("lab-down", "error"):  # the end line said why
         raise typer.Exit(4)
 
 
 @needs_root()
 def snapshot_command(
-    lab: Annotated[str, typer.Argument(help="The lab.")],
+    lab: LabArg,
     out: Annotated[
         str, typer.Option("-o", "--output", help="The file to write ('-' for stdout).")
     ] = "-",
@@ -219,7 +252,11 @@ def diff_command(
     json_out: JsonOpt = False,
     kind: Annotated[
         str | None,
-        typer.Option("--kind", help="Only these tables: link,addr,neigh,fdb,route,store."),
+        typer.Option(
+            "--kind",
+            help="Only these (comma-separated): link, addr, neigh, fdb, route, ns"
+            " (namespaces that came or went), store.",
+        ),
     ] = None,
 ) -> None:
     """What differs between two states of a lab: every added, removed and changed object.
@@ -251,22 +288,27 @@ def doctor_at(lab: str, at: str, journal_dir: str | None) -> Any:
     """``doctor LAB --at TIME``: the store-and-table checks on the journal's state at TIME."""
     import os
 
+    from toolkit.lab.address import lab_name
     from toolkit.watch.atview import diagnose_at
     from toolkit.watch.history import parse_time, state_at
 
-    path = journal_dir or _default_journal(lab)
+    # Only the journal is read: a lab's state may be gone, or readable only by root.
+    # A file or directory names its topology's lab; a word is the lab's name as it is.
+    is_path = os.path.exists(lab) or "/" in lab or lab.endswith((".yml", ".yaml"))
+    name = lab_name(lab) if is_path else lab
+    path = journal_dir or f"{name}-journal"
     if not os.path.exists(path):
         raise UsageError(
             f"no journal at {path}",
             hint="record one with 'ovlab record LAB -o DIR' and pass --journal DIR",
         )
     state, problem = state_at(path, parse_time(at))
+    recorded = state.get("lab")
+    if recorded and recorded != name:
+        raise UsageError(
+            f"the journal at {path} is lab {recorded}'s, not {name}'s",
+            hint=f"ovlab doctor {recorded} --at TIME --journal {path}",
+        )
     if problem:
         sys.stderr.write(f"warning: {path}: {problem}; judged from the lines before it\n")
     return diagnose_at(state)
-
-
-def _default_journal(lab: str) -> str:
-    from toolkit.lab.address import lab_name
-
-    return f"{lab_name(lab)}-journal"

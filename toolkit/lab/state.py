@@ -25,7 +25,7 @@ from typing import Any
 
 from toolkit.errors import OvlabError
 from toolkit.host import paths
-from toolkit.lab.records import STATE_VERSION, LabRecord, damaged
+from toolkit.lab.records import STATE_VERSION, LabRecord, StateError, damaged
 
 __all__ = ["STATE_VERSION", "LabState", "install_bin", "lab_dir", "list_labs", "load", "locked"]
 
@@ -60,6 +60,11 @@ def read_raw(lab: str) -> object | None:
             return json.load(fh)  # type: ignore[no-any-return]
     except FileNotFoundError:
         return None
+    except PermissionError:
+        # Not damage: the state directory is root's (and "lab down" is no remedy).
+        raise StateError(
+            f"reading lab state of {lab!r} ({path}) needs root", hint="run it with sudo"
+        ) from None
     except (OSError, ValueError) as exc:
         raise damaged(lab, str(exc), str(path)) from None
 

@@ -132,7 +132,9 @@ def diagnose_at(state: dict[str, Any]) -> Report:
     found = vni.check(view) + tables.check(view)
     checked = {
         "vms": len(view.vms),
-        "containers": 0,
+        "containers": sum(
+            1 for ns in state.get("namespaces", []) if ns.get("ns_kind") == "container"
+        ),
         "networks": len(view.networks),
         "endpoints": len(view.endpoints),
         "overlay_namespaces": sum(len(v.overlay) for v in view.vms),

@@ -101,6 +101,11 @@ def state_at(path: str, t: float) -> tuple[dict[str, Any], str | None]:
                 state = copy.deepcopy(rec)
             apply(state, rec)
     if state is None:
+        if reading.problem:  # e.g. a newer schema: say that, not "no snapshot"
+            raise UsageError(
+                f"the journal at {path}: {reading.problem}",
+                hint="a newer schema needs the ovlab that recorded it",
+            )
         raise UsageError(
             f"the journal at {path} holds no snapshot at or before that time",
             hint="see its first time with 'ovlab watch --replay'",
@@ -126,11 +131,17 @@ class Diff(NamedTuple):
 
 
 def diff(a: dict[str, Any], b: dict[str, Any], tables: frozenset[str] = frozenset()) -> list[Diff]:
-    """What changed from state ``a`` to state ``b`` (``tables``: only those; empty = all)."""
+    """What changed from state ``a`` to state ``b`` (``tables``: only those, ``ns`` for
+    namespaces that came or went, ``store``; empty = all)."""
     out: list[Diff] = []
     na = {ns_id(n): n for n in a.get("namespaces", [])}
     nb = {ns_id(n): n for n in b.get("namespaces", [])}
+    ns_rows = not tables or "ns" in tables
     for nid in sorted(set(na) | set(nb)):
+        if nid not in nb and not ns_rows:
+            continue
+        if nid not in na and not ns_rows:
+            continue
         if nid not in nb:
             out.append(Diff(nid, "ns", "removed", nid, na[nid].get("ns_kind"), None))
             continue
@@ -184,5 +195,14 @@ def load_state(spec: str) -> tuple[dict[str, Any], str | None]:
     if not isinstance(snap, dict) or snap.get("type") != "snapshot":
         raise UsageError(
             f"{path} is not a snapshot", hint="make one with 'ovlab lab snapshot LAB -o FILE'"
+        )
+    try:
+        v = int(snap.get("v", 0))
+    except (TypeError, ValueError):
+        v = -1
+    if v > schema.VERSION:
+        raise UsageError(
+            f"{path} has schema v{snap.get('v')}; this ovlab reads v{schema.VERSION}",
+            hint="read it with the ovlab that wrote it",
         )
     return snap, None

@@ -187,6 +187,8 @@ def read(path: str, reading: Reading | None = None) -> Iterator[dict[str, Any]]:
                     reading.problem = f"{where} is not a journal record"
                     return
                 if int(rec.get("v", 0)) > schema.VERSION:
-                    reading.problem = f"{where} has schema v{rec.get('v')}; this ovlab reads v1"
+                    reading.problem = (
+                        f"{where} has schema v{rec.get('v')}; this ovlab reads v{schema.VERSION}"
+                    )
                     return
                 yield rec

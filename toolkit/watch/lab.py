@@ -20,7 +20,7 @@ import queue
 import selectors
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -36,6 +36,18 @@ RECENT = 20000  # events kept for joining an agent's reconcile line to what it e
 RESCAN_EVERY = 1.0  # seconds: the fallback when no inotify or link event says so
 
 
+def _known(what: str, asked: frozenset[str], names: Iterable[str], see: str) -> None:
+    """Raise UsageError naming the first of ``asked`` not among ``names`` (did you mean)."""
+    from toolkit.errors import UsageError
+    from toolkit.suggest import did_you_mean
+
+    names = sorted(set(names))
+    for name in sorted(asked - set(names)):
+        raise UsageError(
+            f"no {what} named {name!r} in this lab", hint=did_you_mean(name, names) or see
+        )
+
+
 @dataclass
 class _Open:
     label: NsLabel
@@ -48,7 +60,8 @@ class LabWatch:
     """Watch a lab; ``events()`` yields records until the lab goes or ``stop()``.
 
     Filters: ``kinds`` (schema.KINDS; empty = all), ``vms`` and ``nets`` (names).
-    Raises NotFound/UsageError (toolkit.errors) when the lab is not up.
+    Raises NotFound/UsageError (toolkit.errors) when the lab is not up, or a VM or
+    network filter names none of the lab's (the store must be read to know networks).
     """
 
     lab: str
@@ -84,7 +97,9 @@ class LabWatch:
         data = state.load(self.lab) or require_up(self.lab)
         if data.phase != "up":
             require_up(self.lab)
-        self._vm_refs = [v for v in registry.vms(self.lab) if v.alive]
+        every = registry.vms(self.lab)
+        _known("VM", self.vms, [v.node for v in every], f"see 'ovlab lab status {self.lab}'")
+        self._vm_refs = [v for v in every if v.alive]
         self._vm_pidfds: dict[int, str] = {}
         for vm in self._vm_refs:
             with contextlib.suppress(OSError):
@@ -107,6 +122,8 @@ class LabWatch:
             self._store = StoreWatch(consuls, self._on_store, self._on_store_error)
             self._store.first()
             self._kv, self._store_index = dict(self._store.kv), self._store.index
+            names = self._net_names().values()
+            _known("network", self.nets, names, f"see 'ovlab network ls --lab {self.lab}'")
         for label in self.discover():
             self._add(label, announce=False)
 
@@ -200,6 +217,10 @@ class LabWatch:
                 return False
             net = label.net
         return not (self.nets and net not in self.nets and kind not in schema.ALWAYS)
+
+    def _watched(self, label: NsLabel) -> bool:
+        """Whether a namespace passes the VM and network filters (the ``start`` line's list)."""
+        return (not self.vms or label.vm in self.vms) and (not self.nets or label.net in self.nets)
 
     def _record(self, kind: str, op: str, **fields: Any) -> dict[str, Any]:
         self._seq += 1
@@ -312,63 +333,23 @@ class LabWatch:
 
             logs = AgentLogs({v.node: v.pid for v in self._vm_refs}, self._on_agent_line)
             logs.start()
-        reason = "stopped"
-        scan = self._scan_req.set
         yield {
             "v": schema.VERSION,
             "type": "start",
             "t": round(time.time(), 6),
             "lab": self.lab,
-            "namespaces": sorted(self._open),
+            "namespaces": sorted(i for i, o in self._open.items() if self._watched(o.label)),
         }
         try:
-            while True:
+            try:
+                reason = yield from self._loop(idle)
+            except Exception as e:  # noqa: BLE001 - the last line must still say why it ended
                 while not self._q.empty():
                     yield self._q.get()
-                if self._stopping:
-                    break
-                for key, _mask in self._sel.select(0.5):
-                    what, ident = key.data
-                    if what == "ns":
-                        o = self._open.get(ident)
-                        if o is None:
-                            continue
-                        try:
-                            changes = o.watch.read()
-                        except OSError:
-                            scan()
-                            continue
-                        except Exception:  # noqa: BLE001 - one undecodable message must not end the stream
-                            changes = o.watch.resync()
-                        for ch in changes:
-                            self._emit_change(o.label, ch)
-                            if o.label.kind == "vm" and ch.table == "link":
-                                scan()  # a veth came or went: maybe a container
-                    elif what in ("pid", "vm"):
-                        # An exited process's pidfd stays readable: stop selecting it.
-                        self._sel.unregister(key.fd)
-                        if what == "vm":
-                            self._vm_gone += 1
-                        scan()
-                    elif what == "inotify":
-                        self._dirs.drain()
-                        scan()
-                    elif what == "wake":
-                        got = b""
-                        with contextlib.suppress(OSError):
-                            got = os.read(self._wake_r, 4096)
-                        if b"s" in got:
-                            scan()  # a network's name may now be known
-                        if b"a" in got:
-                            self._attribute()
-                        if b"d" in got and self._found is not None:
-                            found, self._found = self._found, None
-                            self.rescan(found)
-                if self._vm_pidfds and self._vm_gone >= len(self._vm_pidfds):
-                    reason = "lab-down"
-                    break
-                if idle is not None:
-                    idle()
+                yield self._record(
+                    "end", "error", after={"reason": f"watch failed: {type(e).__name__}: {e}"}
+                )
+                return
             while not self._q.empty():
                 yield self._q.get()
             if reason == "lab-down":
@@ -383,6 +364,71 @@ class LabWatch:
             if logs is not None:
                 logs.stop()
             self.close()
+
+    def _current(self, key: selectors.SelectorKey) -> bool:
+        """Whether ``key`` is still what its fd is registered as (a rescan earlier in the
+        same select() batch may have unregistered it, and its fd number been reused)."""
+        try:
+            return self._sel.get_map()[key.fd] is key
+        except (KeyError, RuntimeError):  # RuntimeError: the selector is closed
+            return False
+
+    def _loop(self, idle: Callable[[], None] | None) -> Generator[dict[str, Any], None, str]:
+        """The records between ``start`` and ``end``; returns the reason it ended
+        (``stopped`` or ``lab-down``)."""
+        scan = self._scan_req.set
+        reason = "stopped"
+        while True:
+            while not self._q.empty():
+                yield self._q.get()
+            if self._stopping:
+                break
+            for key, _mask in self._sel.select(0.5):
+                if not self._current(key):
+                    continue  # let go while handling an earlier key of this batch
+                what, ident = key.data
+                if what == "ns":
+                    o = self._open.get(ident)
+                    if o is None:
+                        continue
+                    try:
+                        changes = o.watch.read()
+                    except OSError:
+                        scan()
+                        continue
+                    except Exception:  # noqa: BLE001 - one undecodable message must not end the stream
+                        changes = o.watch.resync()
+                    for ch in changes:
+                        self._emit_change(o.label, ch)
+                        if o.label.kind == "vm" and ch.table == "link":
+                            scan()  # a veth came or went: maybe a container
+                elif what in ("pid", "vm"):
+                    # An exited process's pidfd stays readable: stop selecting it.
+                    with contextlib.suppress(KeyError):
+                        self._sel.unregister(key.fd)
+                    if what == "vm":
+                        self._vm_gone += 1
+                    scan()
+                elif what == "inotify":
+                    self._dirs.drain()
+                    scan()
+                elif what == "wake":
+                    got = b""
+                    with contextlib.suppress(OSError):
+                        got = os.read(self._wake_r, 4096)
+                    if b"s" in got:
+                        scan()  # a network's name may now be known
+                    if b"a" in got:
+                        self._attribute()
+                    if b"d" in got and self._found is not None:
+                        found, self._found = self._found, None
+                        self.rescan(found)
+            if self._vm_pidfds and self._vm_gone >= len(self._vm_pidfds):
+                reason = "lab-down"
+                break
+            if idle is not None:
+                idle()
+        return reason
 
     def snapshot(self) -> dict[str, Any]:
         """Every table of every open namespace, and the store, as one record."""
