@@ -11,6 +11,7 @@ from __future__ import annotations
 import ipaddress
 import json
 import random
+import shlex
 from typing import Any
 
 from toolkit.exercise.faults.base import (
@@ -45,10 +46,11 @@ def rebuild_vxlan(t: Target, vni: int, port: int, proxy: bool, neigh: bool) -> N
     mtu = _vxlan_mtu(t)
     ns_sh(t, "ip link del vxlan0")
     flags = "proxy" if proxy else "noproxy"
+    netns = shlex.quote(f"{paths.DOCKER_NETNS_DIR}/{t.netns}")
     sh(
         t.vm,
         f"ip link add ovx0 type vxlan id {vni} dstport {port} local {t.vtep} nolearning {flags}"
-        f" l2miss l3miss ageing 300 && ip link set ovx0 netns {paths.DOCKER_NETNS_DIR}/{t.netns}",
+        f" l2miss l3miss ageing 300 && ip link set ovx0 netns {netns}",
     )
     script = (
         f"ip link set ovx0 name vxlan0 && ip link set vxlan0 mtu {mtu} master br0 up"
