@@ -113,3 +113,23 @@ def test_csv_header_without_csv_is_a_usage_error():
     )  # fmt: skip
     assert proc.returncode == 2
     assert proc.stderr.count("\n") == 1 and "--csv-header only goes with --csv" in proc.stderr
+
+
+def test_wrong_vtep_fix_flushes_what_br0_learnt_on_vxlan0(monkeypatch: pytest.MonkeyPatch):
+    """Frames sent to the VM's own VTEP come back in: br0 learns local MACs on vxlan0."""
+    from toolkit.lab import state
+
+    monkeypatch.setattr(state, "load", lambda lab: None)
+    monkeypatch.setattr(state, "install_bin", lambda rec: SPACED)
+    fix = [shlex.split(c) for c in faults.registry()["fdb-wrong-vtep"].fix(_target(), {})]
+    assert fix[1][-8:] == [
+        "ip",
+        "link",
+        "set",
+        "dev",
+        "vxlan0",
+        "type",
+        "bridge_slave",
+        "fdb_flush",
+    ]
+    assert fix[-1][4] == f"{SPACED}/supervisorctl" and fix[-1][-2:] == ["start", AGENT]

@@ -41,6 +41,20 @@ def _vxlan(lab: Lab) -> dict:
     return dict(json.loads(out)[0]["linkinfo"]["info_data"])
 
 
+def _local_mac_learnt_on_vxlan0(lab: Lab) -> bool:
+    """br0 has learnt (not static) a MAC of a container on VM on its vxlan0 port: what
+    frames looped back by an FDB dst of the VM's own VTEP teach it (`bridge -j fdb`)."""
+    rows = json_data(ovlab("ps", "--lab", lab.name, "--json").stdout, "ps")
+    local = {r["mac"] for r in rows if r["host"] == VM}
+    ns = f"1-{_net(lab)['id']}"[:12]
+    out = ovlab("exec", f"{lab.name}/{VM}", "--", "nsenter", f"--net=/run/docker/netns/{ns}",
+                "bridge", "-j", "fdb", "show", "br", "br0", "brport", "vxlan0").stdout  # fmt: skip
+    learnt = {
+        e["mac"] for e in json.loads(out) if not e.get("state") and "self" not in e.get("flags", [])
+    }
+    return bool(local & learnt)
+
+
 def _eth1_mtu(lab: Lab) -> int:
     out = ovlab("exec", f"{lab.name}/{VM}", "--", "ip", "-j", "link", "show", "eth1").stdout
     return int(json.loads(out)[0]["mtu"])
@@ -102,6 +116,8 @@ def test_fault_fails_the_check_until_its_fix(lab: Lab, fault: str):
         rc, grade = lab.check()
         assert rc == 1, f"{fault}: check passed with the fault present: {grade}"
         lab.run_fix(revealed["fix"])
+        if fault == "fdb-wrong-vtep":
+            assert not _local_mac_learnt_on_vxlan0(lab), "br0 still sends local MACs to vxlan0"
 
         def passes() -> dict:
             rc, grade = lab.check()

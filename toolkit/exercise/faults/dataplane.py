@@ -162,8 +162,17 @@ class WrongVtep(_FdbDst):
         return (
             f"vxlan0's FDB entry for {t.peer_mac} in {t.vm.node}:{t.netns} has dst "
             f"{params['dst']} (this VM's own VTEP) instead of {t.peer_vtep}; the agent that "
-            "would rewrite it was stopped"
+            "would rewrite it was stopped. The frames come back into this vxlan0, so br0 "
+            "learns the local containers' MACs on its vxlan0 port and drops what the peer "
+            "sends them until they speak again: the fix flushes what br0 learnt there"
         )
+
+    def fix(self, t: Target, params: dict[str, Any]) -> list[str]:
+        # Only the port's learnt (dynamic) entries go (kernel br_fdb_delete_by_port with
+        # do_all 0): the agent's static ones stay.
+        flush = ns_cmd(t, "ip", "link", "set", "dev", "vxlan0", "type", "bridge_slave", "fdb_flush")
+        *repair, start = super().fix(t, params)
+        return [*repair, flush, start]
 
 
 class NeighMissing(Fault):
