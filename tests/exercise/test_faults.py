@@ -10,8 +10,11 @@ from __future__ import annotations
 
 import json
 import os
+import random
 import stat
+import sys
 import time
+from pathlib import Path
 
 import pytest
 
@@ -36,6 +39,20 @@ def _vxlan(lab: Lab) -> dict:
     out = ovlab("exec", f"{lab.name}/{VM}", "--", "nsenter", f"--net=/run/docker/netns/{ns}",
                 "ip", "-d", "-j", "link", "show", "vxlan0").stdout  # fmt: skip
     return dict(json.loads(out)[0]["linkinfo"]["info_data"])
+
+
+def _local_mac_learnt_on_vxlan0(lab: Lab) -> bool:
+    """br0 has learnt (not static) a MAC of a container on VM on its vxlan0 port: what
+    frames looped back by an FDB dst of the VM's own VTEP teach it (`bridge -j fdb`)."""
+    rows = json_data(ovlab("ps", "--lab", lab.name, "--json").stdout, "ps")
+    local = {r["mac"] for r in rows if r["host"] == VM}
+    ns = f"1-{_net(lab)['id']}"[:12]
+    out = ovlab("exec", f"{lab.name}/{VM}", "--", "nsenter", f"--net=/run/docker/netns/{ns}",
+                "bridge", "-j", "fdb", "show", "br", "br0", "brport", "vxlan0").stdout  # fmt: skip
+    learnt = {
+        e["mac"] for e in json.loads(out) if not e.get("state") and "self" not in e.get("flags", [])
+    }
+    return bool(local & learnt)
 
 
 def _eth1_mtu(lab: Lab) -> int:
@@ -99,6 +116,8 @@ def test_fault_fails_the_check_until_its_fix(lab: Lab, fault: str):
         rc, grade = lab.check()
         assert rc == 1, f"{fault}: check passed with the fault present: {grade}"
         lab.run_fix(revealed["fix"])
+        if fault == "fdb-wrong-vtep":
+            assert not _local_mac_learnt_on_vxlan0(lab), "br0 still sends local MACs to vxlan0"
 
         def passes() -> dict:
             rc, grade = lab.check()
@@ -146,3 +165,55 @@ def test_seed_makes_random_reproducible(lab: Lab):
         picked.append(lab.reveal()[0]["fault"])
         ovlab("exercise", "reset", lab.name, timeout=300)
     assert picked[0] == picked[1]
+
+
+def test_failed_start_leaves_nothing_behind(lab: Lab, tmp_path: Path):
+    """agent-dead stops lab-vm-2's agent, then session-reaped cannot find it running: the
+    start fails in one line, agent-dead is undone (the agent runs again) and no exercise
+    is recorded. Oracle: supervisorctl status in the VM."""
+    text = model.resolve("forgotten-host").read_text()
+    text = text.replace("lab: seed-demo", f"lab: {lab.name}").replace(
+        "faults:\n", "faults:\n  - fault: agent-dead\n    vm: lab-vm-2\n", 1
+    )
+    path = tmp_path / "half-made.yml"
+    path.write_text(text)
+    proc = ovlab("exercise", "start", str(path), check=False, timeout=180)
+    assert proc.returncode == 4, proc.stderr
+    assert proc.stderr.count("\n") == 1 and "ovlab-agent" in proc.stderr, proc.stderr
+    assert not record_path(lab.name).exists()
+    status = ovlab("exercise", "status", lab.name, check=False)
+    assert status.returncode == 2 and "no exercise runs" in status.stderr
+    ctl = str(Path(sys.executable).parent / "supervisorctl")  # the lab's install is ours
+    agent = ovlab("exec", f"{lab.name}/{VM}", "--", ctl, "-c", "/etc/supervisor/supervisord.conf",
+                  "status", "ovlab-agent", check=False)  # fmt: skip
+    assert "RUNNING" in agent.stdout, agent.stdout + agent.stderr
+
+
+def test_agent_stopping_fault_with_a_spaced_install_path(lab: Lab):
+    """agent-dead injected with the install's bin seen through a path with a space (the
+    README supports a clone under "/tmp/some dir/"): the agent really stops. Oracle:
+    supervisorctl status in the VM. /var/tmp, not /tmp: a VM's /tmp is its own tmpfs."""
+    import dataclasses
+    import shutil
+    import tempfile
+
+    from toolkit.exercise import faults, session
+    from toolkit.exercise.faults.base import AGENT
+    from toolkit.lab import registry
+
+    venv_bin = Path(sys.executable).parent
+    ctl = str(venv_bin / "supervisorctl")
+    spaced = Path(tempfile.mkdtemp(prefix="ovf some dir ", dir="/var/tmp"))
+    try:
+        (spaced / "bin dir").symlink_to(venv_bin)
+        entry = session._targets(lab.name, [model.FaultSpec("agent-dead", VM)],
+                                 registry.vms(lab.name))[0]  # fmt: skip
+        t = dataclasses.replace(session.target(lab.name, entry), bin=str(spaced / "bin dir"))
+        faults.registry()["agent-dead"].inject(t, random.Random(1))
+        agent = ovlab("exec", f"{lab.name}/{VM}", "--", ctl, "-c",
+                      "/etc/supervisor/supervisord.conf", "status", AGENT, check=False)  # fmt: skip
+        assert "STOPPED" in agent.stdout, agent.stdout + agent.stderr
+    finally:
+        ovlab("exec", f"{lab.name}/{VM}", "--", ctl, "-c", "/etc/supervisor/supervisord.conf",
+              "start", AGENT, check=False)  # fmt: skip
+        shutil.rmtree(spaced)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -114,8 +114,13 @@ def hint_command(lab: LabArg, json_out: JsonOpt = False) -> None:
     typer.echo(hint(h), nl=False)
 
 
+def _csv_usage_ok(kwargs: dict[str, Any]) -> bool:
+    """--csv-header only with --csv (a bad combination is exit 2 for anyone, root or not)."""
+    return bool(kwargs.get("csv_out")) or not kwargs.get("csv_header")
+
+
 @app.command("check")
-@needs_root()
+@needs_root(when=_csv_usage_ok)
 def check_command(
     lab: LabArg,
     json_out: JsonOpt = False,
@@ -128,8 +133,11 @@ def check_command(
 
     Exit codes: 0 every criterion passes, 1 one fails; 2 usage (no exercise runs).
     """
+    from toolkit.errors import UsageError
     from toolkit.exercise import grade, session
 
+    if not _csv_usage_ok({"csv_out": csv_out, "csv_header": csv_header}):
+        raise UsageError("--csv-header only goes with --csv", hint="add --csv, or drop it")
     g = session.check(_lab(lab))
     if json_out:
         emit_json("exercise check", g)

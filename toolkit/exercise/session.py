@@ -175,14 +175,20 @@ def start(arg: str, lab: str | None, seed: int | None, pick: bool) -> dict[str, 
         "started": time.time(), "hints_used": 0, "hints_total": len(ex.hints), "faults": [],
         "checks": 0,
     }  # fmt: skip
-    record.save(lab, rec)  # before any fault: reset can undo a half-made start
-    for entry in entries:
-        fault = faults.registry()[entry["fault"]]
-        entry["params"] = None  # not yet injected: reset still tries its fix
-        rec["faults"].append(entry)
-        record.save(lab, rec)
-        entry["params"] = fault.inject(target(lab, entry), rng)
-        record.save(lab, rec)
+    record.save(lab, rec)  # before any fault: a crash mid-start leaves reset its list
+    try:
+        for entry in entries:
+            fault = faults.registry()[entry["fault"]]
+            entry["params"] = None  # not yet injected: the undo still tries its fix
+            rec["faults"].append(entry)
+            record.save(lab, rec)
+            entry["params"] = fault.inject(target(lab, entry), rng)
+            record.save(lab, rec)
+    except BaseException:
+        # A failed start leaves nothing behind: undo what was injected, forget the exercise.
+        _undo(lab, rec, best_effort=True)
+        record.remove(lab)
+        raise
     return rec
 
 
@@ -273,25 +279,37 @@ def _fixes(fault: Any, t: Target, params: dict[str, Any] | None) -> list[str]:
 def reset(lab: str) -> tuple[list[str], list[str]]:
     """Undo every injected fault and forget the exercise: the commands run, and those that
     failed (a fault the student already fixed makes its fix fail: "already started").
-
-    Each fault's intended fix is run as a student would run it (bash, this install's
-    ovlab first on PATH), last fault first; then a fault's own undo (a token it made).
     """
     rec = _running(lab)
+    done, failed = _undo(lab, rec)
+    record.remove(lab)
+    return done, failed
+
+
+def _undo(lab: str, rec: dict[str, Any], best_effort: bool = False) -> tuple[list[str], list[str]]:
+    """Run each recorded fault's intended fix as a student would (bash, this install's
+    ovlab first on PATH), last fault first; then a fault's own undo (a token it made).
+
+    ``best_effort`` (a failed start's clean-up) swallows the undo's own errors, so the
+    start's error is the one reported.
+    """
     env = {**os.environ, "PATH": f"{Path(sys.executable).parent}:{os.environ.get('PATH', '')}"}
     done: list[str] = []
     failed: list[str] = []
     for entry in reversed(rec["faults"]):
-        fault = faults.registry()[entry["fault"]]
-        t = target(lab, entry)
-        params = entry.get("params") or {}
-        for cmd in _fixes(fault, t, params):
-            proc = subprocess.run(
-                ["bash", "-c", cmd], capture_output=True, text=True, timeout=120, env=env
-            )
-            (failed if proc.returncode else done).append(cmd)
-        undo = getattr(fault, "undo", None)
-        if undo is not None and params:
-            undo(t, params)
-    record.remove(lab)
+        try:
+            fault = faults.registry()[entry["fault"]]
+            t = target(lab, entry)
+            params = entry.get("params") or {}
+            for cmd in _fixes(fault, t, params):
+                proc = subprocess.run(
+                    ["bash", "-c", cmd], capture_output=True, text=True, timeout=120, env=env
+                )
+                (failed if proc.returncode else done).append(cmd)
+            undo = getattr(fault, "undo", None)
+            if undo is not None and params:
+                undo(t, params)
+        except Exception:
+            if not best_effort:
+                raise
     return done, failed

@@ -56,19 +56,16 @@ class FaultError(OvlabError):
     exit_code = 4
 
 
-def sh(
-    vm: VmRef, script: str, check: bool = True, timeout: float = 60, token: str | None = None
-) -> str:
-    """Run ``sh -c script`` inside a lab VM (its net, UTS and mount namespaces); its stdout.
-
-    Raises FaultError with the command's stderr when it fails and ``check`` is set.
-    """
+def run(
+    vm: VmRef, script: str, timeout: float = 60, token: str | None = None
+) -> subprocess.CompletedProcess[str]:
+    """Run ``sh -c script`` inside a lab VM (its net, UTS and mount namespaces)."""
     import os
 
     from toolkit.lab.vm import enter
 
     env = dict(os.environ, CONSUL_HTTP_TOKEN=token) if token else None
-    proc = subprocess.run(
+    return subprocess.run(
         ["sh", "-c", script],
         capture_output=True,
         text=True,
@@ -77,15 +74,34 @@ def sh(
         preexec_fn=lambda: enter(vm.pid),  # noqa: PLW1509 - the child only joins namespaces
         check=False,
     )
+
+
+def one_line(text: str, limit: int = 200) -> str:
+    """A command's output on one line (an error message must stay one line)."""
+    return " ".join(text.split())[:limit]
+
+
+def sh(
+    vm: VmRef, script: str, check: bool = True, timeout: float = 60, token: str | None = None
+) -> str:
+    """Run ``sh -c script`` inside a lab VM (its net, UTS and mount namespaces); its stdout.
+
+    Raises FaultError (one line, with the command's stderr) when it fails and ``check``
+    is set. Every path in ``script`` must be shell-quoted (an install may live under
+    "/tmp/some dir").
+    """
+    proc = run(vm, script, timeout, token)
     if check and proc.returncode:
-        raise FaultError(f"{vm.lab}/{vm.node}: {script!r} failed: {proc.stderr.strip()[:200]}")
+        raise FaultError(
+            f"{vm.lab}/{vm.node}: {script!r} failed: {one_line(proc.stderr or proc.stdout)}"
+        )
     return proc.stdout
 
 
 def ns_sh(t: Target, script: str, check: bool = True) -> str:
     """Run ``script`` inside the demo network's namespace on the target VM."""
-    ns = f"{paths.DOCKER_NETNS_DIR}/{t.netns}"
-    return sh(t.vm, f"nsenter --net={ns} sh -c {shlex.quote(script)}", check)
+    ns = shlex.quote(f"--net={paths.DOCKER_NETNS_DIR}/{t.netns}")
+    return sh(t.vm, f"nsenter {ns} sh -c {shlex.quote(script)}", check)
 
 
 def flush_container_neigh(t: Target) -> None:
@@ -94,17 +110,39 @@ def flush_container_neigh(t: Target) -> None:
 
     if t.local:
         pid = find_container(t.local, t.lab).pid
-        sh(t.vm, f"nsenter --net={paths.proc_ns(pid, 'net')} ip neigh flush dev eth0", False)
+        net = shlex.quote(f"--net={paths.proc_ns(pid, 'net')}")
+        sh(t.vm, f"nsenter {net} ip neigh flush dev eth0")
 
 
 def ctl(t: Target, vm: VmRef, action: str, program: str) -> str:
-    """supervisorctl ACTION PROGRAM inside ``vm`` (the script for :func:`sh`)."""
-    return f"{t.bin}/supervisorctl -c {SUPERVISOR_CONF} {action} {program}"
+    """supervisorctl ACTION PROGRAM inside ``vm`` (the script for :func:`sh`), quoted."""
+    argv = [f"{t.bin}/supervisorctl", "-c", SUPERVISOR_CONF, action, program]
+    return shlex.join(argv)
+
+
+STOPPED = ("STOPPED", "EXITED", "FATAL")  # supervisord's states of a program not running
+
+
+def stop_program(t: Target, vm: VmRef, program: str) -> None:
+    """Stop a supervisord program in ``vm``; FaultError (one line) when it still runs.
+
+    A program already stopped is fine (supervisorctl then answers "not running").
+    """
+    proc = run(vm, ctl(t, vm, "stop", program))
+    if proc.returncode == 0:
+        return
+    status = run(vm, ctl(t, vm, "status", program))
+    if any(s in status.stdout.split() for s in STOPPED):
+        return
+    raise FaultError(
+        f"{vm.lab}/{vm.node}: could not stop {program}: "
+        + one_line(proc.stderr or proc.stdout or status.stderr or status.stdout)
+    )
 
 
 def stop_agent(t: Target) -> None:
     """Stop the target VM's overlay agent: it would repair the kernel tables otherwise."""
-    sh(t.vm, ctl(t, t.vm, "stop", AGENT), check=False)
+    stop_program(t, t.vm, AGENT)
 
 
 def start_agent_fix(t: Target) -> str:

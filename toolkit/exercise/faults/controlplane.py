@@ -20,6 +20,7 @@ from toolkit.exercise.faults.base import (
     AGENT,
     CONSUL_BIN,
     CONSUL_PROGRAM,
+    SUPERVISOR_CONF,
     Fault,
     FaultError,
     Target,
@@ -29,6 +30,7 @@ from toolkit.exercise.faults.base import (
     sh,
     start_agent_fix,
     stop_agent,
+    stop_program,
     vm_cmd,
 )
 from toolkit.host import paths
@@ -58,8 +60,7 @@ class AgentDead(Fault):
         return [start_agent_fix(t)]
 
     def finding_commands(self, t: Target) -> list[str]:
-        return [vm_cmd(t, f"{t.bin}/supervisorctl", "-c", "/etc/supervisor/supervisord.conf",
-                       "status")]  # fmt: skip
+        return [vm_cmd(t, f"{t.bin}/supervisorctl", "-c", SUPERVISOR_CONF, "status")]
 
 
 class GossipKey(Fault):
@@ -70,8 +71,8 @@ class GossipKey(Fault):
 
     def inject(self, t: Target, rng: random.Random) -> dict[str, Any]:
         key = base64.b64encode(rng.randbytes(32)).decode()
-        sh(t.vm, ctl(t, t.vm, "stop", CONSUL_PROGRAM), check=False)
-        sh(t.vm, f"printf '%s' {shlex.quote(json.dumps([key]))} > {KEYRING}")
+        stop_program(t, t.vm, CONSUL_PROGRAM)
+        sh(t.vm, f"printf '%s' {shlex.quote(json.dumps([key]))} > {shlex.quote(KEYRING)}")
         sh(t.vm, ctl(t, t.vm, "start", CONSUL_PROGRAM))
         return {"key": key}
 
@@ -108,12 +109,24 @@ class TokenNoKv(Fault):
     def inject(self, t: Target, rng: random.Random) -> dict[str, Any]:
         out = sh(
             t.server,
-            f"{CONSUL_BIN} acl token create -description 'overlay agent {t.vm.node}'"
-            " -policy-name agent -format json",
+            shlex.join(
+                [
+                    CONSUL_BIN,
+                    "acl",
+                    "token",
+                    "create",
+                    "-description",
+                    f"overlay agent {t.vm.node}",
+                    "-policy-name",
+                    "agent",
+                    "-format",
+                    "json",
+                ]
+            ),
             token=bootstrap_token(t.lab),
         )
         made = json.loads(out)
-        sh(t.vm, f"printf '%s\\n' {shlex.quote(made['SecretID'])} > {TOKEN_FILE}")
+        sh(t.vm, f"printf '%s\\n' {shlex.quote(made['SecretID'])} > {shlex.quote(TOKEN_FILE)}")
         sh(t.vm, ctl(t, t.vm, "restart", AGENT))
         return {"accessor": made["AccessorID"]}
 
@@ -152,9 +165,9 @@ class TokenNoKv(Fault):
         from toolkit.lab import state
 
         secret = (state.lab_dir(t.lab) / "secrets" / "overlay.token").read_text().strip()
-        sh(t.vm, f"printf '%s\\n' {shlex.quote(secret)} > {TOKEN_FILE}")
+        sh(t.vm, f"printf '%s\\n' {shlex.quote(secret)} > {shlex.quote(TOKEN_FILE)}")
         sh(t.vm, ctl(t, t.vm, "restart", AGENT), check=False)
-        sh(t.server, f"{CONSUL_BIN} acl token delete -id {shlex.quote(params['accessor'])}",
+        sh(t.server, shlex.join([CONSUL_BIN, "acl", "token", "delete", "-id", params["accessor"]]),
            check=False, token=bootstrap_token(t.lab))  # fmt: skip
 
 
@@ -168,7 +181,7 @@ class SessionReaped(Fault):
         pid = int(sh(t.vm, ctl(t, t.vm, "pid", AGENT)).strip() or 0)
         if pid <= 0:
             raise FaultError(f"{t.lab}/{t.vm.node}: {AGENT} is not running")
-        state = json.loads(sh(t.vm, f"cat {AGENT_STATE}", check=False) or "{}")
+        state = json.loads(sh(t.vm, f"cat {shlex.quote(AGENT_STATE)}", check=False) or "{}")
         sh(t.vm, f"kill -STOP {pid}")
         # What an expired TTL does, without waiting 2 x TTL for it: Consul invalidates the
         # session and, its behaviour being "delete", deletes the keys it held.

@@ -11,6 +11,7 @@ from __future__ import annotations
 import ipaddress
 import json
 import random
+import shlex
 from typing import Any
 
 from toolkit.exercise.faults.base import (
@@ -45,10 +46,11 @@ def rebuild_vxlan(t: Target, vni: int, port: int, proxy: bool, neigh: bool) -> N
     mtu = _vxlan_mtu(t)
     ns_sh(t, "ip link del vxlan0")
     flags = "proxy" if proxy else "noproxy"
+    netns = shlex.quote(f"{paths.DOCKER_NETNS_DIR}/{t.netns}")
     sh(
         t.vm,
         f"ip link add ovx0 type vxlan id {vni} dstport {port} local {t.vtep} nolearning {flags}"
-        f" l2miss l3miss ageing 300 && ip link set ovx0 netns {paths.DOCKER_NETNS_DIR}/{t.netns}",
+        f" l2miss l3miss ageing 300 && ip link set ovx0 netns {netns}",
     )
     script = (
         f"ip link set ovx0 name vxlan0 && ip link set vxlan0 mtu {mtu} master br0 up"
@@ -160,8 +162,17 @@ class WrongVtep(_FdbDst):
         return (
             f"vxlan0's FDB entry for {t.peer_mac} in {t.vm.node}:{t.netns} has dst "
             f"{params['dst']} (this VM's own VTEP) instead of {t.peer_vtep}; the agent that "
-            "would rewrite it was stopped"
+            "would rewrite it was stopped. The frames come back into this vxlan0, so br0 "
+            "learns the local containers' MACs on its vxlan0 port and drops what the peer "
+            "sends them until they speak again: the fix flushes what br0 learnt there"
         )
+
+    def fix(self, t: Target, params: dict[str, Any]) -> list[str]:
+        # Only the port's learnt (dynamic) entries go (kernel br_fdb_delete_by_port with
+        # do_all 0): the agent's static ones stay.
+        flush = ns_cmd(t, "ip", "link", "set", "dev", "vxlan0", "type", "bridge_slave", "fdb_flush")
+        *repair, start = super().fix(t, params)
+        return [*repair, flush, start]
 
 
 class NeighMissing(Fault):
