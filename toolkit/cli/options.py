@@ -28,6 +28,13 @@ JsonOpt = Annotated[
 JsonLinesOpt = Annotated[
     bool, typer.Option("--json", help="One JSON object per packet (JSON Lines, schema 1).")
 ]
+# The event stream (watch): one object per record, the watch schema (toolkit/watch/schema.py).
+EventLinesOpt = Annotated[
+    bool,
+    typer.Option(
+        "--json", help="One JSON object per record (JSON Lines, schema 1; see the README)."
+    ),
+]
 
 # What names a lab, for every command that takes one: the same forms `lab up` takes
 # (toolkit.lab.address.lab_name).

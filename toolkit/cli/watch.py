@@ -13,7 +13,7 @@ import typer
 
 from toolkit.cli import complete
 from toolkit.cli.common import emit_json, needs_root
-from toolkit.cli.options import JsonOpt, LabArg
+from toolkit.cli.options import EventLinesOpt, JsonOpt, LabArg
 from toolkit.errors import UsageError
 from toolkit.watch.schema import KINDS
 
@@ -59,12 +59,7 @@ def watch_command(
             show_default=False,
         ),
     ] = None,
-    json_out: Annotated[
-        bool,
-        typer.Option(
-            "--json", help="One JSON object per record (JSON Lines, schema 1; see the README)."
-        ),
-    ] = False,
+    json_out: EventLinesOpt = False,
     vm: Annotated[
         str | None, typer.Option("--vm", help="Only these VMs (comma-separated).")
     ] = None,
