@@ -275,3 +275,29 @@ def start_containers(lab: str, want: dict[str, tuple[str, str]], net: str = "") 
     for ctr, (node, svc) in want.items():
         run_detached(lab, ctr, node, f"{svc}.{net}.overlay" if net else f"{svc}.overlay")
     wait_for(lambda: set(want) <= set(lab_containers(lab)), 15, what=f"containers {sorted(want)}")
+
+
+def check_golden_error(
+    load: Callable[[Any], Any], errors_dir: Any, case: str, expected: tuple[str, str | None]
+) -> None:
+    """``errors_dir/<case>.yml`` fails to ``load`` with exactly ``expected`` (message,
+    hint), exit 2. Run from ``errors_dir`` (chdir) so messages name the file as typed."""
+    import pytest
+
+    from toolkit.errors import UsageError
+
+    message, hint = expected
+    with pytest.raises(UsageError) as err:
+        load(Path(f"{case}.yml"))
+    assert (err.value.message, err.value.hint) == (message, hint)
+    assert err.value.exit_code == 2
+
+
+def check_golden_style(case: str, expected: tuple[str, str | None]) -> None:
+    """FILE[:LINE]: then lowercase text, no trailing period, in message and hint."""
+    message, hint = expected
+    assert message.startswith(f"{case}.yml:")
+    problem = message.split(": ", 1)[1]
+    assert problem[:1] and not problem[0].isupper()
+    assert not message.endswith(".")
+    assert hint is None or not hint.endswith(".")

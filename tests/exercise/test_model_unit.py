@@ -14,8 +14,9 @@ from pathlib import Path
 
 import pytest
 
+from tests.helpers import check_golden_error, check_golden_style
 from tests.jsonout import data as json_data
-from toolkit.errors import NotFound, UsageError
+from toolkit.errors import NotFound
 from toolkit.exercise import faults, model
 
 ERRORS = Path(__file__).resolve().parent / "errors"
@@ -38,23 +39,14 @@ def ovlab(*args: str) -> subprocess.CompletedProcess[str]:
 
 @pytest.mark.parametrize("case", GOLDEN)
 def test_golden_error(case: str, monkeypatch: pytest.MonkeyPatch) -> None:
-    message, hint = expected(case)
     monkeypatch.chdir(ERRORS)  # messages then name the file as the user typed it
-    with pytest.raises(UsageError) as err:
-        model.load(Path(f"{case}.yml"))
-    assert (err.value.message, err.value.hint) == (message, hint)
-    assert err.value.exit_code == 2
+    check_golden_error(model.load, ERRORS, case, expected(case))
 
 
 @pytest.mark.parametrize("case", GOLDEN)
 def test_golden_messages_follow_the_style(case: str) -> None:
     """FILE[:LINE]: field: problem — lowercase, no trailing period."""
-    message, hint = expected(case)
-    assert message.startswith(f"{case}.yml:")
-    problem = message.split(": ", 1)[1]
-    assert problem[:1] and not problem[0].isupper()
-    assert not message.endswith(".")
-    assert hint is None or not hint.endswith(".")
+    check_golden_style(case, expected(case))
 
 
 def test_every_golden_input_has_an_expectation() -> None:

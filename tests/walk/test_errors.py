@@ -13,8 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers import lab_name
-from toolkit.errors import UsageError
+from tests.helpers import check_golden_error, check_golden_style, lab_name
 from toolkit.lab import state
 from toolkit.walk import model
 
@@ -45,23 +44,14 @@ def expected(case: str) -> tuple[str, str | None]:
 @pytest.mark.parametrize("case", GOLDEN)
 def test_golden_error(case: str, monkeypatch: pytest.MonkeyPatch) -> None:
     """tests/walk/errors/<case>.yml fails with exactly <case>.err (message, then 'hint: …')."""
-    message, hint = expected(case)
     monkeypatch.chdir(ERRORS)  # messages then name the file as the user typed it
-    with pytest.raises(UsageError) as err:
-        model.load(Path(f"{case}.yml"))
-    assert (err.value.message, err.value.hint) == (message, hint)
-    assert err.value.exit_code == 2
+    check_golden_error(model.load, ERRORS, case, expected(case))
 
 
 @pytest.mark.parametrize("case", GOLDEN)
 def test_golden_messages_follow_the_style(case: str) -> None:
     """One line, FILE[:LINE]: then lowercase text, no trailing period."""
-    message, hint = expected(case)
-    assert message.startswith(f"{case}.yml:")
-    problem = message.split(": ", 1)[1]
-    assert problem[:1] and not problem[0].isupper()
-    assert not message.endswith(".")
-    assert hint is None or not hint.endswith(".")
+    check_golden_style(case, expected(case))
 
 
 def test_every_golden_input_has_an_expectation() -> None:
