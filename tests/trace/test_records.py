@@ -39,6 +39,23 @@ def test_pick_resolves_containers_services_and_ips():
     assert pick(snapshot(), "svc2", "10.0.0.2").dst.name == "container_node1"
 
 
+def test_pick_takes_the_published_service_name():
+    # The demo publishes with --publish-service svc1.dev.overlay; users trace that name.
+    assert pick(snapshot(), "svc2", "svc1.dev.overlay").dst.name == "container_node1"
+    assert pick(snapshot(), "svc2.dev", "svc1").src.name == "container_node2"
+    with pytest.raises(NotFound):
+        pick(snapshot(), "svc2", "svc1.other.overlay")
+    with pytest.raises(NotFound):
+        pick(snapshot(), "svc2", "svc1.dev.bridge")
+
+
+def test_port_with_icmp_is_refused():
+    from toolkit.trace.run import trace as run_trace
+
+    with pytest.raises(UsageError, match="--port applies to udp and tcp"):
+        run_trace("nolab", "a", "b", "icmp", 80)
+
+
 def test_pick_refuses_with_one_line_reasons():
     with pytest.raises(NotFound) as exc:
         pick(snapshot(), "container_nod2", "svc1")

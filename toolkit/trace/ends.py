@@ -22,7 +22,22 @@ class Ends:
 
 
 def _matches(snap: Snapshot, name: str) -> list[Endpoint]:
-    return [e for e in snap.endpoints.values() if name in (e.name, e.service, e.ip)]
+    hits = [e for e in snap.endpoints.values() if name in (e.name, e.service, e.ip)]
+    if hits or "." not in name:
+        return hits
+    # The name a container was published under: SERVICE.NETWORK[.overlay], as in the
+    # libnetwork demo's ``--publish-service svc1.dev.overlay``.
+    service, _, rest = name.partition(".")
+    net, _, driver = rest.partition(".")
+    if driver not in ("", "overlay"):
+        return []
+    return [
+        e
+        for e in snap.endpoints.values()
+        if e.service == service
+        and e.network in snap.networks
+        and snap.networks[e.network].name == net
+    ]
 
 
 def _known(snap: Snapshot) -> list[str]:

@@ -46,6 +46,10 @@ def trace(
         raise UsageError(f"unknown protocol {proto!r}", hint="use icmp, udp or tcp")
     if proto != "icmp" and not dport:
         raise UsageError(f"--proto {proto} needs --port N", hint="the destination port to probe")
+    if proto == "icmp" and dport is not None:
+        raise UsageError(
+            "--port applies to udp and tcp, not icmp", hint="add --proto udp or --proto tcp"
+        )
     if dport is not None and not 0 < dport < 65536:
         raise UsageError(f"--port {dport} is not a port (1-65535)")
     size = DEFAULT_SIZE[proto] if size is None else size
