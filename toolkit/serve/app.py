@@ -125,11 +125,19 @@ async def _refuse(send: Send, status: int, text: str) -> None:
 
 def gate(app: Asgi, token: str | None) -> Asgi:
     """Wrap an ASGI app: with a token, refuse (401) a request without it; without one
-    (loopback), refuse (421) a Host that is not a loopback name."""
+    (loopback), refuse (421) a Host that is not a loopback name. A request that changes
+    something (not GET/HEAD) needs the ``X-Ovlab`` header."""
 
     async def guarded(scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await app(scope, receive, send)
+            return
+        if scope["method"] not in ("GET", "HEAD") and not any(
+            k.lower() == b"x-ovlab" for k, _v in scope["headers"]
+        ):
+            # A custom header makes a browser ask first (CORS), which we never allow: another
+            # site's page cannot make this one run a step.
+            await _refuse(send, 403, "send the X-Ovlab header (the page does)")
             return
         if token is None:
             headers = dict(scope["headers"])

@@ -254,7 +254,7 @@ function stepItem(s) {
     run.disabled = true;
     run.textContent = "running…";
     try {
-      item.replaceWith(stepItem(await api("api/walk/" + s.number, { method: "POST" })));
+      item.replaceWith(stepItem(await api("api/walk/" + s.number, { method: "POST", headers: { "X-Ovlab": "1" } })));
     } catch (err) {
       out.append(el("p", { class: "bad" }, String(err.message)));
       run.disabled = false;
