@@ -61,6 +61,7 @@ def serve_command(
     from toolkit.serve.api import Served
     from toolkit.serve.live import Live
 
+    app.is_loopback(listen)  # a bad address: one line, before the lab is even looked at
     name = lab_name(lab)
     require_up(name)  # a lab that is down: one line, before any socket is bound
     from toolkit.graph.image import dot_binary
@@ -90,7 +91,6 @@ def serve_command(
     finally:
         listener.sock.close()
         if live is not None:
-            live.watch.stop()
-            live.watch.close()
+            live.release()
     if ended:
         raise OvlabError(ended[0])

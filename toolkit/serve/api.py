@@ -31,9 +31,7 @@ from toolkit.serve.live import Live, sse
 from toolkit.serve.walkrun import WalkRun
 
 KEEPALIVE = 15.0  # seconds between comments on an idle event stream (proxies close it)
-HIDDEN = (
-    "the doctor's findings are hidden while an exercise runs: they would give the answer away"
-)
+HIDDEN = "the doctor's findings are hidden while an exercise runs: they would give the answer away"
 
 
 @dataclass

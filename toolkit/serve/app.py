@@ -207,12 +207,33 @@ def build(served: Served, token: str | None) -> Asgi:
 def serve(app: Asgi, listener: Listener, stop: Callable[[Callable[[], None]], None]) -> None:
     """Run the server on the bound socket until Ctrl-C / SIGTERM, or until ``stop`` is
     handed a callable and something calls it (the lab went down)."""
+    import signal
+
     import uvicorn
+
+    class Server(uvicorn.Server):
+        # uvicorn re-raises a caught SIGINT/SIGTERM once it has shut down, which would
+        # kill us before the watch is let go: here a signal only asks for the shutdown
+        # (a second one forces it), and `ovlab serve` then ends normally, exit 0.
+        @contextlib.contextmanager
+        def capture_signals(self) -> Any:
+            def asked(*_args: Any) -> None:
+                if self.should_exit:
+                    self.force_exit = True
+                self.should_exit = True
+
+            sigs = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+            old = {sig: signal.signal(sig, asked) for sig in sigs}
+            try:
+                yield
+            finally:
+                for sig, handler in old.items():
+                    signal.signal(sig, handler)
 
     config = uvicorn.Config(
         app, log_level="warning", lifespan="on", timeout_graceful_shutdown=2, access_log=False
     )
-    server = uvicorn.Server(config)
+    server = Server(config)
 
     def shut() -> None:
         server.should_exit = True

@@ -53,8 +53,8 @@ def elements(model: GraphModel) -> dict[str, Element]:
         )  # fmt: skip
     for c in model.containers:
         i = dot.ct_id(c.name)
-        name = nets[c.network].name if c.network in nets else None
-        out[i] = Element(i, "container", c.name, c.vm, c.name, "eth0", None, name)
+        net = nets[c.network].name if c.network in nets else None
+        out[i] = Element(i, "container", c.name, c.vm, c.name, "eth0", None, net)
     return out
 
 

@@ -18,7 +18,9 @@ from toolkit.errors import OvlabError, UsageError
 def check_out_dir(out: Path) -> None:
     """UsageError now (before anything runs) when OUT cannot become a directory of files."""
     if out.exists() and not out.is_dir():
-        raise UsageError(f"--html {out}: not a directory", hint="name a directory (made if missing)")
+        raise UsageError(
+            f"--html {out}: not a directory", hint="name a directory (made if missing)"
+        )
     parent = out if out.exists() else out.parent
     if not os.access(parent if str(parent) else ".", os.W_OK):
         raise UsageError(f"--html {out}: cannot write there", hint="pick a writable directory")

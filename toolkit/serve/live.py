@@ -60,6 +60,7 @@ class Live:
         self._first_change = 0.0
         self._last_change = 0.0
         self._stopping = threading.Event()
+        self._follower: threading.Thread | None = None
 
     def start(self) -> None:
         """Open every namespace and read the store once (errors are the lab's, one line)."""
@@ -68,7 +69,8 @@ class Live:
     def run(self, loop: asyncio.AbstractEventLoop) -> None:
         """Start the watch and doctor threads; subscribers are fed on ``loop``."""
         self._loop = loop
-        threading.Thread(target=self._follow, name="serve-watch", daemon=True).start()
+        self._follower = threading.Thread(target=self._follow, name="serve-watch", daemon=True)
+        self._follower.start()
         threading.Thread(target=self._doctor_loop, name="serve-doctor", daemon=True).start()
         self._changed()  # the first doctor run
 
@@ -143,6 +145,16 @@ class Live:
         self._stopping.set()
         self.watch.stop()
         self._publish(None)
+
+    def release(self, timeout: float = 2.0) -> None:
+        """Let every namespace go: the watch's stream closes them as it ends (waited for
+        up to ``timeout`` s); a watch that never streamed is closed here."""
+        self._stopping.set()
+        self.watch.stop()
+        if self._follower is None:
+            self.watch.close()
+        else:
+            self._follower.join(timeout)
 
 
 def _offer(q: asyncio.Queue[str | None], text: str | None) -> None:
