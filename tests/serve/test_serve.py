@@ -46,6 +46,23 @@ pytestmark = [
 ARTIFACTS = Path(__file__).resolve().parents[2] / "build" / "test-artifacts"
 SEEN = 20.0  # seconds the page may take to show a change
 
+WALK = """\
+title: The overlay, <b>for the class</b>
+lab: seed-demo
+steps:
+  - title: Containers
+    explain: |
+      Each container is an **endpoint** of network `dev`.
+    run:
+      - ovlab ps --lab {lab}
+  - title: Networks
+    explain: The store holds the VNI.
+    run:
+      - cmd: ovlab network ls --lab {lab}
+        expect:
+          - contains: dev
+"""
+
 
 class Served:
     """A running `ovlab serve` and what it printed."""
@@ -97,8 +114,15 @@ def net(lab: str) -> dict[str, Any]:
 
 
 @pytest.fixture(scope="module")
-def server(lab: str) -> Iterator[Served]:
-    s = Served(lab)
+def walk_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("walk") / "walk.yml"
+    path.write_text(WALK)
+    return path
+
+
+@pytest.fixture(scope="module")
+def server(lab: str, walk_file: Path) -> Iterator[Served]:
+    s = Served(lab, "--walk", str(walk_file))
     try:
         yield s
     finally:
@@ -305,31 +329,23 @@ def test_a_port_in_use_is_one_line_and_nothing_is_left(lab: str) -> None:
     # A lab that is down: tests/cli/test_commands_unit.py (CASES, "serve").
 
 
-WALK = """\
-title: The overlay, <b>for the class</b>
-lab: seed-demo
-steps:
-  - title: Containers
-    explain: |
-      Each container is an **endpoint** of network `dev`.
-    run:
-      - ovlab ps --lab {lab}
-  - title: Networks
-    explain: The store holds the VNI.
-    run:
-      - cmd: ovlab network ls --lab {lab}
-        expect:
-          - contains: dev
-"""
+def test_a_walkthrough_step_runs_from_the_page(lab: str, browser: Any) -> None:
+    from selenium.webdriver.common.by import By
+
+    step = browser.find_element(By.ID, "walk-step-1")
+    assert "Containers" in step.text and "$ ovlab ps --lab {lab}" in step.text
+    step.find_element(By.TAG_NAME, "button").click()
+    wait_for(lambda: "container_node2" in browser.find_element(By.ID, "walk-step-1").text,
+             60, what="step 1's output on the page")  # fmt: skip
+    text = browser.find_element(By.ID, "walk-step-1").text
+    assert f"$ ovlab ps --lab {lab}" in text and "✓" in text
 
 
 def test_walk_html_is_a_static_page_with_each_step_command_and_output(
-    lab: str, net: dict[str, Any], browser: Any, tmp_path: Path
+    lab: str, net: dict[str, Any], browser: Any, walk_file: Path, tmp_path: Path
 ) -> None:
-    walk = tmp_path / "walk.yml"
-    walk.write_text(WALK)
     out = tmp_path / "handout"
-    proc = ovlab("walk", str(walk), "--lab", lab, "--html", str(out), timeout=120)
+    proc = ovlab("walk", str(walk_file), "--lab", lab, "--html", str(out), timeout=120)
     assert f"wrote {out / 'index.html'}" in proc.stdout
     html = (out / "index.html").read_text()
     for cmd in (f"ovlab ps --lab {lab}", f"ovlab network ls --lab {lab}"):
