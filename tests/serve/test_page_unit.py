@@ -53,3 +53,21 @@ def test_the_page_has_each_step_its_commands_and_their_output() -> None:
 def test_a_note_is_shown_when_the_graph_could_not_be_drawn() -> None:
     html = page.walk_html(walk_record(WALK, "L", {}), None, "no graph: lab is down")
     assert "no graph: lab is down" in html and "<svg" not in html
+
+
+def test_the_handout_directory_is_checked_before_anything_runs(tmp_path: Path) -> None:
+    import pytest
+
+    from toolkit.errors import UsageError
+    from toolkit.serve.export import check_out_dir
+
+    check_out_dir(tmp_path / "new" / "deeper")  # made later, with its parents
+    (tmp_path / "afile").write_text("")
+    with pytest.raises(UsageError) as err:
+        check_out_dir(tmp_path / "afile")
+    assert (err.value.message, err.value.hint) == (
+        f"--html {tmp_path / 'afile'}: not a directory",
+        "name a directory (made if missing)",
+    )
+    with pytest.raises(UsageError, match="cannot write there"):
+        check_out_dir(tmp_path / "afile" / "below")

@@ -21,8 +21,10 @@ def check_out_dir(out: Path) -> None:
         raise UsageError(
             f"--html {out}: not a directory", hint="name a directory (made if missing)"
         )
-    parent = out if out.exists() else out.parent
-    if not os.access(parent if str(parent) else ".", os.W_OK):
+    here = out.absolute()
+    while not here.exists():  # the nearest existing ancestor is where mkdir starts
+        here = here.parent
+    if not here.is_dir() or not os.access(here, os.W_OK | os.X_OK):
         raise UsageError(f"--html {out}: cannot write there", hint="pick a writable directory")
 
 
