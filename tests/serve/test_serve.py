@@ -45,6 +45,16 @@ pytestmark = [
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "build" / "test-artifacts"
 SEEN = 20.0  # seconds the page may take to show a change
+# Headless, and quiet: no background requests of chromium's own (updates, safe browsing,
+# metrics), and no host name resolves but localhost, so the only traffic is to the page.
+BROWSER_ARGS = (
+    "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+    "--window-size=1400,1000", "--no-first-run", "--disable-background-networking",
+    "--disable-component-update", "--disable-sync", "--disable-default-apps",
+    "--disable-domain-reliability", "--disable-client-side-phishing-detection",
+    "--disable-features=Translate,OptimizationHints,MediaRouter,AutofillServerCommunication",
+    "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE localhost, EXCLUDE 127.0.0.1",
+)  # fmt: skip
 
 WALK = """\
 title: The overlay, <b>for the class</b>
@@ -136,8 +146,7 @@ def browser() -> Iterator[Any]:
 
     opts = webdriver.ChromeOptions()
     opts.binary_location = shutil.which("chromium") or "chromium"
-    for arg in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-                "--window-size=1400,1000"):  # fmt: skip
+    for arg in BROWSER_ARGS:
         opts.add_argument(arg)
     driver = webdriver.Chrome(options=opts, service=Service(shutil.which("chromedriver")))
     driver.set_script_timeout(10)
