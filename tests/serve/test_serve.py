@@ -215,6 +215,8 @@ def test_the_page_shows_both_vms_the_vni_and_the_fdb(
              SEEN, what="the event stream open")  # fmt: skip
     wait_for(lambda: js(browser, "return document.querySelector('#findings-clean') !== null"),
              SEEN, what="the doctor's verdict: clean")  # fmt: skip
+    # Nothing failed to load, and nothing broke the page's own policy (CSP: only itself).
+    assert [e for e in browser.get_log("browser") if e["level"] == "SEVERE"] == []
 
 
 def test_containers_come_and_go_without_a_reload(lab: str, browser: Any) -> None:
@@ -313,6 +315,11 @@ def test_off_loopback_a_token_is_needed_and_sigterm_stops_it(lab: str) -> None:
         with urllib.request.urlopen(req, timeout=20) as resp:
             doc = json.loads(resp.read())
         assert doc["kind"] == "serve graph" and "<svg" in doc["data"]["svg"]
+        with urllib.request.urlopen(s.url.replace("0.0.0.0", "127.0.0.1"), timeout=20) as resp:
+            csp = resp.headers["Content-Security-Policy"]
+            cookie = resp.headers["Set-Cookie"]
+        assert "default-src 'self'" in csp and "frame-ancestors 'none'" in csp
+        assert cookie.startswith(f"ovlab_token={token};") and "HttpOnly" in cookie
     finally:
         assert s.stop() == 0, s.err
     port = int(base.rsplit(":", 1)[1].strip("/"))

@@ -26,6 +26,15 @@ from toolkit.errors import UsageError
 from toolkit.serve.api import Served
 
 COOKIE = "ovlab_token"
+# The browser itself holds the page to this server: nothing loads from elsewhere, and no
+# other site may frame it.
+PAGE_HEADERS = {
+    "Content-Security-Policy": "default-src 'self'; img-src 'self' data:; "
+    "frame-ancestors 'none'; base-uri 'none'; form-action 'none'",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+    "Cache-Control": "no-store",
+}
 LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1", "[::1]")
 
 Scope = MutableMapping[str, Any]
@@ -179,7 +188,7 @@ def build(served: Served, token: str | None) -> Asgi:
     walk_title = served.walk.walk.title if served.walk else None
 
     def index(request: Any) -> HTMLResponse:
-        return HTMLResponse(page.index_html(served.lab, walk_title))
+        return HTMLResponse(page.index_html(served.lab, walk_title), headers=PAGE_HEADERS)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Any) -> AsyncIterator[None]:
