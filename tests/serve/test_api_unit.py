@@ -56,3 +56,16 @@ def test_while_an_exercise_runs_no_finding_is_sent(served: Served, tmp_path: Pat
 
 def test_without_a_walkthrough_the_walk_is_null(served: Served) -> None:
     assert get(served, "/api/walk") == envelope("walk", None)
+
+
+def test_a_collector_s_error_is_one_json_line_not_a_traceback() -> None:
+    from toolkit.errors import NotFound, OvlabError
+    from toolkit.serve.api import error_response
+
+    scope = {"type": "http", "method": "GET", "path": "/", "headers": [], "query_string": b""}
+    resp = error_response(
+        Request(scope), NotFound("no lab named 'x' is up", hint="see 'ovlab lab ls'")
+    )
+    assert resp.status_code == 400
+    assert json.loads(resp.body) == {"error": "no lab named 'x' is up — see 'ovlab lab ls'"}
+    assert error_response(Request(scope), OvlabError("dot failed")).status_code == 500

@@ -57,6 +57,13 @@ class _Json(JSONResponse):
         return json.dumps(content, default=_default).encode()
 
 
+def error_response(request: Request, exc: Exception) -> Response:
+    """An OvlabError raised by a collector, as JSON ``{"error": line}`` (400 for bad input,
+    500 otherwise), not a traceback: the handler every route shares."""
+    assert isinstance(exc, OvlabError)
+    return _error(exc)
+
+
 def _error(exc: OvlabError) -> Response:
     status = 400 if exc.exit_code == 2 else 500
     text = exc.message + (f" — {exc.hint}" if exc.hint else "")

@@ -22,7 +22,7 @@ from importlib import resources
 from typing import Any
 from urllib.parse import parse_qs
 
-from toolkit.errors import UsageError
+from toolkit.errors import OvlabError, UsageError
 from toolkit.serve.api import Served
 
 COOKIE = "ovlab_token"
@@ -209,6 +209,7 @@ def build(served: Served, token: str | None) -> Asgi:
             Mount("/static", StaticFiles(directory=static), name="static"),
         ],
         lifespan=lifespan,
+        exception_handlers={OvlabError: api.error_response},
     )
     return gate(app, token)
 
