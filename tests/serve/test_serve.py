@@ -279,7 +279,7 @@ def test_a_click_shows_details_and_a_pcap_of_the_interface(lab: str, browser: An
     )
     ping = subprocess.Popen(
         [*OVLAB, "exec", "container_node1", "--lab", lab, "--",
-         "ping", "-c", "6", "-i", "0.3", "svc2"],
+         "ping", "-c", "40", "-i", "0.2", "-w", "8", "svc2"],  # bounded: 8 s at most
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )  # fmt: skip
     try:
@@ -288,6 +288,7 @@ def test_a_click_shows_details_and_a_pcap_of_the_interface(lab: str, browser: An
             assert "attachment" in resp.headers["Content-Disposition"]
             pcap = resp.read()
     finally:
+        ping.terminate()  # the capture has its frames; the rest of the pings are not needed
         ping.wait(20)
     path = ARTIFACTS / "serve-container_node1-eth0.pcap"
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
