@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 OVLAB := $(VENV)/bin/ovlab
 # Debian packages the lab and the tests use.
 DEB_PKGS := iproute2 iputils-ping procps util-linux openssh-server openssh-client dpkg-dev \
-	tshark graphviz nftables python3-venv
+	tshark graphviz nftables python3-venv chromium chromium-driver
 PYTEST_ARGS ?=
 
 .PHONY: setup deb venv consul demo test test-fast bench lint clean

@@ -35,6 +35,7 @@ LAYERS: list[set[str]] = [
         "exercise",
     },  # trace walks the kernel's tables; exercises grade with doctor and verify
     {"render"},
+    {"serve"},  # the browser page: graph, doctor, watch, exercise and walk records served
     {"cli"},
 ]
 

@@ -297,6 +297,11 @@ CASES: list[tuple[str, list[str], int, str]] = [
     ("exercise check", ["exercise", "check", "ovn-nosuch"], EXIT_USAGE, NOT_UP),
     ("exercise reveal", ["exercise", "reveal", "ovn-nosuch"], EXIT_USAGE, NOT_UP),
     ("exercise reset", ["exercise", "reset", "ovn-nosuch"], EXIT_USAGE, NOT_UP),
+    ("serve", ["serve", "ovn-nosuch"], EXIT_USAGE, NOT_UP),
+    ("serve", ["serve", "ovn-nosuch", "--listen", "lab-vm-1"], EXIT_USAGE,
+     "error: --listen 'lab-vm-1' is not an IP address — e.g. --listen 127.0.0.1"),
+    ("serve", ["serve", "ovn-nosuch", "--port", "70000"], EXIT_USAGE,
+     "error: Invalid value for '--port': 70000 is not in the range 0<=x<=65535. — …"),
 ]  # fmt: skip
 
 # Commands that need root, each with input that is otherwise fine (or not yet checked).
@@ -330,6 +335,7 @@ NEEDS_ROOT: list[tuple[str, list[str]]] = [
     ("exercise check", ["exercise", "check", "ovn-nosuch"]),
     ("exercise reveal", ["exercise", "reveal", "ovn-nosuch"]),
     ("exercise reset", ["exercise", "reset", "ovn-nosuch"]),
+    ("serve", ["serve", "ovn-nosuch"]),
 ]
 
 OK_TOPOLOGY = (

@@ -74,6 +74,9 @@ def build_app() -> typer.Typer:
     app.command("record")(watch.record_command)
     app.command("diff")(watch.diff_command)
     lab.app.command("snapshot")(watch.snapshot_command)
+    from toolkit.cli import serve
+
+    app.command("serve")(serve.serve_command)
     return app
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
@@ -45,14 +46,29 @@ def walk_command(
             autocompletion=complete.labs,
         ),
     ] = None,
+    html: Annotated[
+        Path | None,
+        typer.Option(
+            "--html",
+            help="Also write the run as a static page into this directory (implies --auto).",
+            metavar="OUT",
+        ),
+    ] = None,
 ) -> None:
     """Replay a demo step by step: what happens and why, the commands, and checks on their output.
 
     Interactive mode pauses between steps (Enter: next, r: run the step again, q: quit).
-    A lab that is not up is brought up (and provisioned) first.
+    A lab that is not up is brought up (and provisioned) first. With --html OUT the run
+    goes straight through and OUT/index.html shows every step's explanation, commands and
+    output, and the lab's graph afterwards, for handing out.
     """
     if step > len(walk.steps):
         raise UsageError(f"--step {step}: {walk.path} has {len(walk.steps)} steps")
+    if html is not None:
+        from toolkit.serve.export import check_out_dir
+
+        check_out_dir(html)
+        auto = True
 
     from toolkit.lab import state
     from toolkit.lab.lifecycle import is_healthy
@@ -82,13 +98,17 @@ def walk_command(
     total = len(walk.steps)
     render.console.print(f"\n[bold underline]{walk.title}[/]  [dim]({walk.path}, lab {name})[/]")
     index = step - 1
+    results: dict[int, runner.StepResult] = {}
     while index < total:
         current = walk.steps[index]
         render.step_intro(current, total)
         result = runner.run_step(current, variables)
+        results[current.number] = result
         render.step_outcome(result)
         if auto:
             if not result.ok:
+                if html is not None:
+                    _export(html, walk, name, results)
                 raise typer.Exit(EXIT_CHECK)
             index += 1
             continue
@@ -97,10 +117,23 @@ def walk_command(
             raise typer.Exit(0 if result.ok else EXIT_CHECK)
         if answer.strip().lower() != "r":
             index += 1
+    if html is not None:
+        _export(html, walk, name, results)
     render.console.print(
         f"\n[bold green]Walkthrough done.[/] The lab stays up: "
         f"ovlab exec {name}/{_first_node(name)} to explore, ovlab lab down {name} to remove it."
     )
+
+
+def _export(out: Path, walk: Walk, lab: str, results: dict[int, Any]) -> None:
+    from toolkit.cli.common import envelope
+    from toolkit.render import walk as render
+    from toolkit.serve import export
+    from toolkit.serve.walkrun import walk_record
+
+    svg, note = export.graph_svg(lab)
+    index = export.write(out, walk_record(walk, lab, results), svg, note, envelope)
+    render.console.print(f"[bold]wrote {index}[/]" + (f" [yellow]({note})[/]" if note else ""))
 
 
 def _first_node(lab: str) -> str:
