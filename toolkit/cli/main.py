@@ -26,6 +26,7 @@ def build_app() -> typer.Typer:
         capture,
         consul,
         containers,
+        docker,
         doctor,
         exec_cmd,
         exercise,
@@ -74,6 +75,7 @@ def build_app() -> typer.Typer:
     app.command("record")(watch.record_command)
     app.command("diff")(watch.diff_command)
     lab.app.command("snapshot")(watch.snapshot_command)
+    app.add_typer(docker.app, name="docker")
     return app
 
 

@@ -82,15 +82,17 @@ def read_keys(url: str, netns: str | None = None) -> dict[str, bytes]:
         if status == 404:
             return {}
         if status != 200:
-            raise StoreUnreachable(f"cluster store {url} answered HTTP {status} (etcd v2 API)",
-                                   hint="etcd must run with --enable-v2 for Docker's libkv")
+            raise StoreUnreachable(
+                f"cluster store {url} answered HTTP {status} (etcd v2 API)",
+                hint="etcd must run with --enable-v2 for Docker's libkv",
+            )
         out: dict[str, bytes] = {}
 
         def walk(node: dict[str, Any]) -> None:
             for child in node.get("nodes") or []:
                 walk(child)
             if "value" in node:
-                out[node["key"].lstrip("/")[len(ROOT):]] = str(node["value"]).encode()
+                out[node["key"].lstrip("/")[len(ROOT) :]] = str(node["value"]).encode()
 
         walk(json.loads(body).get("node") or {})
         return out
@@ -100,7 +102,7 @@ def read_keys(url: str, netns: str | None = None) -> dict[str, bytes]:
     if status != 200:
         raise StoreUnreachable(f"cluster store {url} answered HTTP {status} (Consul KV)")
     return {
-        e["Key"][len(ROOT):]: base64.b64decode(e["Value"]) if e.get("Value") else b""
+        e["Key"][len(ROOT) :]: base64.b64decode(e["Value"]) if e.get("Value") else b""
         for e in json.loads(body)
     }
 
@@ -136,8 +138,12 @@ def parse(keys: dict[str, bytes], host_of: dict[str, str] | None = None) -> Snap
         sub = vnis[nid]
         gw = str(sub.get("GwIP") or "").split("/")[0]
         snap.networks[nid] = Network(
-            nid, str(data.get("name") or nid[:12]), str(sub.get("SubnetIP")), gw,
-            int(sub.get("Vni") or 0), "overlay",
+            nid,
+            str(data.get("name") or nid[:12]),
+            str(sub.get("SubnetIP")),
+            gw,
+            int(sub.get("Vni") or 0),
+            "overlay",
         )
     for key, raw in keys.items():
         part = key.split("/")
@@ -151,8 +157,13 @@ def parse(keys: dict[str, bytes], host_of: dict[str, str] | None = None) -> Snap
             continue
         vtep = str(data.get("locator") or "")
         snap.endpoints[part[2]] = Endpoint(
-            part[2], part[1], str(data.get("name") or part[2][:12]), ip,
-            str(iface.get("mac") or ""), host_of.get(vtep, vtep), vtep,
+            part[2],
+            part[1],
+            str(data.get("name") or part[2][:12]),
+            ip,
+            str(iface.get("mac") or ""),
+            host_of.get(vtep, vtep),
+            vtep,
         )
     for vtep in sorted({e.vtep for e in snap.endpoints.values()} | set(host_of)):
         name = host_of.get(vtep, vtep)

@@ -1,0 +1,114 @@
+"""``ovlab docker doctor``: find the daemons, read their control plane and kernels, judge.
+
+Read-only. :func:`apply_fixes` runs the printed fixes, and only the CLI calls it, after
+``--fix`` and a confirmation.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import time
+from dataclasses import replace
+
+from toolkit.docker import discover, store
+from toolkit.docker.compare import DockerReport, judge
+from toolkit.docker.discover import DockerHost
+from toolkit.docker.kernel import HostKernel, read
+from toolkit.errors import EnvError, NotFound, OvlabError
+from toolkit.overlay.model import Snapshot
+from toolkit.suggest import did_you_mean
+
+
+def find_hosts(specs: list[str]) -> list[DockerHost]:
+    """The daemons behind ``specs`` (every dockerd running here when empty)."""
+    from toolkit.docker import remote
+
+    out = []
+    for spec in specs or discover.default_hosts():
+        scheme, rest = discover.parse_spec(spec)
+        if scheme == "ssh":
+            remote.refuse(rest)
+        out.append(discover.find(spec))
+    names = [h.name for h in out]
+    if len(set(names)) != len(names):
+        out = [replace(h, name=f"{h.name}@{h.pid}") for h in out]
+    return out
+
+
+def control_plane(hosts: list[DockerHost]) -> tuple[Snapshot, str]:
+    """The overlay's control plane as a Snapshot, and where it came from.
+
+    Classic store first (every host names one; the first is read), then swarm's NetworkDB
+    through the diagnostic server. EnvError (exit 3) when neither is there.
+    """
+    host_of = {h.vtep: h.name for h in hosts if h.vtep}
+    classic = [h for h in hosts if h.cluster_store]
+    if classic:
+        h = classic[0]
+        keys = store.read_keys(str(h.cluster_store), h.netns_path)
+        return store.parse(keys, host_of), str(h.cluster_store)
+    swarm = [h for h in hosts if h.swarm_state == "active"]
+    if swarm:
+        from toolkit.docker import diag
+
+        return diag.snapshot(swarm, host_of), "networkdb"
+    raise EnvError(
+        f"{hosts[0].spec}: the daemon has no overlay control plane (no --cluster-store, "
+        "not in swarm mode)",
+        hint="start dockerd with --cluster-store=etcd://HOST:2379 --cluster-advertise=IF:2376,"
+        " or docker swarm init",
+    )
+
+
+def only_network(snap: Snapshot, name: str | None) -> Snapshot:
+    """The snapshot narrowed to one network (by name or id prefix; NotFound otherwise)."""
+    if name is None:
+        return snap
+    net = snap.network_by_name(name)
+    if net is None:
+        names = sorted(n.name for n in snap.networks.values())
+        raise NotFound(f"no overlay network {name!r}", hint=did_you_mean(name, names))
+    return Snapshot(
+        snap.index,
+        {net.id: net},
+        {k: e for k, e in snap.endpoints.items() if e.network == net.id},
+        snap.hosts,
+    )
+
+
+def diagnose(specs: list[str], network: str | None = None) -> DockerReport:
+    """Judge the Docker hosts behind ``specs`` (see the module doc)."""
+    t0 = time.monotonic()
+    hosts = find_hosts(specs)
+    snap, source = control_plane(hosts)
+    if not snap.networks:
+        raise EnvError(
+            f"no overlay networks in {source} ({', '.join(h.name for h in hosts)})",
+            hint="docker network create -d overlay NET, then attach containers",
+        )
+    snap = only_network(snap, network)
+    wanted = {n.ns for n in snap.networks.values()} if network else None
+    kernels: dict[str, HostKernel] = {}
+    for h in hosts:
+        peers = sorted(
+            {o.vtep for o in hosts if o.vtep and o.vtep != h.vtep}
+            | {e.vtep for e in snap.endpoints.values() if e.vtep != h.vtep}
+        )
+        kernels[h.name] = read(h, peers, wanted)
+    return judge(hosts, kernels, snap, source, t0)
+
+
+def apply_fixes(report: DockerReport) -> list[tuple[str, int, str]]:
+    """Run every finding's fix once, in report order: (command, exit status, stderr)."""
+    done: list[tuple[str, int, str]] = []
+    seen: set[str] = set()
+    for f in report.findings:
+        if not f.fix or f.fix in seen or f.severity == "info":
+            continue
+        seen.add(f.fix)
+        try:
+            p = subprocess.run(["sh", "-c", f.fix], capture_output=True, text=True, timeout=60)
+        except (OSError, subprocess.TimeoutExpired) as exc:
+            raise OvlabError(f"fix failed to run: {f.fix}: {exc}") from None
+        done.append((f.fix, p.returncode, p.stderr.strip()))
+    return done
