@@ -72,7 +72,8 @@ class DockerApi:
         """
         conn = _UnixConnection(self.sock, self.timeout)
         try:
-            conn.request(method, path, body=body, headers={"Content-Type": "application/x-tar"})
+            kind = "application/json" if body is None or body[:1] == b"{" else "application/x-tar"
+            conn.request(method, path, body=body, headers={"Content-Type": kind})
             resp = conn.getresponse()
             data = resp.read()
         except OSError as exc:
