@@ -181,7 +181,7 @@ def translate(f: Finding, hosts: dict[str, DockerHost], view: LabView) -> Findin
     if h is None or not fix:
         return f
     argv = shlex.split(fix)
-    if argv[:2] == ["ovlab", "exec"] and "--" in argv:
+    if " ".join(argv[:2]) == "ovlab exec" and "--" in argv:  # the doctor's in_vm form
         cmd = argv[argv.index("--") + 1 :]
         if "supervisorctl" in (cmd[0] if cmd else ""):
             fix = _rejoin(h, view, f.netns)
