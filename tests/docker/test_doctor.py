@@ -309,3 +309,59 @@ def test_bad_input_is_one_line_and_changes_nothing(dl: DockerLab, tmp_path: Path
     assert p.returncode == 4, p.stderr
     assert one_line(p).startswith("error: cluster store etcd://192.168.100.23:2379 does not answer")
     assert kernel_state(dl) == before
+
+
+def test_import_then_lab_up_and_verify(dl: DockerLab, tmp_path: Path) -> None:
+    """The imported lab has the Docker hosts' VTEPs, VNI, IPs and MACs, and verify passes."""
+    import sys
+
+    from tests.helpers import lab_containers, lab_name
+    from toolkit.lab.cleanup import teardown
+
+    out, lab = tmp_path / "imported", lab_name()
+    p = ovlab(
+        "docker",
+        "import",
+        "-H",
+        dl.host("vm1"),
+        "-H",
+        dl.host("vm2"),
+        "-o",
+        str(out),
+        "--name",
+        lab,
+        "--json",
+    )
+    got = json_data(p.stdout, "docker import")
+    assert got["vms"] == ["vm1", "vm2"] and got["findings"] >= 0
+    assert [(n["name"], n["subnet"], n["vni"]) for n in got["networks"]] == [
+        ("ovnet", "10.0.0.0/24", 256)
+    ]
+    c = dl.c  # type: ignore[attr-defined]
+    assert [(x["name"], x["host"], x["ip"], x["mac"]) for x in got["containers"]] == [
+        ("c1", "vm1", c["c1"]["ip"], c["c1"]["mac"]),
+        ("c2", "vm2", c["c2"]["ip"], c["c2"]["mac"]),
+    ]
+    topo = (out / "topology.yml").read_text()
+    assert "eth1: 192.168.100.23" in topo and "eth1: 192.168.100.24" in topo
+    assert json.loads((out / "docker.json").read_text())["kernel"]["vm1"]
+    try:
+        ovlab("lab", "up", str(out), "--provision", timeout=300)
+        env = {"PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}"}
+        subprocess.run(
+            ["sh", str(out / "setup.sh")],
+            check=True,
+            timeout=120,
+            capture_output=True,
+            env={**os.environ, **env},
+        )
+        nets = json_data(ovlab("network", "ls", "--lab", lab, "--json").stdout, "network ls")
+        assert [(n["name"], n["vni"], n["subnet"]) for n in nets] == [("ovnet", 256, "10.0.0.0/24")]
+        ps = lab_containers(lab)
+        assert {
+            n: (x["node"] if "node" in x else x.get("host"), x["ip"]) for n, x in ps.items()
+        } == {"c1": ("vm1", c["c1"]["ip"]), "c2": ("vm2", c["c2"]["ip"])}, ps
+        v = ovlab("verify", lab, "--json", check=False)
+        assert v.returncode == 0, v.stdout + v.stderr
+    finally:
+        teardown(lab)

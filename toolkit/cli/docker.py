@@ -102,3 +102,16 @@ def import_command(
             f"{len(result['networks'])} networks, {len(result['containers'])} containers"
         )
         typer.echo(f"next: ovlab lab up {result['dir']} --provision")
+
+
+@app.command("replay")
+@needs_root()
+def replay_command(
+    lab_dir: Annotated[Path, typer.Argument(help="A directory written by 'ovlab docker import'.")],
+) -> None:
+    """Write the kernel tables an import found (vxlan0's FDB and neighbours, MTUs) into
+    the running lab made from it: the imported fault comes along. setup.sh runs it last."""
+    from toolkit.docker.importer import replay
+
+    for line in replay(lab_dir):
+        typer.echo(line)

@@ -194,7 +194,7 @@ def find(spec: str) -> DockerHost:
     opts = _args(argv[1:])
     exec_root = (opts.get("exec-root") or [DEFAULT_EXEC_ROOT])[-1].rstrip("/")
     same = _same_mntns(pid)
-    store = info.get("ClusterStore") or (opts.get("cluster-store") or [None])[-1]
+    store = info.get("ClusterStore") or next(iter(opts.get("cluster-store") or []), None)
     adv = info.get("ClusterAdvertise") or None
     swarm = info.get("Swarm") or {}
     return DockerHost(

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import subprocess
 import time
-from dataclasses import replace
+from dataclasses import dataclass, replace
 
 from toolkit.docker import discover, store
 from toolkit.docker.compare import DockerReport, judge
@@ -76,9 +76,18 @@ def only_network(snap: Snapshot, name: str | None) -> Snapshot:
     )
 
 
-def diagnose(specs: list[str], network: str | None = None) -> DockerReport:
-    """Judge the Docker hosts behind ``specs`` (see the module doc)."""
-    t0 = time.monotonic()
+@dataclass
+class Gathered:
+    """What one read of the Docker hosts gives: daemons, control plane, kernels."""
+
+    hosts: list[DockerHost]
+    snap: Snapshot
+    source: str
+    kernels: dict[str, HostKernel]
+
+
+def gather(specs: list[str], network: str | None = None) -> Gathered:
+    """Find the daemons behind ``specs``, read their control plane and kernels (read-only)."""
     hosts = find_hosts(specs)
     snap, source = control_plane(hosts)
     if not snap.networks:
@@ -95,7 +104,14 @@ def diagnose(specs: list[str], network: str | None = None) -> DockerReport:
             | {e.vtep for e in snap.endpoints.values() if e.vtep != h.vtep}
         )
         kernels[h.name] = read(h, peers, wanted)
-    return judge(hosts, kernels, snap, source, t0)
+    return Gathered(hosts, snap, source, kernels)
+
+
+def diagnose(specs: list[str], network: str | None = None) -> DockerReport:
+    """Judge the Docker hosts behind ``specs`` (see the module doc)."""
+    t0 = time.monotonic()
+    g = gather(specs, network)
+    return judge(g.hosts, g.kernels, g.snap, g.source, t0)
 
 
 def apply_fixes(report: DockerReport) -> list[tuple[str, int, str]]:
