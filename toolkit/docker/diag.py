@@ -25,6 +25,7 @@ from typing import Any
 
 from toolkit.docker.discover import DockerHost
 from toolkit.errors import EnvError, OvlabError
+from toolkit.host import procs
 from toolkit.host.ns import inside
 from toolkit.overlay.model import IANA_VXLAN_PORT, Endpoint, Host, Network, Snapshot
 
@@ -89,8 +90,11 @@ def get(h: DockerHost, path: str) -> Any:
     if h.diag_port is None:
         raise EnvError(f"{h.name} is in swarm mode without a network-diagnostic-port", hint=HOWTO)
     try:
-        with inside(h.netns_path, "net"):
+        if procs.ns_inode(h.pid, "net") == procs.ns_inode("self", "net"):
             s = socket.create_connection(("127.0.0.1", h.diag_port), timeout=3.0)
+        else:  # the server listens on the loopback of the daemon's own namespace
+            with inside(h.netns_path, "net"):
+                s = socket.create_connection(("127.0.0.1", h.diag_port), timeout=3.0)
         conn = http.client.HTTPConnection("127.0.0.1", h.diag_port, timeout=5.0)
         conn.sock = s
         try:

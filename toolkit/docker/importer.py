@@ -115,10 +115,12 @@ def import_hosts(specs: list[str], out: Path, name: str | None = None) -> dict[s
     """Read the Docker hosts and write the lab directory; a summary of what was written."""
     from toolkit.lab.names import validate_lab_name
 
+    if name is not None:
+        validate_lab_name(name)
+    if out.exists() and (not out.is_dir() or any(out.iterdir())):
+        raise UsageError(f"{out} is not an empty directory", hint="pass -o with a new directory")
     g = gather(specs)
-    lab = validate_lab_name(name or _label(f"docker-{g.hosts[0].name}"))
-    if out.exists() and any(out.iterdir()):
-        raise UsageError(f"{out} is not empty", hint="pass -o with a new directory")
+    lab = validate_lab_name(name or _label(f"docker-{g.hosts[0].name}")[:20].rstrip("-"))
     subnet, mtu = _underlay(g)
     report = judge(g.hosts, g.kernels, g.snap, g.source)
     names = {h.name: _label(h.name) for h in g.hosts}
@@ -243,8 +245,11 @@ def replay(out: Path) -> list[str]:
 
     try:
         doc = json.loads((out / "docker.json").read_text())
-    except (OSError, ValueError) as exc:
-        raise UsageError(f"{out} holds no docker import: {exc}") from None
+    except (OSError, ValueError):
+        raise UsageError(
+            f"{out} holds no docker import (no readable docker.json)",
+            hint="write one with 'ovlab docker import -o DIR'",
+        ) from None
     lab = doc["lab"]
     snap = client.snapshot(lab, timeout=20.0)
     vms = {vm.node: vm for vm in registry.vms(lab)}
