@@ -60,7 +60,15 @@ def _fdb(dl: DockerLab, vm: str, mac: str) -> list[dict[str, Any]]:
     ]
 
 
-def doctor(dl: DockerLab, *extra: str) -> tuple[int, dict[str, Any]]:
+def doctor(dl: DockerLab) -> tuple[int, dict[str, Any]]:
+    """The doctor in this process (its CLI form runs in the healthy and --fix tests)."""
+    from toolkit.docker.doctor import diagnose
+
+    report = diagnose([dl.host("vm1"), dl.host("vm2")])
+    return report.exit_code, json.loads(json.dumps(report.to_dict()))
+
+
+def doctor_cli(dl: DockerLab, *extra: str) -> tuple[int, dict[str, Any]]:
     p = ovlab(
         "docker",
         "doctor",
@@ -96,7 +104,7 @@ def kernel_state(dl: DockerLab) -> dict[str, Any]:
 
 
 def test_healthy_is_clean_and_equals_iproute2(dl: DockerLab) -> None:
-    rc, rep = doctor(dl)
+    rc, rep = doctor_cli(dl)
     assert rc == 0 and problems(rep) == [], rep["findings"]
     assert rep["source"] == "etcd://192.168.100.23:2379"
     assert [(n["name"], n["subnet"], n["vni"]) for n in rep["networks"]] == [
@@ -131,6 +139,22 @@ def test_healthy_is_clean_and_equals_iproute2(dl: DockerLab) -> None:
     assert [f["dst"] for f in other if f["mac"] == c2["mac"] and f["dev"] == "vxlan0"] == [
         VTEP["vm2"]
     ]
+
+
+def test_docker_targets_for_netns_and_capture(dl: DockerLab) -> None:
+    """docker:HOST/NETWORK is the overlay namespace, docker:HOST/CONTAINER the container's."""
+    from toolkit.capture import live
+
+    p = ovlab("netns", "fdb", "docker:vm1/ovnet", "--json")
+    rows = json_data(p.stdout, "netns fdb")
+    oracle = json.loads(_sh(dl, "vm1", "bridge", "-j", "fdb", "show"))
+    assert sorted((r["mac"], r["dev"], r.get("dst")) for r in rows) == sorted(
+        (f["mac"], f["ifname"], f.get("dst")) for f in oracle
+    )
+    pid = dl.api("vm1").inspect("c1")["State"]["Pid"]
+    assert live.resolve("docker:vm1/c1").path == f"/proc/{pid}/ns/net"
+    amb = ovlab("netns", "fdb", "docker:ovnet", check=False)  # on both hosts
+    assert amb.returncode == 2 and "docker:vm1/ovnet, docker:vm2/ovnet" in one_line(amb)
 
 
 def _stale(dl: DockerLab) -> dict[str, str]:
@@ -271,7 +295,7 @@ def test_fix_option_repairs_after_confirmation(dl: DockerLab) -> None:
         timeout=60,
     )
     assert refused.returncode != 0 and not _fdb(dl, "vm1", mac)  # said no: nothing changed
-    rc, rep = doctor(dl, "--fix", "--yes")
+    rc, rep = doctor_cli(dl, "--fix", "--yes")
     assert rc == 0 and problems(rep) == [] and _fdb(dl, "vm1", mac)
 
 

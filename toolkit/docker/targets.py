@@ -43,7 +43,12 @@ def resolve(spec: str) -> NsTarget:
     host_name, _, name = rest.rpartition("/")
     if not name:
         raise UsageError(f"bad TARGET {spec!r}", hint="write docker:NETWORK or docker:CONTAINER")
-    hosts = [discover.find(s) for s in discover.default_hosts()]
+    hosts = []
+    for sock in discover.default_hosts():
+        try:
+            hosts.append(discover.find(sock))
+        except OvlabError:
+            continue  # a daemon starting or stopping: the others still answer
     if host_name:
         hosts = [h for h in hosts if h.name == host_name]
         if not hosts:
