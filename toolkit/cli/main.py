@@ -104,6 +104,12 @@ def run() -> None:
             code = fast_trace(argv[1:])
             if code is not None:
                 raise SystemExit(code)
+        elif argv[:2] == ["docker", "doctor"]:
+            from toolkit.cli.docker_fast import fast_doctor
+
+            code = fast_doctor(argv[2:])
+            if code is not None:
+                raise SystemExit(code)
         elif argv[:1] == ["run"]:
             from toolkit.cli.fast import fast_run
 

@@ -7,13 +7,13 @@ that is how a socket path leads to the daemon's /proc entry.
 
 from __future__ import annotations
 
-import http.client
 import json
 import socket
 import struct
 from typing import Any
 from urllib.parse import quote
 
+from toolkit.docker.http import exchange
 from toolkit.errors import EnvError, OvlabError
 
 SO_PEERCRED = 17  # <asm-generic/socket.h>
@@ -21,22 +21,6 @@ SO_PEERCRED = 17  # <asm-generic/socket.h>
 
 class DockerUnreachable(EnvError):
     """No daemon answers on the socket (exit 3: start dockerd, or point --host at it)."""
-
-
-class _UnixConnection(http.client.HTTPConnection):
-    def __init__(self, path: str, timeout: float) -> None:
-        super().__init__("docker", timeout=timeout)
-        self.unix_path = path
-
-    def connect(self) -> None:
-        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        s.settimeout(self.timeout)
-        try:
-            s.connect(self.unix_path)
-        except OSError:
-            s.close()
-            raise
-        self.sock = s
 
 
 class DockerApi:
@@ -70,17 +54,17 @@ class DockerApi:
 
         Raises DockerUnreachable when nothing answers, OvlabError (exit 4) on an error status.
         """
-        conn = _UnixConnection(self.sock, self.timeout)
+        kind = "application/json" if body is None or body[:1] == b"{" else "application/x-tar"
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        s.settimeout(self.timeout)
         try:
-            kind = "application/json" if body is None or body[:1] == b"{" else "application/x-tar"
-            conn.request(method, path, body=body, headers={"Content-Type": kind})
-            resp = conn.getresponse()
-            data = resp.read()
+            s.connect(self.sock)
+            status, data = exchange(s, method, path, body, kind)
         except OSError as exc:
             raise self._fail(exc) from None
         finally:
-            conn.close()
-        if resp.status >= 400:
+            s.close()
+        if status >= 400:
             try:
                 msg = json.loads(data).get("message", "")
             except ValueError:

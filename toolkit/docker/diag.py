@@ -17,13 +17,13 @@ endpoint_ip. Both are decoded here with a minimal protobuf reader (strings only)
 from __future__ import annotations
 
 import base64
-import http.client
 import ipaddress
 import json
 import socket
 from typing import Any
 
 from toolkit.docker.discover import DockerHost
+from toolkit.docker.http import exchange
 from toolkit.errors import EnvError, OvlabError
 from toolkit.host import procs
 from toolkit.host.ns import inside
@@ -95,13 +95,8 @@ def get(h: DockerHost, path: str) -> Any:
         else:  # the server listens on the loopback of the daemon's own namespace
             with inside(h.netns_path, "net"):
                 s = socket.create_connection(("127.0.0.1", h.diag_port), timeout=3.0)
-        conn = http.client.HTTPConnection("127.0.0.1", h.diag_port, timeout=5.0)
-        conn.sock = s
-        try:
-            conn.request("GET", path)
-            body = conn.getresponse().read()
-        finally:
-            conn.close()
+        with s:
+            _status, body = exchange(s, "GET", path)
     except OSError as exc:
         raise DiagUnreachable(
             f"{h.name}: the diagnostic server on 127.0.0.1:{h.diag_port} does not answer: "

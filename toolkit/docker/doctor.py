@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import subprocess
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, replace
+from typing import TypeVar
 
 from toolkit.docker import discover, store
 from toolkit.docker.compare import DockerReport, judge
@@ -18,17 +20,31 @@ from toolkit.errors import EnvError, NotFound, OvlabError
 from toolkit.overlay.model import Snapshot
 from toolkit.suggest import did_you_mean
 
+T = TypeVar("T")
+R = TypeVar("R")
+
+
+def _each(fn: Callable[[T], R], items: list[T]) -> list[R]:
+    """fn over items, one thread each (the hosts answer in parallel); the first error
+    raised, in item order."""
+    if len(items) < 2:
+        return [fn(x) for x in items]
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(len(items)) as pool:
+        return list(pool.map(fn, items))
+
 
 def find_hosts(specs: list[str]) -> list[DockerHost]:
     """The daemons behind ``specs`` (every dockerd running here when empty)."""
     from toolkit.docker import remote
 
-    out = []
-    for spec in specs or discover.default_hosts():
+    specs = specs or discover.default_hosts()
+    for spec in specs:
         scheme, rest = discover.parse_spec(spec)
         if scheme == "ssh":
             remote.refuse(rest)
-        out.append(discover.find(spec))
+    out = _each(discover.find, specs)
     names = [h.name for h in out]
     if len(set(names)) != len(names):
         out = [replace(h, name=f"{h.name}@{h.pid}") for h in out]
@@ -97,13 +113,15 @@ def gather(specs: list[str], network: str | None = None) -> Gathered:
         )
     snap = only_network(snap, network)
     wanted = {n.ns for n in snap.networks.values()} if network else None
-    kernels: dict[str, HostKernel] = {}
-    for h in hosts:
+
+    def one(h: DockerHost) -> HostKernel:
         peers = sorted(
             {o.vtep for o in hosts if o.vtep and o.vtep != h.vtep}
             | {e.vtep for e in snap.endpoints.values() if e.vtep != h.vtep}
         )
-        kernels[h.name] = read(h, peers, wanted)
+        return read(h, peers, wanted)
+
+    kernels = dict(zip([h.name for h in hosts], _each(one, hosts), strict=True))
     return Gathered(hosts, snap, source, kernels)
 
 

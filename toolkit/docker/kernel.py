@@ -10,13 +10,17 @@ running container's eth0.
 
 from __future__ import annotations
 
+import socket
 from dataclasses import dataclass, field
+from typing import Any
 
 from toolkit.docker.discover import DockerHost
 from toolkit.doctor.view import ContainerView, OverlayNs
 from toolkit.errors import OvlabError
-from toolkit.host import paths
+from toolkit.host import ifaces, paths
 from toolkit.host.ifaces import IfInfo, ifinfo
+from toolkit.host.ns import inside
+from toolkit.netns.records import Link
 from toolkit.netns.target import NsTarget
 
 
@@ -30,8 +34,39 @@ class HostKernel:
     route_src: dict[str, str | None] = field(default_factory=dict)  # peer VTEP -> source
 
 
+def _links(path: str) -> tuple[Link, ...]:
+    """Every device of a namespace with its MTU and MAC, by ioctl (if_nameindex(3) in the
+    namespace, then SIOCGIF*): no netlink dump, no pyroute2 for the doctor's MTU chain."""
+    with inside(path, "net"):
+        sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        names = socket.if_nameindex()
+    out = []
+    with sock:
+        for index, name in names:
+            info = ifaces.read(sock, name)
+            if info is not None:
+                out.append(
+                    Link(
+                        None,
+                        index,
+                        name,
+                        (),
+                        None,
+                        info.mtu,
+                        info.mac,
+                        None,
+                        None,
+                        None,
+                        None,
+                        None,
+                    )
+                )
+    return tuple(out)
+
+
 def overlay_ns(label: str, name: str, path: str) -> OverlayNs:
-    """One overlay namespace's links, vxlan, neigh and FDB (an error string if unreadable)."""
+    """One overlay namespace's links (name, MTU, MAC), vxlan, neigh and FDB (an error
+    string, never an exception, when it cannot be read)."""
     from toolkit.netns.collect import collect
 
     target = NsTarget(f"{label}:{name}", path)
@@ -39,57 +74,65 @@ def overlay_ns(label: str, name: str, path: str) -> OverlayNs:
         return OverlayNs(
             name,
             path,
-            tuple(collect("links", [target])),
+            _links(path),
             tuple(collect("vxlan", [target])),
             tuple(collect("neigh", [target])),
             tuple(collect("fdb", [target])),
         )
+    except OSError as exc:
+        return OverlayNs(name, path, (), (), (), (), error=exc.strerror or str(exc))
     except OvlabError as exc:
         return OverlayNs(name, path, (), (), (), (), error=exc.message)
 
 
 def vtep_interface(host: DockerHost) -> IfInfo | None:
-    """The daemon namespace's interface that holds the VTEP address."""
-    from toolkit.netns.collect import collect
-
+    """The daemon namespace's interface whose (first) IPv4 address is the VTEP."""
     if not host.vtep:
         return None
     try:
-        addrs = collect("addrs", [NsTarget(host.name, host.netns_path)])
-    except OvlabError:
+        with inside(host.netns_path, "net"):
+            sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+            names = socket.if_nameindex()
+    except (OSError, OvlabError):
         return None
-    dev = next((a.dev for a in addrs if a.address == host.vtep), None)
-    return ifinfo(host.netns_path, str(dev)) if dev else None
+    with sock:
+        for _index, name in names:
+            info = ifaces.read(sock, name)
+            if info is not None and info.ipv4 == host.vtep:
+                return info
+    return None
 
 
 def route_source(netns: str, dst: str) -> str | None:
-    """The source address routing picks for ``dst`` in ``netns`` (RTM_GETROUTE), or None."""
-    from toolkit.host.netlink import iproute_at
-
+    """The source address the kernel picks for ``dst`` in ``netns``: a UDP socket
+    connect(2)ed there runs the same route lookup and source selection as vxlan0's
+    packets (nothing is sent)."""
     try:
-        with iproute_at(netns) as ipr:
-            routes = ipr.route("get", dst=dst)
-    except (OvlabError, OSError):
+        with inside(netns, "net"):
+            s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        with s:
+            s.connect((dst, 4789))
+            return str(s.getsockname()[0])
+    except (OSError, OvlabError):
         return None
-    for r in routes:
-        src = r.get("RTA_PREFSRC")
-        if src:
-            return str(src)
-    return None
 
 
 def containers(host: DockerHost) -> list[ContainerView]:
     """Running containers with their eth0 as ioctl sees it (pids are ours: no pid namespace
     between the daemon and this process on a lab VM or a plain host)."""
-    out = []
-    for c in host.api.containers():
+    from concurrent.futures import ThreadPoolExecutor
+
+    def one(c: dict[str, Any]) -> ContainerView | None:
         try:
             pid = int(host.api.inspect(c["Id"])["State"]["Pid"])
         except (OvlabError, KeyError, TypeError, ValueError):
-            continue
+            return None  # gone meanwhile
         name = (c.get("Names") or ["/" + c["Id"][:12]])[0].lstrip("/")
-        out.append(ContainerView(name, host.name, pid, ifinfo(paths.proc_ns(pid, "net"), "eth0")))
-    return out
+        return ContainerView(name, host.name, pid, ifinfo(paths.proc_ns(pid, "net"), "eth0"))
+
+    listed = host.api.containers()
+    with ThreadPoolExecutor(min(8, max(1, len(listed)))) as pool:  # the daemon answers in parallel
+        return [c for c in pool.map(one, listed) if c is not None]
 
 
 def read(host: DockerHost, peers: list[str], only: set[str] | None = None) -> HostKernel:

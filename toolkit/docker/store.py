@@ -16,13 +16,13 @@ what it means to the daemon (a store on the underlay of a lab VM is reachable to
 from __future__ import annotations
 
 import base64
-import http.client
 import ipaddress
 import json
 import socket
 from typing import Any
 from urllib.parse import urlsplit
 
+from toolkit.docker.http import exchange
 from toolkit.errors import OvlabError, UsageError
 from toolkit.host.ns import inside
 from toolkit.overlay.model import IANA_VXLAN_PORT, Endpoint, Host, Network, Snapshot
@@ -59,14 +59,8 @@ def _get(netns: str | None, host: str, port: int, path: str, url: str) -> tuple[
                 s = socket.create_connection((host, port), timeout=3.0)
         else:
             s = socket.create_connection((host, port), timeout=3.0)
-        conn = http.client.HTTPConnection(host, port, timeout=5.0)
-        conn.sock = s
-        try:
-            conn.request("GET", path)
-            resp = conn.getresponse()
-            return resp.status, resp.read()
-        finally:
-            conn.close()
+        with s:
+            return exchange(s, "GET", path)
     except OSError as exc:
         raise StoreUnreachable(
             f"cluster store {url} does not answer: {exc.strerror or exc}",
