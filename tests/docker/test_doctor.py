@@ -257,7 +257,13 @@ def test_fault_found_and_fixed(dl: DockerLab, fault: str) -> None:
         ]
     else:
         _sh(dl, "vm1", "ip", "link", "set", "vxlan0", "mtu", "1400")
-        want = [("mtu-overlay", "mtu 1450", "mtu 1400")]
+        pid = dl.api("vm1").inspect("c1")["State"]["Pid"]
+        subprocess.run(
+            ["nsenter", "-t", str(pid), "-n", "ip", "link", "set", "eth0", "mtu", "1400"],
+            check=True,
+            timeout=30,
+        )
+        want = [("mtu-overlay", "mtu 1450", "mtu 1400"), ("mtu-container", "mtu 1450", "mtu 1400")]
     rc, rep = doctor(dl)
     got = problems(rep)
     assert rc == (1 if fault == "stale" else 4), got  # stale entries are warnings
@@ -266,6 +272,9 @@ def test_fault_found_and_fixed(dl: DockerLab, fault: str) -> None:
         assert hits, (check, got)
         f = hits[0]
         assert (f["expected"], f["found"]) == (expected, found), f
+        if check == "mtu-container":  # fixed in the container's sandbox, pinned by dockerd
+            assert f["netns"] == "container c1" and "/run/ovdk-docker/netns/" in f["fix"], f
+            continue
         assert f["netns"] == f"1-{dl.net_id[:10]}"
         assert f["fix"].startswith("nsenter --net=") and dl.netns("vm1") in f["fix"], f
     assert all(f["vm"] == "vm1" for f in got), got  # vm2 untouched

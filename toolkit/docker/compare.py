@@ -174,7 +174,12 @@ def _rejoin(h: DockerHost, view: LabView, netns: str | None) -> str:
     return shlex.join(cli)
 
 
-def translate(f: Finding, hosts: dict[str, DockerHost], view: LabView) -> Finding:
+def translate(
+    f: Finding,
+    hosts: dict[str, DockerHost],
+    view: LabView,
+    container_ns: dict[tuple[str, str], str] | None = None,
+) -> Finding:
     """A doctor finding with its lab-VM fix turned into a command for the Docker host."""
     h = hosts.get(f.vm or "")
     fix = f.fix
@@ -188,9 +193,9 @@ def translate(f: Finding, hosts: dict[str, DockerHost], view: LabView) -> Findin
         elif cmd[:1] == ["nsenter"] and cmd[1].startswith(f"--net={paths.DOCKER_NETNS_DIR}/"):
             fix = _in_overlay(h, cmd[1].rsplit("/", 1)[1], *cmd[2:])
         elif argv[2] == "--lab":  # a container's own command (mtu-container)
-            c = view.container(h.name, argv[3])
-            if c is not None:
-                fix = shlex.join(["nsenter", f"--net={paths.proc_ns(c.pid, 'net')}", *cmd])
+            where = (container_ns or {}).get((h.name, argv[4]))  # --lab LAB NAME
+            if where:
+                fix = shlex.join(["nsenter", f"--net={where}", *cmd])
         else:
             cmd = [_dev_of(h, view) if a == "eth1" else a for a in cmd]
             fix = _in_host(h, *cmd)
@@ -231,7 +236,8 @@ def judge(
             continue  # a local other than the advertise address: the route check judges it
         else:
             found.append(f)
-    findings = [translate(f, by_name, view) for f in found]
+    boxes = {(h, n): p for h, k in kernels.items() for n, p in k.container_ns.items()}
+    findings = [translate(f, by_name, view, boxes) for f in found]
     unique = list(dict.fromkeys(findings))
     kernel = {
         h.name: {

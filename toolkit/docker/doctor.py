@@ -51,23 +51,24 @@ def find_hosts(specs: list[str]) -> list[DockerHost]:
     return out
 
 
-def control_plane(hosts: list[DockerHost]) -> tuple[Snapshot, str]:
+def control_plane(hosts: list[DockerHost]) -> tuple[Snapshot, str, dict[str, str]]:
     """The overlay's control plane as a Snapshot, and where it came from.
 
     Classic store first (every host names one; the first is read), then swarm's NetworkDB
-    through the diagnostic server. EnvError (exit 3) when neither is there.
+    through the diagnostic server. EnvError (exit 3) when neither is there. The third item
+    maps endpoint ids to sandbox ids (the classic store has them; NetworkDB does not).
     """
     host_of = {h.vtep: h.name for h in hosts if h.vtep}
     classic = [h for h in hosts if h.cluster_store]
     if classic:
         h = classic[0]
         keys = store.read_keys(str(h.cluster_store), h.netns_path)
-        return store.parse(keys, host_of), str(h.cluster_store)
+        return store.parse(keys, host_of), str(h.cluster_store), store.sandboxes(keys)
     swarm = [h for h in hosts if h.swarm_state == "active"]
     if swarm:
         from toolkit.docker import diag
 
-        return diag.snapshot(swarm, host_of), "networkdb"
+        return diag.snapshot(swarm, host_of), "networkdb", {}
     raise EnvError(
         f"{hosts[0].spec}: the daemon has no overlay control plane (no --cluster-store, "
         "not in swarm mode)",
@@ -105,7 +106,7 @@ class Gathered:
 def gather(specs: list[str], network: str | None = None) -> Gathered:
     """Find the daemons behind ``specs``, read their control plane and kernels (read-only)."""
     hosts = find_hosts(specs)
-    snap, source = control_plane(hosts)
+    snap, source, boxes = control_plane(hosts)
     if not snap.networks:
         raise EnvError(
             f"no overlay networks in {source} ({', '.join(h.name for h in hosts)})",
@@ -119,7 +120,12 @@ def gather(specs: list[str], network: str | None = None) -> Gathered:
             {o.vtep for o in hosts if o.vtep and o.vtep != h.vtep}
             | {e.vtep for e in snap.endpoints.values() if e.vtep != h.vtep}
         )
-        return read(h, peers, wanted)
+        mine = {
+            e.name: boxes[e.id]
+            for e in snap.endpoints.values()
+            if e.host == h.name and e.id in boxes
+        }
+        return read(h, peers, wanted, mine or None)
 
     # One host after the other: netns.lean's dumps share one receive buffer per process.
     kernels = {h.name: one(h) for h in hosts}

@@ -32,6 +32,7 @@ class HostKernel:
     vtep_if: IfInfo | None = None
     containers: list[ContainerView] = field(default_factory=list)
     route_src: dict[str, str | None] = field(default_factory=dict)  # peer VTEP -> source
+    container_ns: dict[str, str] = field(default_factory=dict)  # container -> its netns path
 
 
 def _links(path: str) -> tuple[Link, ...]:
@@ -135,14 +136,34 @@ def containers(host: DockerHost) -> list[ContainerView]:
         return [c for c in pool.map(one, listed) if c is not None]
 
 
-def read(host: DockerHost, peers: list[str], only: set[str] | None = None) -> HostKernel:
-    """Everything of one host's kernel the comparison needs; ``only``: namespace names."""
+def from_sandboxes(host: DockerHost, boxes: dict[str, str]) -> list[ContainerView]:
+    """Containers' eth0 read in their sandboxes pinned by the daemon (no API call each)."""
+    out = []
+    for name, sandbox in sorted(boxes.items()):
+        path = paths.in_root(host.pid, f"{host.netns_dir}/{sandbox[:12]}")
+        out.append(ContainerView(name, host.name, 0, ifinfo(path, "eth0")))
+    return out
+
+
+def read(
+    host: DockerHost,
+    peers: list[str],
+    only: set[str] | None = None,
+    sandboxes: dict[str, str] | None = None,
+) -> HostKernel:
+    """Everything of one host's kernel the comparison needs; ``only``: namespace names;
+    ``sandboxes``: container name -> sandbox id, when the control plane names them."""
     k = HostKernel()
     for name, path in host.overlay_namespaces().items():
         if only is None or name in only:
             k.overlay[name] = overlay_ns(host.name, name, path)
     k.vtep_if = vtep_interface(host)
-    k.containers = containers(host)
+    if sandboxes:
+        k.containers = from_sandboxes(host, sandboxes)
+        k.container_ns = {n: host.reach(f"{host.netns_dir}/{b[:12]}") for n, b in sandboxes.items()}
+    else:
+        k.containers = containers(host)
+        k.container_ns = {c.name: paths.proc_ns(c.pid, "net") for c in k.containers}
     for peer in peers:
         k.route_src[peer] = route_source(host.netns_path, peer)
     return k

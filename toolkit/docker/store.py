@@ -62,8 +62,9 @@ def _get(netns: str | None, host: str, port: int, path: str, url: str) -> tuple[
         with s:
             return exchange(s, "GET", path)
     except OSError as exc:
+        where = f" (asked from {netns})" if netns else ""
         raise StoreUnreachable(
-            f"cluster store {url} does not answer: {exc.strerror or exc}",
+            f"cluster store {url} does not answer: {exc.strerror or exc}{where}",
             hint="is etcd/consul running and reachable from the Docker host?",
         ) from None
 
@@ -163,3 +164,20 @@ def parse(keys: dict[str, bytes], host_of: dict[str, str] | None = None) -> Snap
         name = host_of.get(vtep, vtep)
         snap.hosts[name] = Host(name, vtep, IANA_VXLAN_PORT)
     return snap
+
+
+def sandboxes(keys: dict[str, bytes]) -> dict[str, str]:
+    """Endpoint id -> its sandbox id (the container's namespace is pinned as the sandbox
+    id's first 12 characters under the daemon's netns/ directory: osl/namespace_linux.go)."""
+    out = {}
+    for key, raw in keys.items():
+        part = key.split("/")
+        if len(part) != 3 or part[0] != "endpoint":
+            continue
+        try:
+            sandbox = json.loads(raw).get("sandbox")
+        except (ValueError, AttributeError):
+            continue
+        if isinstance(sandbox, str) and sandbox:
+            out[part[2]] = sandbox
+    return out
