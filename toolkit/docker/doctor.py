@@ -6,7 +6,6 @@ Read-only. :func:`apply_fixes` runs the printed fixes, and only the CLI calls it
 
 from __future__ import annotations
 
-import subprocess
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
@@ -141,6 +140,8 @@ def diagnose(specs: list[str], network: str | None = None) -> DockerReport:
 
 def apply_fixes(report: DockerReport) -> list[tuple[str, int, str]]:
     """Run every finding's fix once, in report order: (command, exit status, stderr)."""
+    import subprocess
+
     done: list[tuple[str, int, str]] = []
     seen: set[str] = set()
     for f in report.findings:

@@ -21,7 +21,6 @@ from toolkit.host import ifaces, paths
 from toolkit.host.ifaces import IfInfo, ifinfo
 from toolkit.host.ns import inside
 from toolkit.netns.records import Link
-from toolkit.netns.target import NsTarget
 
 
 @dataclass
@@ -69,6 +68,7 @@ def overlay_ns(label: str, name: str, path: str) -> OverlayNs:
     """One overlay namespace's links (name, MTU, MAC), vxlan, neigh and FDB (an error
     string, never an exception, when it cannot be read)."""
     from toolkit.netns.collect import collect
+    from toolkit.netns.target import NsTarget
 
     target = NsTarget(f"{label}:{name}", path)
     try:

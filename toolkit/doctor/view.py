@@ -15,7 +15,6 @@ from toolkit.errors import OvlabError
 from toolkit.host import paths
 from toolkit.host.ifaces import IfInfo, ifinfo
 from toolkit.netns.records import Fdb, Link, Neigh, Vxlan
-from toolkit.netns.target import NsTarget
 from toolkit.overlay.model import IANA_VXLAN_PORT, AgentInfo, Endpoint, Network, Snapshot
 
 
@@ -128,6 +127,7 @@ class LabView:
 
 def _overlay_ns(vm: VmView, name: str) -> OverlayNs:
     from toolkit.netns.collect import collect
+    from toolkit.netns.target import NsTarget
 
     path = vm.root(f"{paths.DOCKER_NETNS_DIR}/{name}")
     target = NsTarget(f"{vm.node}:{name}", path)
