@@ -158,3 +158,68 @@ def test_classic_store_keys_parse() -> None:
         "vm1",
         "192.168.100.23",
     )
+
+
+def test_consul_store_is_read_like_etcd() -> None:
+    """The classic store in Consul's KV (base64 values under docker/network/v1.0/), served
+    by a stand-in on loopback: the same Snapshot as from etcd."""
+    import base64
+    import http.server
+    import threading
+
+    nid, eid = "ab" * 32, "cd" * 32
+    kv = {
+        f"network/{nid}": {"id": nid, "name": "dev", "networkType": "overlay"},
+        f"overlay/network/{nid}": {
+            "subnets": [{"SubnetIP": "10.0.1.0/24", "GwIP": "10.0.1.1/24", "Vni": 257}]
+        },
+        f"endpoint/{nid}/{eid}": {
+            "name": "web",
+            "locator": "192.168.100.24",
+            "ep_iface": {"addr": "10.0.1.2/24", "mac": "02:42:0a:00:01:02"},
+        },
+    }
+    body = json.dumps(
+        [
+            {"Key": store.ROOT + k, "Value": base64.b64encode(json.dumps(v).encode()).decode()}
+            for k, v in kv.items()
+        ]
+    ).encode()
+    asked: list[str] = []
+
+    class Kv(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:  # noqa: N802 - the http.server API
+            asked.append(self.path)
+            self.send_response(200)
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *_a: object) -> None:
+            pass
+
+    srv = http.server.HTTPServer(("127.0.0.1", 0), Kv)
+    t = threading.Thread(target=srv.serve_forever, daemon=True)
+    t.start()
+    try:
+        keys = store.read_keys(f"consul://127.0.0.1:{srv.server_port}")
+    finally:
+        srv.shutdown()
+        srv.server_close()
+    assert asked == [f"/v1/kv/{store.ROOT}?recurse=true"]
+    snap = store.parse(keys, {"192.168.100.24": "vm2"})
+    assert [(n.name, n.vni) for n in snap.networks.values()] == [("dev", 257)]
+    assert [(e.name, e.ip, e.host) for e in snap.endpoints.values()] == [("web", "10.0.1.2", "vm2")]
+
+
+def test_unreachable_store_is_exit_4() -> None:
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    with pytest.raises(store.StoreUnreachable) as exc:
+        store.read_keys(f"etcd://127.0.0.1:{port}")
+    assert exc.value.exit_code == EXIT_RUNTIME
+    assert (
+        exc.value.message
+        == f"cluster store etcd://127.0.0.1:{port} does not answer: Connection refused"
+    )
