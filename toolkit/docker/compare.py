@@ -141,13 +141,16 @@ def _in_host(h: DockerHost, *argv: str) -> str:
     """A command run in the Docker host's own network namespace."""
     if h.same_mntns and h.pid and _root_netns(h):
         return shlex.join(argv)
-    return shlex.join(["nsenter", f"--net={paths.proc_ns(h.pid, 'net')}", *argv])
+    return shlex.join(["nsenter", f"--net={h.netns_path}", *argv])
 
 
 def _root_netns(h: DockerHost) -> bool:
-    from toolkit.host import procs
+    import os
 
-    return procs.ns_inode(h.pid, "net") == procs.ns_inode("self", "net")
+    try:
+        return os.stat(h.netns_path).st_ino == os.stat(paths.proc_ns("self", "net")).st_ino
+    except OSError:
+        return False
 
 
 def _in_overlay(h: DockerHost, ns: str, *argv: str) -> str:

@@ -19,13 +19,14 @@ from __future__ import annotations
 import base64
 import ipaddress
 import json
+import os
 import socket
 from typing import Any
 
 from toolkit.docker.discover import DockerHost
 from toolkit.docker.http import exchange
 from toolkit.errors import EnvError, OvlabError
-from toolkit.host import procs
+from toolkit.host.paths import proc_ns
 from toolkit.host.ns import inside
 from toolkit.overlay.model import IANA_VXLAN_PORT, Endpoint, Host, Network, Snapshot
 
@@ -90,7 +91,7 @@ def get(h: DockerHost, path: str) -> Any:
     if h.diag_port is None:
         raise EnvError(f"{h.name} is in swarm mode without a network-diagnostic-port", hint=HOWTO)
     try:
-        if procs.ns_inode(h.pid, "net") == procs.ns_inode("self", "net"):
+        if os.stat(h.netns_path).st_ino == os.stat(proc_ns("self", "net")).st_ino:
             s = socket.create_connection(("127.0.0.1", h.diag_port), timeout=3.0)
         else:  # the server listens on the loopback of the daemon's own namespace
             with inside(h.netns_path, "net"):

@@ -51,6 +51,11 @@ class DockerHost:
     swarm_addr: str | None  # Swarm.NodeAddr (the data-path address unless set apart)
     diag_port: int | None  # network-diagnostic-port from daemon.json, if set
     info: dict[str, Any] = field(default_factory=dict, repr=False)
+    netns_path: str = ""  # the daemon's own network namespace (see host_netns)
+
+    def __post_init__(self) -> None:
+        if not self.netns_path:
+            self.netns_path = host_netns(self.pid)
 
     @property
     def api(self) -> DockerApi:
@@ -62,11 +67,6 @@ class DockerHost:
         """The address the daemon's VXLAN peers send to: the classic advertise address, or
         swarm's node address."""
         return self.advertise or self.swarm_addr
-
-    @property
-    def netns_path(self) -> str:
-        """The daemon's own network namespace (where vxlan0's UDP socket lives)."""
-        return paths.proc_ns(self.pid, "net")
 
     def reach(self, path: str) -> str:
         """``path`` as the daemon sees it, openable from here."""
@@ -96,6 +96,31 @@ class DockerHost:
             except OSError:
                 pass
         return dict(sorted(found.items()))
+
+
+def host_netns(pid: int) -> str:
+    """The network namespace a daemon runs in (where vxlan0's UDP socket lives and the
+    store is reached), as a path: the one most of its threads are in.
+
+    Not /proc/PID/ns/net: that is the main thread's, and libnetwork's goroutines setns(2)
+    their locked OS threads into sandboxes; when one of them is the main thread, Go keeps
+    it (wedged) in that sandbox for good, and /proc/PID/ns/net then names a container's or
+    an overlay namespace (seen under load with dockerd 20.10).
+    """
+    counts: dict[int, list[str]] = {}
+    try:
+        tids = os.listdir(paths.proc(pid, "task"))
+    except OSError:
+        return paths.proc_ns(pid, "net")
+    for tid in tids:
+        path = paths.proc_ns(f"{pid}/task/{tid}", "net")
+        try:
+            counts.setdefault(os.stat(path).st_ino, []).append(path)
+        except OSError:
+            continue  # the thread ended meanwhile
+    if not counts:
+        return paths.proc_ns(pid, "net")
+    return max(counts.values(), key=len)[0]
 
 
 def _args(argv: list[str]) -> dict[str, list[str]]:
