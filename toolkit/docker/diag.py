@@ -26,8 +26,8 @@ from typing import Any
 from toolkit.docker.discover import DockerHost
 from toolkit.docker.http import exchange
 from toolkit.errors import EnvError, OvlabError
-from toolkit.host.paths import proc_ns
 from toolkit.host.ns import inside
+from toolkit.host.paths import proc_ns
 from toolkit.overlay.model import IANA_VXLAN_PORT, Endpoint, Host, Network, Snapshot
 
 HOWTO = (
