@@ -4,9 +4,12 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 OVLAB := $(VENV)/bin/ovlab
-# Debian packages the lab and the tests use.
+# Debian packages the lab and the tests use. docker.io/etcd: `ovlab docker` tests start their
+# own daemons inside lab VMs; deb never lets a system dockerd or etcd start (policy-rc.d,
+# then their units disabled).
 DEB_PKGS := iproute2 iputils-ping procps util-linux openssh-server openssh-client dpkg-dev \
-	tshark graphviz nftables python3-venv chromium chromium-driver
+	tshark graphviz nftables python3-venv chromium chromium-driver \
+	docker.io etcd-server etcd-client busybox-static
 PYTEST_ARGS ?=
 
 .PHONY: setup deb venv consul demo test test-fast bench lint clean
@@ -27,7 +30,11 @@ deb:
 	    printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d; chmod +x /usr/sbin/policy-rc.d; guard=1; fi; \
 	  echo "wireshark-common wireshark-common/install-setuid boolean false" | debconf-set-selections; \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
-	  rc=$$?; [ -n "$$guard" ] && rm -f /usr/sbin/policy-rc.d; exit $$rc; \
+	  rc=$$?; [ -n "$$guard" ] && rm -f /usr/sbin/policy-rc.d; \
+	  case "$$missing" in *docker.io*|*etcd-server*) \
+	    if [ -d /run/systemd/system ]; then \
+	      systemctl disable -q docker.service docker.socket containerd.service etcd.service 2>/dev/null || true; fi;; \
+	  esac; exit $$rc; \
 	fi
 
 venv: $(VENV)/.installed

@@ -26,6 +26,7 @@ LAYERS: list[set[str]] = [
     {"consul"},
     {"overlay"},
     {"doctor"},
+    {"docker"},  # real Docker hosts: judged with the doctor's checks; capture takes docker:X
     {"capture"},  # verify asks the doctor which kernel object explains a failed check
     {"watch"},  # the event stream; doctor --at runs the doctor's checks on a recorded state
     {

@@ -208,6 +208,16 @@ CASES: list[tuple[str, list[str], int, str]] = [
         " — check the path, or name a shipped walkthrough ('ovlab lab ls --shipped')",
     ),
     ("doctor", ["doctor", "ovn-nosuch"], EXIT_USAGE, NOT_UP),
+    ("docker doctor", ["docker", "doctor", "--host", "tcp://x"], EXIT_USAGE,
+     "error: bad --host 'tcp://x' — write unix:///PATH/docker.sock or ssh://[USER@]HOST"),
+    ("docker doctor", ["docker", "doctor", "--host", "{tmp}/none.sock"], EXIT_ENV,
+     "error: no Docker daemon at {tmp}/none.sock: {tmp}/none.sock does not exist"
+     " — start dockerd, or pass --host unix:///PATH/docker.sock"),
+    ("docker import", ["docker", "import", "-o", "{tmp}/out", "--name", "Bad Name"], EXIT_USAGE,
+     "error: lab name 'Bad Name' must start with a lowercase letter …"),
+    ("docker replay", ["docker", "replay", "{tmp}/nosuch"], EXIT_USAGE,
+     "error: {tmp}/nosuch holds no docker import (no readable docker.json)"
+     " — write one with 'ovlab docker import -o DIR'"),
     (
         "capture",
         ["capture", "nosuchns", "-i", "eth1"],
@@ -322,6 +332,9 @@ NEEDS_ROOT: list[tuple[str, list[str]]] = [
     ("exec", ["exec", "ovn-nosuch-vm", "--", "true"]),
     ("agent", ["agent"]),
     ("doctor", ["doctor", "ovn-nosuch"]),
+    ("docker doctor", ["docker", "doctor"]),
+    ("docker import", ["docker", "import", "-o", "{tmp}/out"]),
+    ("docker replay", ["docker", "replay", "{tmp}/out"]),
     ("capture", ["capture", "nosuchns", "-i", "eth1"]),
     ("verify", ["verify", "ovn-nosuch"]),
     ("trace", ["trace", "ovn-nosuch", "c1", "svc1"]),

@@ -67,6 +67,11 @@ def resolve(spec: str, lab: str | None = None) -> Where:
     container name."""
     from toolkit.netns import target
 
+    if spec.startswith("docker:"):
+        from toolkit.docker.targets import resolve as docker_target
+
+        t = docker_target(spec)
+        return Where(t.label, t.path, None)
     try:
         t = target.resolve(spec, lab)
     except NotFound as exc:

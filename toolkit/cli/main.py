@@ -26,6 +26,7 @@ def build_app() -> typer.Typer:
         capture,
         consul,
         containers,
+        docker,
         doctor,
         exec_cmd,
         exercise,
@@ -77,6 +78,7 @@ def build_app() -> typer.Typer:
     from toolkit.cli import serve
 
     app.command("serve")(serve.serve_command)
+    app.add_typer(docker.app, name="docker")
     return app
 
 
@@ -103,6 +105,12 @@ def run() -> None:
             from toolkit.cli.trace_run import fast_trace
 
             code = fast_trace(argv[1:])
+            if code is not None:
+                raise SystemExit(code)
+        elif argv[:2] == ["docker", "doctor"]:
+            from toolkit.cli.docker_fast import fast_doctor
+
+            code = fast_doctor(argv[2:])
             if code is not None:
                 raise SystemExit(code)
         elif argv[:1] == ["run"]:

@@ -62,6 +62,10 @@ def _targets(
         raise UsageError("--all takes no TARGET and no --lab")
     if all_ns:
         return tgt.all_targets(), True
+    if target and target.startswith("docker:"):
+        from toolkit.docker.targets import resolve as docker_target
+
+        return [docker_target(target)], False
     if target:
         return [tgt.resolve(target, lab)], False
     if lab:

@@ -14,10 +14,7 @@ from dataclasses import dataclass, field
 from toolkit.errors import OvlabError
 from toolkit.host import paths
 from toolkit.host.ifaces import IfInfo, ifinfo
-from toolkit.lab import registry, state
-from toolkit.lab.lifecycle import require_up
 from toolkit.netns.records import Fdb, Link, Neigh, Vxlan
-from toolkit.netns.target import NsTarget
 from toolkit.overlay.model import IANA_VXLAN_PORT, AgentInfo, Endpoint, Network, Snapshot
 
 
@@ -130,6 +127,7 @@ class LabView:
 
 def _overlay_ns(vm: VmView, name: str) -> OverlayNs:
     from toolkit.netns.collect import collect
+    from toolkit.netns.target import NsTarget
 
     path = vm.root(f"{paths.DOCKER_NETNS_DIR}/{name}")
     target = NsTarget(f"{vm.node}:{name}", path)
@@ -179,6 +177,10 @@ def _containers(lab: str) -> list[ContainerView]:
 
 def collect(lab: str) -> LabView:
     """Read the whole lab (raises only when the lab itself is not up)."""
+    # Imported here: `ovlab docker doctor` uses this module's records without any lab.
+    from toolkit.lab import registry, state
+    from toolkit.lab.lifecycle import require_up
+
     record = state.load(lab) or require_up(lab)
     if record.phase != "up":
         require_up(lab)  # one line: not healthy / half made
