@@ -1,0 +1,91 @@
+"""``class grade``: the exercise's grade in every student's copy, one row each.
+
+Each copy is graded as ``exercise check`` grades one lab (toolkit.exercise.session.check:
+the same criteria, counted in that copy's record). A copy that is down or has no
+exercise gets a row that says so; it never stops the others being graded.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from toolkit.classroom import store
+from toolkit.errors import OvlabError
+from toolkit.exercise.grade import Grade
+
+CSV_HEADER = "class,student,lab,exercise,result,criteria,hints,seconds,detail"
+
+
+@dataclass(frozen=True)
+class StudentGrade:
+    """One student's row: the grade, or why there is none (``error``)."""
+
+    cls: str
+    student: str
+    lab: str
+    exercise: str
+    grade: Grade | None
+    error: str = ""
+    took: float = 0.0  # seconds the grading of this copy took
+
+    @property
+    def passed(self) -> bool:
+        """The copy passes every criterion."""
+        return self.grade is not None and self.grade.passed
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON twin."""
+        return {
+            "class": self.cls, "student": self.student, "lab": self.lab,
+            "exercise": self.exercise, "passed": self.passed,
+            "grade": self.grade.to_dict() if self.grade else None, "error": self.error,
+            "took": round(self.took, 2),
+        }  # fmt: skip
+
+    def csv_line(self) -> str:
+        """One CSV row under CSV_HEADER (a student with no grade: result ``error``)."""
+        if self.grade is not None:
+            return f"{_csv([self.cls, self.student])},{self.grade.csv_line()}"
+        return _csv(
+            [self.cls, self.student, self.lab, self.exercise, "error", "0/0", 0, 0, self.error]
+        )
+
+
+def _csv(fields: list[object]) -> str:
+    buf = io.StringIO()
+    csv.writer(buf, lineterminator="").writerow(fields)
+    return buf.getvalue()
+
+
+def grade_class(cls: str, only: list[str] | None = None) -> list[StudentGrade]:
+    """Grade every student (or those in ``only``), in class order.
+
+    Raises UsageError when there is no such class, or it runs no exercise.
+    """
+    from toolkit.errors import UsageError
+    from toolkit.exercise import session
+
+    rec = store.require(cls)
+    if not rec.exercise:
+        raise UsageError(
+            f"class {cls!r} runs no exercise: there is nothing to grade",
+            hint="bring a class up with --exercise NAME ('ovlab exercise list')",
+        )
+    rows = []
+    for s in rec.students:
+        if only and s.student not in only:
+            continue
+        t0 = time.monotonic()
+        try:
+            g: Grade | None = session.check(s.lab)
+            err = ""
+        except OvlabError as exc:
+            g, err = None, exc.message
+        rows.append(
+            StudentGrade(cls, s.student, s.lab, rec.exercise, g, err, time.monotonic() - t0)
+        )
+    return rows
