@@ -17,7 +17,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
-from toolkit.classroom import cgroups, names, store
+from toolkit.classroom import cgroups, golden, names, store
 from toolkit.classroom.plan import Plan
 from toolkit.classroom.records import ClassRecord
 from toolkit.errors import OvlabError, UsageError
@@ -59,6 +59,7 @@ def up(plan: Plan, seed: int | None = None, jobs: int = 2, say: Say = _quiet) ->
             exercise_path=str(plan.exercise_path) if plan.exercise_path else None,
             seed=seed if plan.exercise else None,
             provisioned=plan.provisioned,
+            clone=plan.clone,
             limits=plan.limits.to_json(),
             cgroup=str(cgroups.class_cgroup(plan.cgroup_root, plan.cls))
             if plan.cgroup_root
@@ -107,6 +108,8 @@ def _build(plan: Plan, sids: list[str], jobs: int, say: Say) -> Outcome:
         from toolkit.lab import lifecycle
 
         say(f"{sid}: lab {plan.lab(sid)} up")
+        if plan.provisioned and plan.clone:
+            golden.seed(plan.cls, plan.lab(sid), plan.topology.node_names())
         lifecycle.up(plan.topology_for(sid))
         cg = None
         if plan.cgroup_root:
@@ -122,10 +125,14 @@ def _build(plan: Plan, sids: list[str], jobs: int, say: Say) -> Outcome:
     def provision(sid: str) -> None:
         from toolkit.provision import runner
 
-        say(f"{sid}: provisioning {plan.lab(sid)}")
-        result = runner.run(plan.lab(sid))
-        if not result.ok:
-            raise runner.failure_error(result)
+        if plan.clone:
+            say(f"{sid}: starting the golden image's services in {plan.lab(sid)}")
+            golden.start(plan.cls, plan.lab(sid))
+        else:
+            say(f"{sid}: provisioning {plan.lab(sid)}")
+            result = runner.run(plan.lab(sid))
+            if not result.ok:
+                raise runner.failure_error(result)
         with store.locked(plan.cls) as st:
             st.student(sid, phase="provisioned")
 
@@ -135,9 +142,13 @@ def _build(plan: Plan, sids: list[str], jobs: int, say: Say) -> Outcome:
         say(f"{sid}: exercise {plan.exercise} on {plan.lab(sid)}")
         session.start(str(plan.exercise_path), plan.lab(sid), rec.seed, False)
 
+    if plan.provisioned and plan.clone and not golden.have_image(plan.cls):
+        t = time.monotonic()
+        make_image(plan, say)
+        out.stages["golden"] = time.monotonic() - t
     stage("up", lab_up)
     if plan.provisioned:
-        stage("provision", provision, jobs)
+        stage("provision", provision, 1 if plan.clone else jobs)
     if plan.exercise:
         stage("exercise", start)
     for sid in sids:
@@ -148,6 +159,31 @@ def _build(plan: Plan, sids: list[str], jobs: int, say: Say) -> Outcome:
             st.student(sid, phase="ready", seconds=time.monotonic() - started[sid], error="")
     out.seconds = time.monotonic() - t0
     return out
+
+
+def make_image(plan: Plan, say: Say = _quiet) -> None:
+    """Provision the golden lab once, keep its image, remove the lab (toolkit.classroom.golden).
+
+    Raises OvlabError when provisioning fails; the golden lab is removed either way.
+    """
+    import dataclasses
+
+    from toolkit.lab import cleanup, lifecycle
+    from toolkit.provision import runner
+
+    lab = golden.golden_lab(plan.cls)
+    with store.locked(plan.cls) as st:
+        st.data["golden"] = lab
+        st.record("golden-start", lab=lab)
+    try:
+        say(f"golden image: lab {lab} up and provisioned once for every copy")
+        lifecycle.up(dataclasses.replace(plan.topology, name=lab))
+        result = runner.run(lab)
+        if not result.ok:
+            raise runner.failure_error(result)
+        golden.capture(plan.cls, lab)
+    finally:
+        cleanup.teardown(lab)
 
 
 def plan_of(rec: ClassRecord) -> Plan:
@@ -166,7 +202,7 @@ def plan_of(rec: ClassRecord) -> Plan:
     return Plan(
         rec.name, tuple(rec.student_ids), topo, rec.exercise,
         Path(rec.exercise_path) if rec.exercise_path else None, rec.provisioned, rec.limits,
-        est, root,
+        est, root, rec.clone,
     )  # fmt: skip
 
 
@@ -216,9 +252,11 @@ def class_labs(cls: str, rec: ClassRecord | None) -> list[str]:
     """Every lab of the class: the recorded ones, and any ``<class>-sN`` left behind."""
     from toolkit.lab.cleanup import leftovers
 
-    pattern = re.compile(rf"^{re.escape(cls)}-s[0-9]+$")
+    pattern = re.compile(rf"^{re.escape(cls)}-(s[0-9]+|g)$")
     found = {s.lab for s in rec.students} if rec else set()
-    found |= {lab for lab in leftovers(f"{cls}-s") if pattern.match(lab)}
+    if rec is not None and rec.golden:
+        found.add(rec.golden)
+    found |= {lab for lab in leftovers(f"{cls}-") if pattern.match(lab)}
     return sorted(found, key=lambda lab: (len(lab), lab))
 
 

@@ -33,6 +33,7 @@ class Plan:
     limits: Limits
     estimate: capacity.Estimate
     cgroup_root: str | None  # the cgroup2 mount, when limits are set
+    clone: bool = True  # provision a golden lab once and copy it (toolkit.classroom.golden)
 
     def lab(self, sid: str) -> str:
         """The lab name of student ``sid``."""
@@ -48,7 +49,7 @@ class Plan:
             "class": self.cls, "students": list(self.students),
             "labs": [self.lab(s) for s in self.students],
             "topology": str(self.topology.path), "exercise": self.exercise,
-            "provisioned": self.provisioned, "limits": self.limits.to_json(),
+            "provisioned": self.provisioned, "clone": self.clone, "limits": self.limits.to_json(),
             "estimate": self.estimate.to_dict(),
         }  # fmt: skip
 
@@ -61,6 +62,7 @@ def make(
     provision: bool = False,
     limits: Limits = NO_LIMITS,
     available_mib: int | None = None,
+    clone: bool = True,
 ) -> Plan:
     """Check a request and return its plan; UsageError/NotFound (2) or EnvError (3) otherwise.
 
@@ -93,7 +95,8 @@ def make(
             hint=f"see 'ovlab class status {cls}', or 'ovlab class down {cls}'",
         )
     ids = tuple(names.student_id(k) for k in range(1, students + 1))
-    taken = [names.lab_of(cls, s) for s in ids if state.lab_dir(names.lab_of(cls, s)).exists()]
+    labs = [names.lab_of(cls, s) for s in ids] + [f"{cls}-g"]
+    taken = [lab for lab in labs if state.lab_dir(lab).exists()]
     if taken:
         raise UsageError(
             f"lab {taken[0]!r} already exists"
@@ -106,7 +109,7 @@ def make(
 
         check_install_path()
         consul_bin.require()
-    return Plan(cls, ids, topo, ex_name, ex_path, provisioned, limits, est, root)
+    return Plan(cls, ids, topo, ex_name, ex_path, provisioned, limits, est, root, clone)
 
 
 def _check_limits(limits: Limits) -> None:

@@ -5,7 +5,7 @@ Layout of ``<state root>/classes/<class>/class.json`` (version 1)::
     {"version": 1, "name": CLASS, "created": UNIX_TIME,
      "phase": "creating"|"up"|"tearing-down",
      "exercise": NAME|null, "exercise_path": PATH|null, "topology": PATH, "seed": N|null,
-     "provisioned": BOOL,
+     "provisioned": BOOL, "clone": BOOL, "golden": LAB|null,   # toolkit.classroom.golden
      "limits": {"cpu": CPUS|null, "memory_mib": MIB|null},
      "cgroup": PATH|null,                      # the class's cgroup v2 directory, if limited
      "students": {ID: {"lab": LAB, "phase": PHASE, "cgroup": PATH|null,
@@ -106,6 +106,8 @@ class ClassRecord(NamedTuple):
     limits: Limits = Limits()
     cgroup: str | None = None
     students: tuple[StudentRecord, ...] = ()
+    clone: bool = True  # copies come from a golden image (toolkit.classroom.golden)
+    golden: str | None = None  # the golden lab, once recorded (it is removed after use)
 
     def student(self, sid: str) -> StudentRecord | None:
         """The student ``sid``, or None."""
@@ -132,9 +134,10 @@ class ClassRecord(NamedTuple):
                 hint=f"'ovlab class down {name}' removes its labs by their names",
             )
         limits = f.obj("limits")
-        prov = f.raw.get("provisioned", False)
-        if not isinstance(prov, bool):
-            raise fail(f"provisioned is {prov!r}, not true or false")
+        prov, clone = f.raw.get("provisioned", False), f.raw.get("clone", True)
+        for key, val in (("provisioned", prov), ("clone", clone)):
+            if not isinstance(val, bool):
+                raise fail(f"{key} is {val!r}, not true or false")
         students = tuple(
             StudentRecord.from_fields(k, v)
             for k, v in sorted(f.items("students"), key=lambda kv: _order(kv[0]))
@@ -148,12 +151,14 @@ class ClassRecord(NamedTuple):
             exercise=f.opt_string("exercise"),
             exercise_path=f.opt_string("exercise_path"),
             seed=f.opt_integer("seed"),
-            provisioned=prov,
+            provisioned=bool(prov),
             limits=Limits(limits.opt_number("cpu"), limits.opt_integer("memory_mib"))
             if limits
             else Limits(),
             cgroup=f.opt_string("cgroup"),
             students=students,
+            clone=bool(clone),
+            golden=f.opt_string("golden"),
         )
 
     def to_json(self) -> dict[str, object]:
@@ -171,6 +176,8 @@ class ClassRecord(NamedTuple):
             "limits": self.limits.to_json(),
             "cgroup": self.cgroup,
             "students": {s.student: s.to_json() for s in self.students},
+            "clone": self.clone,
+            "golden": self.golden,
         }
 
 

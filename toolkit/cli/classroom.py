@@ -58,6 +58,13 @@ def up_command(
     memory: Annotated[
         int | None, typer.Option("--memory", help="MiB of memory per student (cgroups v2).")
     ] = None,
+    clone: Annotated[
+        bool,
+        typer.Option(
+            "--clone/--no-clone",
+            help="Provision one golden copy and copy it (default), or run Ansible per copy.",
+        ),
+    ] = True,
     jobs: Annotated[
         int, typer.Option("--jobs", "-j", min=1, max=32, help="Copies provisioned at once.")
     ] = 2,
@@ -70,7 +77,7 @@ def up_command(
     from toolkit.classroom import build, plan
     from toolkit.classroom.records import Limits
 
-    p = plan.make(cls, students, exercise, lab, provision, Limits(cpu, memory))
+    p = plan.make(cls, students, exercise, lab, provision, Limits(cpu, memory), clone=clone)
     if dry_run:
         if json_out:
             emit_json("class up --dry-run", p.to_dict())
@@ -229,7 +236,11 @@ def shell_command(ctx: typer.Context, cls: ClassArg, student: StudentArg) -> Non
         from toolkit.classroom import cgroups
 
         cgroups.attach(s.cgroup, [os.getpid()])  # what the student runs counts against the limit
-    env = dict(os.environ, OVLAB_LAB=s.lab, OVLAB_CLASS=cls, OVLAB_STUDENT=sid)
+    import sys
+
+    # This install's ovlab first on PATH: the student's commands are the class's ovlab.
+    path = f"{os.path.dirname(sys.executable)}:{os.environ.get('PATH', '')}"
+    env = dict(os.environ, OVLAB_LAB=s.lab, OVLAB_CLASS=cls, OVLAB_STUDENT=sid, PATH=path)
     if not argv:
         argv = [os.environ.get("SHELL") or "/bin/bash", "-i"]
         env["PS1"] = f"[{cls} {sid}] \\w# "
