@@ -140,3 +140,24 @@ def start(cls: str, lab: str) -> None:
             (dst / conf.name).write_text(text)
             os.chmod(dst / conf.name, conf.stat().st_mode & 0o777)
         _ctl(bin_dir, vm.pid, "update")
+    _wait_agents(lab)
+
+
+AGENT_WAIT = 60.0  # seconds; an agent answers once Consul has elected its leader
+
+
+def _wait_agents(lab: str, timeout: float = AGENT_WAIT) -> None:
+    """Block until every VM's overlay agent has its API socket; OvlabError naming one that not."""
+    import time
+
+    from toolkit.lab import registry
+
+    end = time.monotonic() + timeout
+    for vm in registry.vms(lab):
+        while not os.path.exists(vm.agent_socket):
+            if time.monotonic() > end:
+                raise OvlabError(
+                    f"{lab}/{vm.node}: its overlay agent did not start within {timeout:.0f}s",
+                    hint=f"see 'ovlab exec {lab}/{vm.node} -- tail /var/log/supervisor/*.log'",
+                )
+            time.sleep(0.1)
