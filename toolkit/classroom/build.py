@@ -276,7 +276,7 @@ def down(cls: str, say: Say = _quiet) -> DownReport:
     labs = class_labs(cls, rec)
     if rec is None and not labs and not store.class_dir(cls).exists():
         store.require(cls)  # raises "no class named …"
-    report = DownReport(cls, labs)
+    report = DownReport(cls, [])
     if store.class_dir(cls).exists():
         with store.locked(cls) as st:
             st.data["phase"] = "tearing-down"
@@ -284,6 +284,8 @@ def down(cls: str, say: Say = _quiet) -> DownReport:
     for lab in labs:
         say(f"removing lab {lab}")
         r = cleanup.teardown(lab)
+        if r.actions:
+            report.labs.append(lab)
         report.actions += r.actions
         report.errors += r.errors
     for path in _cgroup_dirs(cls, rec):

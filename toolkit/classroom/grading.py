@@ -75,6 +75,9 @@ def grade_class(cls: str, only: list[str] | None = None) -> list[StudentGrade]:
             f"class {cls!r} runs no exercise: there is nothing to grade",
             hint="bring a class up with --exercise NAME ('ovlab exercise list')",
         )
+    from toolkit.classroom.names import parse_student
+
+    only = [parse_student(cls, o, rec.student_ids) for o in only or ()]
     rows = []
     for s in rec.students:
         if only and s.student not in only:

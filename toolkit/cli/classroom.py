@@ -138,6 +138,10 @@ def grade_command(
     csv_file: Annotated[
         str | None, typer.Option("--csv-file", help="Also write the CSV to this file.")
     ] = None,
+    student: Annotated[
+        list[str] | None,
+        typer.Option("--student", "-s", help="Grade only this student (repeatable)."),
+    ] = None,
 ) -> None:
     """Grade every student's copy: one table (or CSV, or JSON) over the class.
 
@@ -145,7 +149,7 @@ def grade_command(
     """
     from toolkit.classroom import grading
 
-    rows = grading.grade_class(cls)
+    rows = grading.grade_class(cls, student or None)
     text = "\n".join([grading.CSV_HEADER, *(r.csv_line() for r in rows)]) + "\n"
     if csv_file:
         with open(csv_file, "w") as fh:
