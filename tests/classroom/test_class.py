@@ -79,7 +79,10 @@ def test_up_gives_copies_with_the_same_addresses_on_separate_underlays(klass: Cl
         for node in NODES:
             out = ovlab("exec", f"{lab}/{node}", "--", "ip", "-j", "addr", "show", "eth1").stdout
             link = json.loads(out)[0]
-            eth1[node] = (link["address"], [a["local"] for a in link["addr_info"]])
+            eth1[node] = (
+                link["address"],
+                [a["local"] for a in link["addr_info"] if a["family"] == "inet"],
+            )
         ul = f"ovlab-{lab}-ul"
         ports = json.loads(
             subprocess.run(
