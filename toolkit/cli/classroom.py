@@ -142,6 +142,9 @@ def grade_command(
         list[str] | None,
         typer.Option("--student", "-s", help="Grade only this student (repeatable)."),
     ] = None,
+    jobs: Annotated[
+        int, typer.Option("--jobs", "-j", min=1, max=64, help="Copies graded at once.")
+    ] = 4,
 ) -> None:
     """Grade every student's copy: one table (or CSV, or JSON) over the class.
 
@@ -149,7 +152,7 @@ def grade_command(
     """
     from toolkit.classroom import grading
 
-    rows = grading.grade_class(cls, student or None)
+    rows = grading.grade_class(cls, student or None, jobs)
     text = "\n".join([grading.CSV_HEADER, *(r.csv_line() for r in rows)]) + "\n"
     if csv_file:
         with open(csv_file, "w") as fh:
