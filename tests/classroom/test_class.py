@@ -19,6 +19,7 @@ import pytest
 
 from tests.helpers import lab_name, one_line, ovlab
 from tests.jsonout import data as json_data
+from toolkit.host import paths
 
 pytestmark = pytest.mark.root
 EXERCISE = "security-update"
@@ -45,7 +46,7 @@ class Class:
         return "4789" in self.vm(student, "nft", "list", "ruleset")
 
     def pids(self, student: str) -> dict[str, int]:
-        raw = json.loads(Path(f"/run/ovlab/labs/{self.labs[student]}/state.json").read_text())
+        raw = json.loads(Path(paths.labs_root(), self.labs[student], "state.json").read_text())
         return {n: v["pid"] for n, v in raw["nodes"].items()}
 
     def grade(self, *args: str) -> tuple[int, Any]:
@@ -163,7 +164,7 @@ def test_reset_rebuilds_one_copy_and_leaves_the_other(klass: Class) -> None:
 
 
 def test_bad_input_is_one_line_and_builds_nothing(klass: Class) -> None:
-    labs = set(os.listdir("/run/ovlab/labs"))
+    labs = set(os.listdir(paths.labs_root()))
     for argv, want in [
         (["class", "reset", klass.name, "s9"], f"error: class '{klass.name}' has no student 's9'"),
         (["class", "shell", klass.name, "7"], f"error: class '{klass.name}' has no student '7'"),
@@ -179,16 +180,16 @@ def test_bad_input_is_one_line_and_builds_nothing(klass: Class) -> None:
     line = one_line(proc)
     if "needs about" in line:  # this machine cannot hold 200 (24 GiB here: it cannot)
         assert proc.returncode == 2 and "MiB per student" in line and "at most" in line
-    assert set(os.listdir("/run/ovlab/labs")) == labs
-    assert not Path("/run/ovlab/classes/ovcl-big").exists()
+    assert set(os.listdir(paths.labs_root())) == labs
+    assert not Path(paths.state_root(), "classes", "ovcl-big").exists()
 
 
 def test_down_leaves_nothing(klass: Class) -> None:
     ovlab("class", "down", klass.name, timeout=300)
     prefix = f"{klass.name}-"
-    assert not [n for n in os.listdir("/run/netns") if prefix in n]
-    assert not [n for n in os.listdir("/run/ovlab/labs") if n.startswith(prefix)]
-    assert not Path(f"/run/ovlab/classes/{klass.name}").exists()
+    assert not [n for n in os.listdir(paths.NAMED_NETNS_DIR) if prefix in n]
+    assert not [n for n in os.listdir(paths.labs_root()) if n.startswith(prefix)]
+    assert not Path(paths.state_root(), "classes", klass.name).exists()
     mounts = Path("/proc/self/mountinfo").read_text()
     assert f"/labs/{prefix}" not in mounts
     tagged = subprocess.run(["pgrep", "-f", f"ovlab:{prefix}"], capture_output=True, text=True)

@@ -11,6 +11,7 @@ import pytest
 
 from tests.helpers import lab_name, ovlab
 from tests.jsonout import data as json_data
+from toolkit.host import paths
 
 pytestmark = pytest.mark.root
 
@@ -24,12 +25,12 @@ def test_down_after_a_crash_in_the_middle_of_up(_clean_labs: None) -> None:
         assert proc.returncode == -9, proc.stderr
         st = json_data(ovlab("class", "status", cls, "--json").stdout, "class status")
         assert [s["phase"] for s in st["students"]] == ["recorded", "recorded"]
-        assert f"ovlab-{cls}-s1-ul" in os.listdir("/run/netns")
+        assert f"ovlab-{cls}-s1-ul" in os.listdir(paths.NAMED_NETNS_DIR)
     finally:
         down = ovlab("class", "down", cls, check=False, timeout=120)
     assert down.returncode == 0, down.stderr
-    assert not [n for n in os.listdir("/run/netns") if n.startswith(f"ovlab-{cls}-")]
-    assert not [n for n in os.listdir("/run/ovlab/labs") if n.startswith(f"{cls}-")]
-    assert not Path(f"/run/ovlab/classes/{cls}").exists()
+    assert not [n for n in os.listdir(paths.NAMED_NETNS_DIR) if n.startswith(f"ovlab-{cls}-")]
+    assert not [n for n in os.listdir(paths.labs_root()) if n.startswith(f"{cls}-")]
+    assert not Path(paths.state_root(), "classes", cls).exists()
     tagged = subprocess.run(["pgrep", "-f", f"ovlab:{cls}-"], capture_output=True, text=True)
     assert tagged.stdout == ""

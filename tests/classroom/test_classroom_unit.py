@@ -120,3 +120,13 @@ def test_the_csv_has_one_row_per_student_under_its_header() -> None:
     assert got[0]["detail"] == "verify=pass;ping=pass"
     assert got[1]["detail"] == "lab is down"
     assert rows[0].passed and not rows[1].passed
+
+
+def test_a_student_cgroup_gets_its_limits(tmp_path: Path) -> None:
+    # A plain directory stands in for the cgroup2 mount: the files written are the API.
+    path = Path(cgroups.create(str(tmp_path), "demo", "s1", 0.5, 256))
+    assert path == tmp_path / "ovlab-class-demo" / "s1"
+    assert (tmp_path / "cgroup.subtree_control").read_text() == "+cpu +memory"
+    assert (path.parent / "cgroup.subtree_control").read_text() == "+cpu +memory"
+    assert (path / "cpu.max").read_text() == "50000 100000"
+    assert (path / "memory.max").read_text() == str(256 * 1024 * 1024)
