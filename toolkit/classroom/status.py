@@ -37,12 +37,14 @@ class StudentStatus:
 
 def status(cls: str) -> dict[str, Any]:
     """The class and a StudentStatus per student (UsageError when there is no such class)."""
-    from toolkit.classroom.usage import lab_memory_kib
+    from toolkit.classroom.usage import labs_memory_kib
     from toolkit.exercise import record
     from toolkit.lab import lifecycle, state
     from toolkit.lab.records import StateError
 
     rec = store.require(cls)
+    unlimited = [s.lab for s in rec.students if not s.cgroup]
+    pss = labs_memory_kib(unlimited) if unlimited else {}
     rows = []
     for s in rec.students:
         try:
@@ -52,7 +54,7 @@ def status(cls: str) -> dict[str, Any]:
         healthy = bool(lab) and lifecycle.is_healthy(lab)  # type: ignore[arg-type]
         ex = record.load(s.lab) if healthy else None
         mem = cgroups.memory_current(s.cgroup) if s.cgroup else None
-        mib = mem / 2**20 if mem is not None else (lab_memory_kib(s.lab) / 1024 if healthy else 0.0)
+        mib = mem / 2**20 if mem is not None else (pss.get(s.lab, 0) / 1024 if healthy else 0.0)
         rows.append(
             StudentStatus(
                 s.student,

@@ -1,15 +1,16 @@
-"""What a student's copy costs now: memory of every process in its VMs (a collector).
+"""What students' copies cost now: memory of every process in their VMs (a collector).
 
 Proportional set size (/proc/PID/smaps_rollup ``Pss:``) shares a library's pages among
 the processes mapping it, so the sum over copies is what the copies cost together.
-Processes are found by the VMs' net and mount namespace inodes (the lab's state file)
-and by the lab's tag on their command line (containers, toolkit.lab.tags).
+Processes are found by the VMs' net and mount namespace inodes (each lab's state file)
+and by the lab's tag on their command line (containers, toolkit.lab.tags). /proc is
+scanned once for all the labs asked about, not once per lab.
 """
 
 from __future__ import annotations
 
 from toolkit.host import paths, procs
-from toolkit.lab import cleanup, state
+from toolkit.lab import state, tags
 
 
 def pss_kib(pid: int) -> int:
@@ -21,21 +22,40 @@ def pss_kib(pid: int) -> int:
         return 0
 
 
+def labs_pids(labs: list[str]) -> dict[str, list[int]]:
+    """Every process in each lab's VMs, sorted, per lab."""
+    owner: dict[tuple[str, int], str] = {}  # (kind, namespace inode) -> lab
+    out: dict[str, set[int]] = {lab: set() for lab in labs}
+    for lab in labs:
+        rec = state.load(lab)
+        for vm in rec.nodes if rec else ():
+            for kind, ino in (("net", vm.netns), ("mnt", vm.mntns)):
+                if ino:
+                    owner[(kind, ino)] = lab
+            if vm.pid and procs.pid_alive(vm.pid, vm.starttime):
+                out[lab].add(vm.pid)
+    for kind in ("net", "mnt"):
+        for (_dev, ino), pids in procs.by_namespace(kind).items():
+            hit = owner.get((kind, ino))
+            if hit is not None:
+                out[hit].update(pids)
+    for pid, argv in procs.cmdlines():  # containers carry their lab's tag
+        tag = tags.in_cmdline(b"\0".join(argv))
+        if tag is not None and tag.lab in out:
+            out[tag.lab].add(pid)
+    return {lab: sorted(p) for lab, p in out.items()}
+
+
 def lab_pids(lab: str) -> list[int]:
-    """Every process in the lab's VMs (their net namespaces), sorted."""
-    rec = state.load(lab)
-    if rec is None:
-        return []
-    found: set[int] = set(cleanup.tagged_pids(lab))  # containers carry the lab's tag
-    for vm in rec.nodes:
-        for kind, ino in (("net", vm.netns), ("mnt", vm.mntns)):
-            if ino:
-                found.update(procs.pids_in_ns(kind, ino))
-        if vm.pid and procs.pid_alive(vm.pid, vm.starttime):
-            found.add(vm.pid)
-    return sorted(found)
+    """Every process in one lab's VMs, sorted."""
+    return labs_pids([lab])[lab]
+
+
+def labs_memory_kib(labs: list[str]) -> dict[str, int]:
+    """Summed PSS of each lab's processes, KiB."""
+    return {lab: sum(pss_kib(p) for p in pids) for lab, pids in labs_pids(labs).items()}
 
 
 def lab_memory_kib(lab: str) -> int:
-    """Summed PSS of the lab's processes, KiB."""
-    return sum(pss_kib(p) for p in lab_pids(lab))
+    """Summed PSS of one lab's processes, KiB."""
+    return labs_memory_kib([lab])[lab]
