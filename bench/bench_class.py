@@ -115,7 +115,9 @@ def main() -> None:
     if not rows:
         return
     avail = capacity.mem_available_mib()
-    per_mib = max(max(r["pss_mib"], r["avail_drop_mib"]) for r in rows)
+    # PSS, not the fall of MemAvailable: on a shared machine the latter moves with
+    # everyone else's work (and page cache a copy maps is counted as available).
+    per_mib = max(r["pss_mib"] for r in rows)
     per_cpu = max(r["cpu_cores"] for r in rows)
     by_mem = int(avail * (1 - capacity.RESERVE_FRACTION) // per_mib)
     by_cpu = int((os.cpu_count() or 1) * 0.5 // per_cpu) if per_cpu > 0 else 10**6
@@ -140,8 +142,9 @@ def main() -> None:
         )
     lines += [
         "",
-        f"- Memory per student: {per_mib:.0f} MiB measured (the estimate `class up` uses:"
-        f" {est} MiB).",
+        f"- Memory per student: {per_mib:.0f} MiB PSS measured (the estimate `class up` uses:"
+        f" {est} MiB). The MemAvailable column is informational: it moves with the other"
+        " work on a shared machine.",
         f"- Largest class by memory: {by_mem} students (80 % of MemAvailable); by CPU:"
         f" {by_cpu} (half of {os.cpu_count()} cores at {per_cpu * 100:.1f} % idle CPU each).",
         f"- **Largest class this machine holds: {min(by_mem, by_cpu)} students.**",
@@ -161,6 +164,7 @@ def main() -> None:
     out = ROOT / "bench" / "report" / "class.md"
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(text)
+    out.with_suffix(".json").write_text(json.dumps(rows, indent=1) + "\n")
 
 
 if __name__ == "__main__":
