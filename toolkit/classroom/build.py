@@ -144,7 +144,14 @@ def _build(plan: Plan, sids: list[str], jobs: int, say: Say) -> Outcome:
 
     if plan.provisioned and plan.clone and not golden.have_image(plan.cls):
         t = time.monotonic()
-        make_image(plan, say)
+        try:
+            make_image(plan, say)
+        except OvlabError as exc:
+            raise OvlabError(
+                f"class {plan.cls}: the golden image failed: {exc.message}",
+                hint=f"{exc.hint + '; ' if exc.hint else ''}'ovlab class down {plan.cls}'"
+                " removes what was made",
+            ) from None
         out.stages["golden"] = time.monotonic() - t
     stage("up", lab_up)
     if plan.provisioned:
