@@ -147,7 +147,9 @@ def main() -> None:
         " work on a shared machine.",
         f"- Largest class by memory: {by_mem} students (80 % of MemAvailable); by CPU:"
         f" {by_cpu} (half of {os.cpu_count()} cores at {per_cpu * 100:.1f} % idle CPU each).",
-        f"- **Largest class this machine holds: {min(by_mem, by_cpu)} students.**",
+        f"- **Largest class this machine holds: {min(by_mem, by_cpu)} students** (extrapolated"
+        " from the sizes measured above, per student; not built at that size on a shared"
+        " machine).",
     ]
     if clone:
         lines.append(
