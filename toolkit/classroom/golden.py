@@ -141,6 +141,7 @@ def start(cls: str, lab: str) -> None:
             os.chmod(dst / conf.name, conf.stat().st_mode & 0o777)
         _ctl(bin_dir, vm.pid, "update")
     _wait_agents(lab)
+    _wait_store(lab)
 
 
 AGENT_WAIT = 60.0  # seconds; an agent answers once Consul has elected its leader
@@ -161,3 +162,23 @@ def _wait_agents(lab: str, timeout: float = AGENT_WAIT) -> None:
                     hint=f"see 'ovlab exec {lab}/{vm.node} -- tail /var/log/supervisor/*.log'",
                 )
             time.sleep(0.1)
+
+
+def _wait_store(lab: str, timeout: float = AGENT_WAIT) -> None:
+    """Block until the agents answer with the store (Consul has elected its leader again)."""
+    import time
+
+    from toolkit.capture.annotate import snapshot
+
+    end = time.monotonic() + timeout
+    while True:
+        try:
+            snapshot(lab)
+            return
+        except OvlabError as exc:
+            if time.monotonic() > end:
+                raise OvlabError(
+                    f"{lab}: the store did not answer within {timeout:.0f}s: {exc.message}",
+                    hint=f"see 'ovlab consul members {lab}'",
+                ) from None
+            time.sleep(0.5)
