@@ -35,6 +35,7 @@ LAYERS: list[set[str]] = [
         "trace",
         "exercise",
     },  # trace walks the kernel's tables; exercises grade with doctor and verify
+    {"classroom"},  # N copies of an exercise's lab, graded with the exercise's grader
     {"render"},
     {"serve"},  # the browser page: graph, doctor, watch, exercise and walk records served
     {"cli"},

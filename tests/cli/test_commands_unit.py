@@ -29,6 +29,7 @@ ALL_CAPS = (1 << 12) | (1 << 21)  # CAP_NET_ADMIN, CAP_SYS_ADMIN (toolkit/cli/co
 UP = "— see 'ovlab lab ls'"
 NOT_UP = f"error: no lab named 'ovn-nosuch' is up {UP}"
 NO_NS = "error: no namespace or lab node named 'nosuchns' — see 'ovlab netns ls'"
+NO_CLASS = "error: no class named 'ovn-c' — start one: ovlab class up"
 NOT_ROOT = (
     "error: ovlab needs root (missing CAP_NET_ADMIN, CAP_SYS_ADMIN) — run it with sudo, or as root"
 )
@@ -312,6 +313,20 @@ CASES: list[tuple[str, list[str], int, str]] = [
      "error: --listen 'lab-vm-1' is not an IP address — e.g. --listen 127.0.0.1"),
     ("serve", ["serve", "ovn-nosuch", "--port", "70000"], EXIT_USAGE,
      "error: Invalid value for '--port': 70000 is not in the range 0<=x<=65535. — …"),
+    ("class up", ["class", "up", "ovn-c", "-n", "2", "--exercise", "rebuilt-by-han"], EXIT_USAGE,
+     "error: no exercise named 'rebuilt-by-han' — did you mean 'rebuilt-by-hand'?"),
+    ("class up", ["class", "up", "ovn-c", "-n", "0"], EXIT_USAGE,
+     "error: --students 0: a class has 1 to 200 students — give the number of students, e.g."
+     " --students 8"),
+    ("class up", ["class", "up", "Bad_Class", "-n", "2"], EXIT_USAGE,
+     "error: class name 'Bad_Class' must start with a lowercase letter — …"),
+    ("class status", ["class", "status", "ovn-c"], EXIT_USAGE, NO_CLASS),
+    ("class grade", ["class", "grade", "ovn-c"], EXIT_USAGE, NO_CLASS),
+    ("class reset", ["class", "reset", "ovn-c", "s1"], EXIT_USAGE, NO_CLASS),
+    ("class down", ["class", "down", "ovn-c"], EXIT_USAGE, NO_CLASS),
+    ("class shell", ["class", "shell", "ovn-c", "s1"], EXIT_USAGE, NO_CLASS),
+    ("class ls", ["class", "ls", "--bogus"], EXIT_USAGE,
+     "error: No such option: --bogus — see 'ovlab class ls --help'"),
 ]  # fmt: skip
 
 # Commands that need root, each with input that is otherwise fine (or not yet checked).
@@ -349,6 +364,13 @@ NEEDS_ROOT: list[tuple[str, list[str]]] = [
     ("exercise reveal", ["exercise", "reveal", "ovn-nosuch"]),
     ("exercise reset", ["exercise", "reset", "ovn-nosuch"]),
     ("serve", ["serve", "ovn-nosuch"]),
+    ("class up", ["class", "up", "ovn-c", "-n", "2"]),
+    ("class status", ["class", "status", "ovn-c"]),
+    ("class grade", ["class", "grade", "ovn-c"]),
+    ("class reset", ["class", "reset", "ovn-c", "s1"]),
+    ("class down", ["class", "down", "ovn-c"]),
+    ("class shell", ["class", "shell", "ovn-c", "s1"]),
+    ("class ls", ["class", "ls"]),
 ]
 
 OK_TOPOLOGY = (

@@ -6,6 +6,8 @@ Each returns None, having done nothing, for anything it does not fully understan
 
 from __future__ import annotations
 
+import os
+
 from toolkit.cli.common import emit_json, needs_root
 
 _RUN_VALUE = {"--name", "--net", "--publish-service", "--node", "--lab", "--store-timeout"}
@@ -51,7 +53,7 @@ def _run(opts: dict[str, str], json_out: bool, cmd: list[str], timeout: float | 
     with WaitSpinner(not json_out) as spinner:
         result = run_container(
             opts.get("--node"),
-            opts.get("--lab"),
+            opts.get("--lab") or os.environ.get("OVLAB_LAB"),  # as typer's --lab (options.LabOpt)
             opts["--name"],
             opts.get("--net"),
             opts.get("--publish-service"),

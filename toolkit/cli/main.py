@@ -72,6 +72,9 @@ def build_app() -> typer.Typer:
     from toolkit.cli import watch
 
     app.command("watch")(watch.watch_command)
+    from toolkit.cli import classroom
+
+    app.add_typer(classroom.app, name="class")
     app.command("record")(watch.record_command)
     app.command("diff")(watch.diff_command)
     lab.app.command("snapshot")(watch.snapshot_command)

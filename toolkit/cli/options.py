@@ -45,6 +45,7 @@ LabArg = Annotated[
         metavar="LAB",
         autocompletion=complete.labs,
         show_default=False,
+        envvar="OVLAB_LAB",  # set by `class shell` and `exec`: the lab this shell works on
     ),
 ]
 LabOpt = Annotated[
@@ -53,6 +54,7 @@ LabOpt = Annotated[
         "--lab",
         help="Lab to look in, when several are up or names clash.",
         autocompletion=complete.labs,
+        envvar="OVLAB_LAB",
     ),
 ]
 # exec's NODE: a VM, or a container (found by its tag, toolkit.overlay.locate).
