@@ -17,7 +17,7 @@ from pathlib import Path
 
 from toolkit.errors import OvlabError, UsageError
 from toolkit.host import paths, procs
-from toolkit.lab import cleanup, registry, state
+from toolkit.lab import capacity, cleanup, registry, state
 from toolkit.lab.impair import Impairment
 from toolkit.lab.model import Topology
 from toolkit.lab.names import ifname
@@ -83,12 +83,15 @@ def up(topo: Topology, progress: Progress | None = None) -> UpResult:
                 f"lab {topo.name!r} is up from an older version of {where}",
                 hint=f"run 'ovlab lab down {topo.name}' and then 'up' again to apply the change",
             )
+        capacity.check(topo)  # refuses (exit 3) before anything is cleared or made
         # Half-made or a VM died: clear what is there and build afresh.
         say("clearing a half-made lab", 0, 1)
         report = cleanup.teardown(topo.name)
         if report.errors:
             raise OvlabError(f"could not clear lab {topo.name}: {'; '.join(report.errors)}")
         rebuilt = True
+    else:
+        capacity.check(topo)
     _create(topo, where, digest, say)
     return UpResult(topo.name, changed=True, seconds=time.monotonic() - t0, rebuilt=rebuilt)
 
