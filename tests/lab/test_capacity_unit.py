@@ -25,15 +25,16 @@ def topo(servers: int, clients: int, per_vm: int = 0):
 
 def test_estimate_adds_the_measured_parts_per_role() -> None:
     est = capacity.estimate(topo(3, 7, per_vm=10))
-    # By hand, MiB: init 16 + agent 32 + kernel 4 + 10 containers x 6.5 = 117, then consul.
-    assert est.total_mib == pytest.approx(3 * (117 + 52) + 7 * (117 + 50))
+    # By hand, MiB: init 16 + agent 32 + kernel 4 + 10 containers x 6.5 = 117, then consul's
+    # own memory per VM, and its shared text once.
+    assert est.total_mib == pytest.approx(3 * (117 + 20) + 7 * (117 + 16) + 37)
     assert est.per_vm_mib == pytest.approx(est.total_mib / 10)
     assert (est.vms, est.servers, est.containers_per_vm) == (10, 3, 10)
 
 
 def test_estimate_grows_linearly_with_vms() -> None:
     small, big = capacity.estimate(topo(3, 17)), capacity.estimate(topo(3, 197))
-    assert big.total_mib - small.total_mib == pytest.approx(180 * (16 + 32 + 4 + 50))
+    assert big.total_mib - small.total_mib == pytest.approx(180 * (16 + 32 + 4 + 16))
 
 
 def test_hundred_vm_lab_is_estimated_with_its_containers() -> None:
@@ -43,11 +44,11 @@ def test_hundred_vm_lab_is_estimated_with_its_containers() -> None:
 
 
 def test_refusal_names_the_numbers_or_is_none() -> None:
-    est = capacity.estimate(topo(1, 1))  # 2 VMs: 16+32+4 = 52, +52 and +50 -> 206 MiB
+    est = capacity.estimate(topo(1, 1))  # 2 VMs: 16+32+4 = 52, +20 and +16, +37 -> 177 MiB
     assert capacity.refusal(est, available_mib=2000, keep_mib=1024) is None
     why = capacity.refusal(est, available_mib=1100, keep_mib=1024)
     assert why == (
-        "lab needs ~206 MiB (2 VMs × 103 MiB) but only 76 MiB is free"
+        "lab needs ~177 MiB (2 VMs × 88 MiB) but only 76 MiB is free"
         " (MemAvailable 1.1 GiB minus 1.0 GiB headroom)"
     )
 

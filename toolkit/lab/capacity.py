@@ -6,8 +6,11 @@ so shared pages count once per sharer) measured on a provisioned seed lab on Deb
 with Debian 11's consul 1.8.7 (bench/bench_scale.py prints them for a live lab):
 
 - the VM's init with its supervisord (``toolkit.lab.vminit``): 15.3 MiB;
-- the Consul agent: 49-52 MiB, most of it the binary's text. Each VM runs its own
-  copy (the role copies it into the VM's private /var), so no page is shared;
+- the Consul agent: 13-14 MiB of its own (anonymous) memory, plus the binary's text,
+  ~37 MiB, counted once: lab VMs run one symlinked binary (the consul role's ``link``
+  install), so every VM's agent shares those pages. (With the ``copy`` install each
+  VM had its own 68 MB file, and the PSS was 49-52 MiB per agent.) Servers keep the
+  Raft log and the catalog: a few MiB more, more with many nodes;
 - the overlay agent (``ovlab agent``): 27.6 MiB with a handful of endpoints; more
   with a thousand, hence the round figure;
 - a container: its ``cinit`` (4.4 MiB) plus a network namespace and a veth pair.
@@ -27,8 +30,9 @@ from toolkit.lab.model import Topology
 MIB = 1024 * 1024
 # MiB per part of a provisioned VM (see the module docstring for where each comes from).
 VM_INIT_MIB = 16.0
-CONSUL_SERVER_MIB = 52.0
-CONSUL_CLIENT_MIB = 50.0
+CONSUL_SERVER_MIB = 20.0
+CONSUL_CLIENT_MIB = 16.0
+CONSUL_TEXT_MIB = 37.0  # once per lab: the shared binary's resident text
 AGENT_MIB = 32.0
 VM_KERNEL_MIB = 4.0
 CONTAINER_MIB = 6.5
@@ -70,6 +74,7 @@ def estimate(topo: Topology) -> Estimate:
     clients = len(topo.nodes) - servers
     base = VM_INIT_MIB + AGENT_MIB + VM_KERNEL_MIB + topo.containers_per_vm * CONTAINER_MIB
     total = servers * (base + CONSUL_SERVER_MIB) + clients * (base + CONSUL_CLIENT_MIB)
+    total += CONSUL_TEXT_MIB if topo.nodes else 0.0
     per_vm = total / len(topo.nodes) if topo.nodes else 0.0
     return Estimate(len(topo.nodes), servers, topo.containers_per_vm, per_vm, total)
 
