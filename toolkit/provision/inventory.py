@@ -10,7 +10,6 @@ from toolkit.lab import state
 from toolkit.lab.lifecycle import install_bin, require_up
 from toolkit.lab.records import LabRecord
 
-
 # Lab-only Consul timing for agents that share one machine (the consul role's
 # defaults/main.yml says why each; real VMs keep Consul's defaults). retry_interval: a
 # client that starts before its server listens tries again after 1 s, not 5 s.
