@@ -54,17 +54,27 @@ def topology(lab: str, n: int, per_vm: int) -> str:
 
 
 def timed(*args: str, check: bool = True, timeout: float = 3600) -> tuple[float, int, str]:
+    """(seconds, exit code, stdout) of one CLI run; past ``timeout`` its whole process group
+    (Ansible's workers too) is killed and StepFailed says so."""
     t = time.monotonic()
-    proc = subprocess.run(
+    proc = subprocess.Popen(
         [sys.executable, "-m", "toolkit.cli.main", *args],
-        capture_output=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
         text=True,
         cwd=ROOT,
-        timeout=timeout,
+        start_new_session=True,
     )
+    try:
+        out, err = proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, 9)
+        proc.communicate()
+        what = " ".join(args[:2])
+        raise StepFailed(f"ovlab {what} still running after {timeout:.0f} s") from None
     if check and proc.returncode not in (0, 1):
-        raise StepFailed(f"ovlab {' '.join(args[:3])} exit {proc.returncode}: {proc.stderr[-300:]}")
-    return time.monotonic() - t, proc.returncode, proc.stdout
+        raise StepFailed(f"ovlab {' '.join(args[:3])} exit {proc.returncode}: {err[-300:]}")
+    return time.monotonic() - t, proc.returncode, out
 
 
 class StepFailed(Exception):
@@ -208,7 +218,9 @@ def seed_scenario(lab: str, first: str, last: str) -> bool:
     return proc.returncode == 0
 
 
-def measure(n: int, per_vm: int, provision: bool, budget: float) -> dict[str, Any]:
+def measure(
+    n: int, per_vm: int, provision: bool, budget: float, prov_timeout: float
+) -> dict[str, Any]:
     lab = f"bsc{n}"
     row: dict[str, Any] = {"vms": n, "containers_per_vm": per_vm, "date": time.strftime("%F %T")}
     with tempfile.TemporaryDirectory() as tmp:
@@ -230,7 +242,7 @@ def measure(n: int, per_vm: int, provision: bool, budget: float) -> dict[str, An
                                cwd=ROOT / "playbooks", env=env, capture_output=True)  # fmt: skip
                 row["floor_provision_s"] = time.monotonic() - t
                 step = "provision"
-                row["provision_s"] = timed("provision", lab, "--json")[0]
+                row["provision_s"] = timed("provision", lab, "--json", timeout=prov_timeout)[0]
                 step = "consul members alive"
                 t = time.monotonic()
                 while not members_alive(lab, n):
@@ -303,6 +315,7 @@ def main() -> None:
     ap.add_argument("--provision-max", type=int, default=100)
     ap.add_argument("--containers", type=int, default=None, help="per VM (10 at 100 VMs, else 1)")
     ap.add_argument("--budget", type=float, default=600.0, help="seconds for starting containers")
+    ap.add_argument("--provision-timeout", type=float, default=3600.0)
     ap.add_argument("--no-report", action="store_true")
     args = ap.parse_args()
     REPORT.mkdir(parents=True, exist_ok=True)
@@ -310,7 +323,7 @@ def main() -> None:
     rows = {r["vms"]: r for r in json.loads(store.read_text())} if store.exists() else {}
     for n in (int(x) for x in args.sizes.split(",")):
         per_vm = args.containers if args.containers is not None else (10 if n >= 100 else 1)
-        row = measure(n, per_vm, n <= args.provision_max, args.budget)
+        row = measure(n, per_vm, n <= args.provision_max, args.budget, args.provision_timeout)
         rows[n] = row
         store.write_text(json.dumps(sorted(rows.values(), key=lambda r: r["vms"]), indent=1))
         keys = ("up_s", "floor_up_s", "provision_s", "floor_provision_s", "doctor_s",
