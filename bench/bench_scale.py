@@ -275,6 +275,12 @@ def measure(
                 row["pss_mib_per_vm_median"] = statistics.median(pss.values())
                 row["pss_mib_per_vm_max"] = max(pss.values())
                 row["machine_loaded"] = machine_state()
+            else:
+                # Not provisioned: the doctor's scan of every VM still runs (its findings say
+                # Consul and the agents are missing, so its exit is not 0).
+                step = "doctor (not provisioned)"
+                row["doctor_s"], row["doctor_exit"], _ = timed("doctor", lab, "--json", check=False)
+                row["machine_loaded"] = machine_state()
         except (StepFailed, SystemExit, subprocess.TimeoutExpired) as exc:
             row["stopped"] = {"step": step, "why": str(exc)[:400], "machine": machine_state()}
         finally:

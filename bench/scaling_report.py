@@ -138,6 +138,30 @@ def main() -> None:
                 f"| {d['packets']:,} | {d['decode_s']:.2f} | {d['tshark_s']:.2f}"
                 f" | {d['tshark_s'] / d['decode_s']:.1f}x | {d['rss_mb']:.0f} |"
             )
+    prov_file = REPORT / "provision.json"
+    if prov_file.exists():
+        prov = json.loads(prov_file.read_text())
+        flat = [
+            {"vms": r["vms"], "now": r["now"]["wall"], "ping": r["now"]["ping"],
+             **({"before": r["before"]["wall"]} if r.get("before") else {})}
+            for r in prov
+        ]  # fmt: skip
+        png = plot("provision_before_after", "provision: now against before issue 12",
+                   "VMs", "seconds", flat, "vms",
+                   [("now", "now", "o-"), ("before", "before (base commit's playbooks)", "s--"),
+                    ("ping", "ansible -m ping (floor)", "^:")])  # fmt: skip
+        lines += ["", "## Provisioning: now against before, same run", ""]
+        lines += [f"![provision_before_after]({png})", ""] if png else []
+        lines += ["| VMs | now s (CPU s) | before s (CPU s) | before / now | ansible ping s |",
+                  "| --- | --- | --- | --- | --- |"]  # fmt: skip
+        for r in prov:
+            now, old = r["now"], r.get("before")
+            was = f"{old['wall']:.1f} ({old['cpu']:.1f})" if old else "-"
+            ratio = f"{old['wall'] / now['wall']:.2f}x" if old else "-"
+            lines.append(
+                f"| {r['vms']} | {now['wall']:.1f} ({now['cpu']:.1f}) | {was} | {ratio}"
+                f" | {now['ping']:.1f} |"
+            )
     notes = REPORT / "notes.md"
     if notes.exists():
         lines += ["", notes.read_text().strip()]
