@@ -1,4 +1,4 @@
-"""Which VTEPs the doctor's underlay probe sends to: every pair in small labs, a ring in big ones."""
+"""Which VTEPs the doctor's underlay probe sends to: every pair in small labs, else a ring."""
 
 from __future__ import annotations
 
