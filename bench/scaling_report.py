@@ -59,7 +59,9 @@ def plot(
 
 def cell(row: dict[str, Any], key: str, fmt: str = "{:.2f}") -> str:
     v = row.get(key)
-    if isinstance(v, int | float) and not isinstance(v, bool):
+    if isinstance(v, int) and not isinstance(v, bool):
+        return str(v)
+    if isinstance(v, float):
         return fmt.format(v)
     return str(v if v is not None else "-")
 
@@ -105,8 +107,9 @@ def main() -> None:
         "",
         "## Rows",
         "",
-        "| VMs | containers/VM | up s (floor) | down s (floor) | provision s (ansible ping) "
-        "| doctor s | verify exit | seed ping | remote ms median / p90 | MiB per VM | date |",
+        "| VMs | containers started/planned | up s (floor) | down s (floor) "
+        "| provision s (ansible ping) | doctor s | verify exit | seed ping "
+        "| remote ms median / p90 | MiB per VM | date |",
         "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
     for r in scale:
@@ -115,6 +118,7 @@ def main() -> None:
             f" | {cell(r, 'up_s')} ({cell(r, 'floor_up_s')}) | {cell(r, 'down_s')}"
             f" ({cell(r, 'floor_down_s')}) | {cell(r, 'provision_s', '{:.1f}')}"
             f" ({cell(r, 'floor_provision_s', '{:.1f}')}) | {cell(r, 'doctor_s')}"
+            f"{'' if 'provision_s' in r else ' (not provisioned)'}"
             f" | {cell(r, 'verify_exit')} | {cell(r, 'seed_ping_ok')}"
             f" | {cell(r, 'remote_ms_median', '{:.0f}')} / {cell(r, 'remote_ms_p90', '{:.0f}')}"
             f" | {cell(r, 'pss_mib_per_vm_median', '{:.0f}')} | {r['date']} |"
