@@ -219,7 +219,7 @@ def seed_scenario(lab: str, first: str, last: str) -> bool:
 
 
 def measure(
-    n: int, per_vm: int, provision: bool, budget: float, prov_timeout: float
+    n: int, per_vm: int, provision: bool, budget: float, prov_timeout: float, partial: bool
 ) -> dict[str, Any]:
     lab = f"bsc{n}"
     row: dict[str, Any] = {"vms": n, "containers_per_vm": per_vm, "date": time.strftime("%F %T")}
@@ -280,6 +280,26 @@ def measure(
                 # Consul and the agents are missing, so its exit is not 0).
                 step = "doctor (not provisioned)"
                 row["doctor_s"], row["doctor_exit"], _ = timed("doctor", lab, "--json", check=False)
+                if partial:
+                    # The seed scenario between the first and the last VM, with only the
+                    # Consul servers and the last VM provisioned (--limit).
+                    hosts = [*nodes[:3], nodes[-1]]
+                    step = f"provision --limit {','.join(hosts)}"
+                    row["partial_hosts"] = hosts
+                    row["partial_provision_s"] = timed(
+                        "provision", lab, "--limit", ",".join(hosts), "--json",
+                        timeout=prov_timeout,
+                    )[0]  # fmt: skip
+                    step = "consul members alive"
+                    t = time.monotonic()
+                    while not members_alive(lab, len(hosts)):
+                        if time.monotonic() - t > 300:
+                            raise StepFailed("the provisioned members not alive after 300 s")
+                        time.sleep(0.5)
+                    step = "seed scenario"
+                    row["seed_ping_ok"] = seed_scenario(lab, nodes[0], nodes[-1])
+                    pss = {k: v for k, v in pss_per_vm(lab).items() if k in hosts}
+                    row["partial_pss_mib"] = pss
                 row["machine_loaded"] = machine_state()
         except (StepFailed, SystemExit, subprocess.TimeoutExpired) as exc:
             row["stopped"] = {"step": step, "why": str(exc)[:400], "machine": machine_state()}
@@ -324,6 +344,11 @@ def main() -> None:
     ap.add_argument("--containers", type=int, default=None, help="per VM (10 at 100 VMs, else 1)")
     ap.add_argument("--budget", type=float, default=600.0, help="seconds for starting containers")
     ap.add_argument("--provision-timeout", type=float, default=3600.0)
+    ap.add_argument(
+        "--partial",
+        action="store_true",
+        help="above --provision-max: provision the servers and the last VM, run the seed ping",
+    )
     ap.add_argument("--no-report", action="store_true")
     args = ap.parse_args()
     REPORT.mkdir(parents=True, exist_ok=True)
@@ -331,7 +356,9 @@ def main() -> None:
     rows = {r["vms"]: r for r in json.loads(store.read_text())} if store.exists() else {}
     for n in (int(x) for x in args.sizes.split(",")):
         per_vm = args.containers if args.containers is not None else (10 if n >= 100 else 1)
-        row = measure(n, per_vm, n <= args.provision_max, args.budget, args.provision_timeout)
+        row = measure(
+            n, per_vm, n <= args.provision_max, args.budget, args.provision_timeout, args.partial
+        )
         rows[n] = row
         store.write_text(json.dumps(sorted(rows.values(), key=lambda r: r["vms"]), indent=1))
         keys = ("up_s", "floor_up_s", "provision_s", "floor_provision_s", "doctor_s",

@@ -113,12 +113,20 @@ def main() -> None:
         "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
     for r in scale:
+        if "partial_provision_s" in r:  # servers and the last VM only (bench_scale --partial)
+            r = dict(r)
+            r["provision_s"] = r["partial_provision_s"]
+            r["floor_provision_s"] = None
+            pss = list(r.get("partial_pss_mib", {}).values())
+            if pss:
+                r["pss_mib_per_vm_median"] = sorted(pss)[len(pss) // 2]
         lines.append(
             f"| {r['vms']} | {r.get('containers_started', '-')}/{r['vms'] * r['containers_per_vm']}"
             f" | {cell(r, 'up_s')} ({cell(r, 'floor_up_s')}) | {cell(r, 'down_s')}"
             f" ({cell(r, 'floor_down_s')}) | {cell(r, 'provision_s', '{:.1f}')}"
             f" ({cell(r, 'floor_provision_s', '{:.1f}')}) | {cell(r, 'doctor_s')}"
-            f"{'' if 'provision_s' in r else ' (not provisioned)'}"
+            f"{'' if 'provision_s' in r and 'partial_hosts' not in r else ' (not provisioned)'}"
+            f"{' — provisioned: ' + ', '.join(r['partial_hosts']) if 'partial_hosts' in r else ''}"
             f" | {cell(r, 'verify_exit')} | {cell(r, 'seed_ping_ok')}"
             f" | {cell(r, 'remote_ms_median', '{:.0f}')} / {cell(r, 'remote_ms_p90', '{:.0f}')}"
             f" | {cell(r, 'pss_mib_per_vm_median', '{:.0f}')} | {r['date']} |"
