@@ -106,6 +106,7 @@ def test_golden_example_from_the_spec() -> None:
         ("seed-demo", 2, "192.168.100.0/24", 1),
         ("ten-vm", 10, "192.168.110.0/24", 3),
         ("twenty-vm", 20, "192.168.120.0/24", 3),
+        ("hundred-vm", 100, "192.168.130.0/24", 3),
     ],
 )
 def test_shipped_labs(lab: str, count: int, subnet: str, servers: int) -> None:

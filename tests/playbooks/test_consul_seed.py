@@ -157,11 +157,13 @@ def test_release_install_downloads_and_verifies_the_zip(seed: Lab, tmp_path: Pat
         ]
         good = seed.playbook(*common)
         assert good.rc == 0, good.output[-6000:]
-        # Downloaded and unpacked; the binary is the one already there, so no restart.
+        # Downloaded and unpacked; the lab's symlink (the 'link' install) is replaced by the
+        # verified file, with the same bytes.
         assert good.recap()[CLIENT]["changed"] >= 2
         unpacked = Path(f"/proc/{seed.pid(CLIENT)}/root/var/cache/consul/{version}/unpacked/consul")
         assert unpacked.read_bytes() == binary
-        assert "RUNNING HANDLER" not in good.output
+        installed = Path(f"/proc/{seed.pid(CLIENT)}/root{CONSUL}")
+        assert not installed.is_symlink() and installed.read_bytes() == binary
 
         bad = seed.playbook(
             *common,

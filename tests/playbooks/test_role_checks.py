@@ -490,3 +490,21 @@ def test_restart_handler_checks_the_settings_first(tmp_path: Path) -> None:
     # only because this machine's PID 1 is not systemd).
     output = _handler_play(tmp_path / "good", "lo")
     assert "RUNNING HANDLER [overlay_agent : Restart the agent (systemd)]" in output, output[-3000:]
+
+
+def test_plugin_enters_a_pinned_pid_only_while_it_started_then() -> None:
+    """ovlab_vm_pid (PID:STARTTIME from the lab inventory) skips the state lookup, but only
+    for the very process: another start time, a gone pid or garbage fall back (0)."""
+    plugin = load_plugin()
+    from toolkit.host.procs import starttime
+
+    me = os.getpid()
+    conn = plugin.Connection.__new__(plugin.Connection)
+
+    def pinned(value: str) -> int:
+        conn.get_option = lambda name: value if name == "ovlab_vm_pid" else None
+        return conn._pinned_pid()
+
+    assert pinned(f"{me}:{starttime(me)}") == me
+    assert pinned(f"{me}:{(starttime(me) or 0) + 1}") == 0  # a recycled pid
+    assert pinned("999999999:1") == 0 and pinned("") == 0 and pinned("12:x") == 0

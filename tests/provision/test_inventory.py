@@ -40,3 +40,23 @@ def test_state_of_a_lab_made_before_vars_were_recorded() -> None:
     data = LabRecord.from_json(raw, "old")
     inv = from_state("old", data)["all"]
     assert inv["hosts"]["vm1"]["ovlab_node"] == "vm1" and inv["vars"]["ovlab_lab"] == "old"
+
+
+def test_lab_speed_settings() -> None:
+    """The pinned pid the connection plugin enters by, the link install and the lab-only
+    Consul timing; a topology's own value of a timing variable wins."""
+    data = LabRecord(
+        "lab",
+        "up",
+        vars={"consul_retry_interval": "3s"},
+        nodes=(VmRecord("vm1", eth1="10.0.0.2/24", pid=4242, starttime=777),),
+    )
+    inv = from_state("lab", data, "/var/cache/ovlab/consul/consul")["all"]
+    assert inv["hosts"]["vm1"]["ovlab_vm_pid"] == "4242:777"
+    assert inv["vars"]["consul_install_method"] == "link"
+    assert inv["vars"]["consul_link_src"] == "/var/cache/ovlab/consul/consul"
+    assert inv["vars"]["consul_gossip_lan_interval"] == "100ms"
+    assert inv["vars"]["consul_retry_interval"] == "3s"
+    # A binary under /tmp or /run is not what a lab VM sees there: copied instead.
+    copied = from_state("lab", data, "/tmp/consul")["all"]["vars"]
+    assert copied["consul_install_method"] == "copy" and "consul_link_src" not in copied

@@ -88,12 +88,18 @@ def up(
     path = topology_path(topology)
     topo = load(path)
     if dry_run:
+        from toolkit.lab import capacity
+
+        memory = capacity.check(topo).to_dict()  # an oversize plan is refused too (exit 3)
         if json_out:
-            emit_json("lab up --dry-run", {"topology": str(path.resolve()), **topo.to_dict()})
+            emit_json(
+                "lab up --dry-run",
+                {"topology": str(path.resolve()), **topo.to_dict(), "memory": memory},
+            )
             return
         from toolkit.render.labview import plan_table, print_table
 
-        print_table(plan_table(topo, path))
+        print_table(plan_table(topo, path, memory))
         return
     if not json_out:
         bring_up(topo, provision)

@@ -83,7 +83,23 @@ def supervisor(lab: str, vm: str, action: str, program: str) -> str:
     The supervisorctl is the one of the install that brought the lab up: the one the
     VM can see. Paths are shell-quoted (an install may live under "/tmp/some dir").
     """
+    return in_vm(
+        lab, vm, _supervisorctl(lab), "-c", "/etc/supervisor/supervisord.conf", action, program
+    )
+
+
+_CTL: dict[tuple[str, int], str] = {}
+
+
+def _supervisorctl(lab: str) -> str:
+    """The lab's supervisorctl, read from its state once per version of the state file (a
+    100-VM lab whose agents are all down made 100 findings, each parsing the whole file)."""
     from toolkit.lab import state
 
-    ctl = str(Path(state.install_bin(state.load(lab))) / "supervisorctl")
-    return in_vm(lab, vm, ctl, "-c", "/etc/supervisor/supervisord.conf", action, program)
+    try:
+        key = (lab, (state.lab_dir(lab) / "state.json").stat().st_mtime_ns)
+    except OSError:
+        key = (lab, 0)
+    if key not in _CTL:
+        _CTL[key] = str(Path(state.install_bin(state.load(lab))) / "supervisorctl")
+    return _CTL[key]

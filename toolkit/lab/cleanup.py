@@ -55,13 +55,20 @@ def lab_pids(lab: str, left: Remains) -> list[int]:
     """Every live process that belongs to the lab."""
     found: set[int] = set(tagged_pids(lab))
     mine = {kind: procs.ns_inode(os.getpid(), kind) for kind in ("mnt", "net")}
+    # One /proc scan per kind for the whole lab, not one per VM: a 100-VM lab made 200
+    # scans of every process (80k stat calls, 19 s on a loaded machine).
+    owners = {
+        kind: {ino: pids for (_dev, ino), pids in procs.by_namespace(kind).items()}
+        for kind in ("mnt", "net")
+        if any(getattr(vm, f"{kind}ns") for vm in left.vms)
+    }
     for vm in left.vms:
         if vm.pid and procs.pid_alive(vm.pid, vm.starttime):
             found.add(vm.pid)
         for kind, ino in (("mnt", vm.mntns), ("net", vm.netns)):
             # Never our own namespace: a damaged file must not make us sweep the host.
             if ino and ino != mine[kind]:
-                found.update(procs.pids_in_ns(kind, ino))
+                found.update(owners[kind].get(ino, ()))
     found.discard(os.getpid())
     return sorted(found)
 

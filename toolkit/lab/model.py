@@ -20,6 +20,7 @@ from toolkit.suggest import did_you_mean
 MTU_DEFAULT = 1500
 MTU_MIN = 1280  # IPv6's minimum link MTU; anything smaller breaks ordinary hosts
 MTU_MAX = 9000  # jumbo frames
+MAX_CONTAINERS_PER_VM = 1000  # far beyond what memory allows for many VMs
 MAX_NODES = 200  # each VM costs a few namespaces and daemons; beyond this a host struggles
 
 
@@ -66,6 +67,9 @@ class Topology:
     nodes: tuple[Node, ...]
     vars: dict[str, Any] = field(default_factory=dict, hash=False)
     path: Path | None = field(default=None, compare=False)
+    # Containers the user means to run on each VM: counted by the memory check
+    # (toolkit.lab.capacity) before anything is created; nothing starts them.
+    containers_per_vm: int = 0
 
     def node(self, name: str) -> Node:
         """The node called ``name``; NotFound with a close-match hint otherwise."""
@@ -98,9 +102,12 @@ class Topology:
             body = node.to_dict()
             del body["name"]
             nodes[node.name] = body
-        return {
+        out: dict[str, Any] = {
             "name": self.name,
             "underlay": self.underlay.to_dict(),
             "nodes": nodes,
             "vars": copy.deepcopy(self.vars),
         }
+        if self.containers_per_vm:  # absent when 0: the digests of older labs stay as they were
+            out["containers_per_vm"] = self.containers_per_vm
+        return out

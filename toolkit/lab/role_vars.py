@@ -49,11 +49,13 @@ SET_BY_OVLAB = (
     "ovlab_lab",
     "ovlab_node",
     "ovlab_eth1",
+    "ovlab_vm_pid",
     "ovlab_supervisorctl",
     "ovlab_bin",
     "consul_service_manager",
     "consul_install_method",
     "consul_copy_src",
+    "consul_link_src",
     "consul_secrets_dir",
     "overlay_agent_secrets_dir",
 )

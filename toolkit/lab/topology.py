@@ -41,6 +41,7 @@ from toolkit.lab.impair import (  # noqa: F401  (re-exported: the CLI and tests 
     parse_rate_bps,
 )
 from toolkit.lab.model import (  # noqa: F401  (re-exported: callers import them here)
+    MAX_CONTAINERS_PER_VM,
     MAX_NODES,
     MTU_DEFAULT,
     MTU_MAX,
@@ -56,7 +57,7 @@ EXAMPLE = "see labs/seed-demo/topology.yml"
 # Loading
 # ---------------------------------------------------------------------------
 
-TOP_KEYS = ("name", "underlay", "nodes", "vars")
+TOP_KEYS = ("name", "underlay", "nodes", "vars", "containers_per_vm")
 UNDERLAY_KEYS = ("subnet", "mtu")
 NODE_KEYS = ("eth1", "groups", "impair", "vars")
 
@@ -112,7 +113,12 @@ class _Loader(yamlcheck.Checker):
         lab_vars = self.vars(top["vars"][1], "vars") if "vars" in top else {}
         nodes = self.nodes(*top["nodes"], underlay.subnet)
         self.role_inputs(lab_vars, nodes)
-        return Topology(lab, underlay, nodes, lab_vars, path)
+        per_vm = 0
+        if "containers_per_vm" in top:
+            per_vm = self.integer(
+                top["containers_per_vm"][1], "containers_per_vm", 0, MAX_CONTAINERS_PER_VM
+            )
+        return Topology(lab, underlay, nodes, lab_vars, path, per_vm)
 
     def role_inputs(self, lab_vars: dict[str, Any], nodes: tuple[Node, ...]) -> None:
         """Consul role inputs in vars, judged by meaning (toolkit.lab.role_vars)."""

@@ -10,6 +10,19 @@ from toolkit.lab import state
 from toolkit.lab.lifecycle import install_bin, require_up
 from toolkit.lab.records import LabRecord
 
+# Lab-only Consul timing for agents that share one machine (the consul role's
+# defaults/main.yml says why each; real VMs keep Consul's defaults). retry_interval: a
+# client that starts before its server listens tries again after 1 s, not 5 s.
+LAB_TIMING: dict[str, object] = {
+    "consul_gossip_lan_interval": "100ms",
+    "consul_gossip_lan_probe_timeout": "200ms",
+    "consul_gossip_lan_suspicion_mult": 3,
+    "consul_gossip_lan_retransmit_mult": 2,
+    "consul_retry_interval": "1s",
+    "consul_api_retries": 300,
+    "consul_api_delay": 0.2,
+}
+
 
 def secrets_dir(lab: str) -> Path:
     """Controller-side secrets of a lab (gossip key, tokens), beside its state."""
@@ -29,12 +42,17 @@ def from_state(lab: str, record: LabRecord, consul_bin: str | None = None) -> di
     hosts: dict[str, dict[str, object]] = {}
     for vm in record.nodes:
         hosts[vm.node] = {**vm.vars, "ovlab_node": vm.node, "ovlab_eth1": vm.address}
+        if vm.pid and vm.starttime:
+            # The connection plugin enters the VM by this pid while it still started at this
+            # time, without reading the lab's state in every task (ovlab_vm's ovlab_vm_pid).
+            hosts[vm.node]["ovlab_vm_pid"] = f"{vm.pid}:{vm.starttime}"
         for group in vm.groups:
             groups.setdefault(group, []).append(vm.node)
     # Both roles require their controller-side secrets directory (they read nothing from the
     # controller's environment): the lab's own, beside its state, gone with 'lab down'.
     secrets = str(secrets_dir(lab))
     all_vars: dict[str, object] = {
+        **LAB_TIMING,  # the topology's vars may override these
         **record.vars,
         "ansible_connection": "ovlab_vm",
         "ansible_python_interpreter": "/usr/bin/python3",
@@ -49,7 +67,13 @@ def from_state(lab: str, record: LabRecord, consul_bin: str | None = None) -> di
         "ovlab_bin": install_bin(record),
     }
     if consul_bin:
+        # Lab VMs see the host's files (/etc and /var copy-on-write over the host's), so a
+        # symlink to the cached binary works: no copy per VM, one page cache copy for all.
+        # /run and /tmp are fresh in each VM: a cache there is copied instead.
         all_vars["consul_copy_src"] = consul_bin
+        if not any(Path(consul_bin).is_relative_to(d) for d in ("/run", "/tmp")):
+            all_vars["consul_install_method"] = "link"
+            all_vars["consul_link_src"] = consul_bin
     return {
         "all": {
             "vars": all_vars,

@@ -47,11 +47,16 @@ def shipped_table(rows: Sequence[Any]) -> Table:
     return t
 
 
-def plan_table(topo: Any, path: Any) -> Table:
-    """What ``lab up --dry-run`` would build: one row per VM."""
+def plan_table(topo: Any, path: Any, memory: dict[str, Any] | None = None) -> Table:
+    """What ``lab up --dry-run`` would build: one row per VM; ``memory`` is
+    ``toolkit.lab.capacity.Estimate.to_dict()`` (MiB), shown in the title."""
+    need = ""
+    if memory:
+        per_vm, total = memory["per_vm_mib"], memory["total_mib"]
+        need = f", ~{per_vm:.0f} MiB per VM provisioned ({total:.0f} MiB)"
     t = _table(
         f"lab {topo.name} (from {path}): underlay {topo.underlay.subnet},"
-        f" MTU {topo.underlay.mtu}; nothing was created",
+        f" MTU {topo.underlay.mtu}{need}; nothing was created",
         ("NODE", "ETH1", "GROUPS", "IMPAIRMENT"),
     )
     for n in topo.nodes:

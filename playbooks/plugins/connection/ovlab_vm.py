@@ -45,6 +45,17 @@ DOCUMENTATION = """
             vars:
                 - name: inventory_hostname
                 - name: ovlab_node
+        ovlab_vm_pid:
+            description:
+                - The VM's init pid and kernel start time as C(PID:STARTTIME), written into the
+                  lab's inventory by C(ovlab lab inventory).
+                - When the running process with that pid started at that time, it is used
+                  without reading the lab's state (no toolkit import in each task's worker);
+                  otherwise the pid is looked up in the lab's state as without it.
+            type: str
+            default: ""
+            vars:
+                - name: ovlab_vm_pid
         nsenter:
             description: The nsenter executable used to enter the VM.
             type: str
@@ -129,7 +140,31 @@ class Connection(ConnectionBase):
             )
         return str(lab), str(node)
 
+    def _pinned_pid(self) -> int:
+        """The inventory's pid when that process still runs and started at the recorded time.
+
+        Ansible forks a worker per task and host: importing toolkit there costs ~80 ms each
+        time (bench/bench_provision.py), one /proc read costs microseconds. The start time
+        (field 22 of /proc/PID/stat, proc(5)) guards against a recycled pid.
+        """
+        pinned = str(self.get_option("ovlab_vm_pid") or "")
+        pid, _, start = pinned.partition(":")
+        if not (pid.isdigit() and start.isdigit()):
+            return 0
+        try:
+            with open(f"/proc/{pid}/stat", "rb") as fh:
+                raw = fh.read()
+        except OSError:
+            return 0
+        tail = raw[raw.rindex(b")") + 2 :].split()  # comm may hold spaces: split after ')'
+        if tail[0] == b"Z" or tail[19] != start.encode():
+            return 0
+        return int(pid)
+
     def _resolve_pid(self) -> int:
+        pinned = self._pinned_pid()
+        if pinned:
+            return pinned
         lab, node = self._where()
         try:
             from toolkit.lab import registry
