@@ -106,7 +106,8 @@ _LEAN: dict[str, Callable[..., list[Any]]] = {
 def collect(view: str, targets: Sequence[NsTarget], fan_out: bool = False) -> list[Any]:
     """Records of one view from each target; with fan_out, rows carry the target label.
 
-    When fanning out, a namespace that vanished since discovery is skipped.
+    When fanning out, a namespace that vanished since discovery is skipped (its file gone,
+    or left behind as a plain file once its bind mount went).
     """
     if view not in VIEWS:
         raise UsageError(f"unknown view {view!r}")
@@ -120,7 +121,8 @@ def collect(view: str, targets: Sequence[NsTarget], fan_out: bool = False) -> li
             else:
                 with entered(target):
                     out += _pyroute2_view(view, label)
-        except NotFound:
+        except (NotFound, UsageError):
+            # Gone since discovery: the file is missing, or (unmounted) no longer a namespace.
             if not fan_out:
                 raise
         except OSError as exc:
