@@ -114,10 +114,11 @@ def count(
                             c = seen.get(key)
                             if c is None:
                                 name = vxlan.IP_PROTOS.get(iproto) or f"proto-{iproto}"
+                                src, dst = vxlan.ip4(ips[:4]), vxlan.ip4(ips[4:])
                                 c = lane(vxlan.intern(vxlan.Header(
                                     "vxlan", vxlan.ip4(sd[:4]), vxlan.ip4(sd[4:]), dp, vniw >> 8,
                                     vxlan.I_FLAG, None, vxlan.mac(macs[6:]), vxlan.mac(macs[:6]),
-                                    None, vxlan.ip4(ips[:4]), vxlan.ip4(ips[4:]), name)), ts)  # fmt: skip
+                                    None, src, dst, name)), ts)  # fmt: skip
                                 if c is None:
                                     tally.overflow += 1
                                     size += wirelen or caplen

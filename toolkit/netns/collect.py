@@ -13,13 +13,16 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from typing import Any
 
 from toolkit.errors import NotFound, OvlabError, UsageError
 from toolkit.host.ns import inside
 from toolkit.netns import lean
 from toolkit.netns.records import Addr, Link, NsEntry, Route
 from toolkit.netns.target import NsTarget, open_ns
+
+TYPE_CHECKING = False  # typing costs as much as the interpreter's start: toolkit/tuples.py
+if TYPE_CHECKING:
+    from typing import Any
 
 LEAN_VIEWS = ("fdb", "neigh")
 AF_INET, AF_INET6 = 2, 10  # numbers, so that the hot path need not import socket

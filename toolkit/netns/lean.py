@@ -18,10 +18,13 @@ import os
 import struct
 from collections.abc import Iterator
 from operator import itemgetter
-from typing import Any
 
 from toolkit.host.ns import inside
 from toolkit.netns.records import Fdb, Neigh
+
+TYPE_CHECKING = False  # typing costs as much as the interpreter's start: toolkit/tuples.py
+if TYPE_CHECKING:
+    from typing import Any
 
 NETLINK_ROUTE = 0
 SOL_NETLINK = 270
@@ -139,7 +142,7 @@ class RtSocket:
             with inside(ns_fd):
                 self.sock = self._open()
         self.seq = 0
-        self.buf, self.view = _recv_buffer()
+        self.buf, self._view = _recv_buffer()
         self.done = True
         self.interrupted = False
 
@@ -174,7 +177,7 @@ class RtSocket:
         self.sock.send(hdr + body)
         self.done = False
         self.interrupted = False
-        recv_into, view = self.sock.recv_into, self.view
+        recv_into, view = self.sock.recv_into, self._view
         while not self.done:
             yield recv_into(view)
 
@@ -350,7 +353,7 @@ def neighbours(sock: RtSocket, netns: str | None = None) -> list[Neigh]:
     """IPv4 and IPv6 neighbours, filtered exactly as ``ip neigh show`` filters them."""
     devs = Devices(sock)
     out: list[Neigh] = []
-    append, new, buf, view = out.append, tuple.__new__, sock.buf, sock.view
+    append, new, buf, view = out.append, tuple.__new__, sock.buf, sock._view
     hdr, ndmsg, ntop = _HDR3.unpack_from, _NDMSG.unpack_from, socket.inet_ntop
     fast, fast_shape, shape = _NEIGH_FAST.unpack_from, _NEIGH_FAST_SHAPE, itemgetter(*_NEIGH_KEYS)
     uniform = _NEIGH_FAST.iter_unpack
@@ -417,7 +420,7 @@ def fdb(sock: RtSocket, netns: str | None = None) -> list[Fdb]:
     """Every bridge/VXLAN forwarding entry, as ``bridge fdb show`` lists them."""
     devs = Devices(sock)
     out: list[Fdb] = []
-    append, new, buf, view = out.append, tuple.__new__, sock.buf, sock.view
+    append, new, buf, view = out.append, tuple.__new__, sock.buf, sock._view
     hdr, ndmsg, ntop = _HDR3.unpack_from, _NDMSG.unpack_from, socket.inet_ntop
     fast, fast_shape, shape = _FDB_FAST.unpack_from, _FDB_FAST_SHAPE, itemgetter(*_FDB_KEYS)
     uniform = _FDB_FAST.iter_unpack

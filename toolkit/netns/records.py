@@ -17,7 +17,12 @@ them with ``to_dict`` or with ``dumps`` below, never directly.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from typing import Any, NamedTuple
+
+TYPE_CHECKING = False  # typing costs as much as the interpreter's start: toolkit/tuples.py
+if TYPE_CHECKING:
+    from typing import Any, NamedTuple
+else:
+    from toolkit.tuples import NamedTuple
 
 
 def _to_dict(row: Any) -> dict[str, Any]:
@@ -270,7 +275,10 @@ def _encoder(cls: type) -> Callable[..., list[str]]:
 
 def dumps(rows: Iterable[Any]) -> str:
     """Records as a compact JSON list, equal to json.dumps([r.to_dict() for r in rows])."""
-    from json.encoder import encode_basestring
+    try:  # the C accelerator of json.encoder.encode_basestring, without the json package
+        from _json import encode_basestring
+    except ImportError:
+        from json.encoder import encode_basestring
 
     rows = list(rows)
     memo: dict[Any, str] = {}
