@@ -9,7 +9,11 @@ or Ctrl-C.
    (two processes) against a shell loop of ``bridge -n NS fdb show; ip -n NS
    neigh show``. Target: at least 3x faster.
 2. One namespace with 10,000 FDB entries: ``ovlab netns fdb NS --json`` against
-   ``bridge -n NS fdb show``. Target: no more than 1.5x slower.
+   ``bridge -n NS fdb show``. Target (issue 12): no more than 2x slower.
+
+The cases run interleaved, round after round (BENCH_RUNS, default 7), and each figure is
+the median, of wall time and of CPU time (user + system of the processes): the machine is
+shared, and CPU time moves less with the others' load than wall time does.
 
 Each ovlab figure is given twice: through the installed ``ovlab`` console script
 (toolkit.cli.main, which loads typer first) and through ``python -m
@@ -32,6 +36,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from toolkit.host.paths import NAMED_NETNS_DIR
+from toolkit.netns.target import all_targets
 
 REPO = Path(__file__).resolve().parents[1]
 VENV_BIN = REPO / ".venv" / "bin"
@@ -41,8 +46,9 @@ FAST = [PYTHON, "-m", "toolkit.cli.netns"]
 PREFIX = "ovb-"
 N_NS, N_ENTRIES, N_BIG = 100, 100, 10_000
 N_NAIVE = 10
-RUNS = 5
+RUNS = int(os.environ.get("BENCH_RUNS", "7"))
 DEVNULL = subprocess.DEVNULL
+ISOLATED = "OVLAB_BENCH_NETNS_ISOLATED"
 
 IPROUTE2_LOOP = 'for ns in "$@"; do bridge -n "$ns" fdb show; ip -n "$ns" neigh show; done'
 
@@ -116,26 +122,45 @@ def setup_big() -> str:
     return big
 
 
-def timed(runs: int, *commands: Sequence[str]) -> float:
-    """Median wall time of running the commands one after another (stdout discarded)."""
-    samples = []
+def _run_all(commands: Sequence[Sequence[str]]) -> tuple[float, float]:
+    """Wall and CPU seconds (user + system) of running the commands one after another."""
+    start, cpu = time.perf_counter(), 0.0
+    for argv in commands:
+        proc = subprocess.Popen(argv, stdout=DEVNULL, stderr=subprocess.PIPE)
+        _pid, status, usage = os.wait4(proc.pid, 0)
+        err = proc.stderr.read() if proc.stderr else b""
+        if proc.stderr:
+            proc.stderr.close()
+        if os.waitstatus_to_exitcode(status) != 0:
+            raise RuntimeError(f"{' '.join(argv)} -> {status}: {err!r}")
+        cpu += usage.ru_utime + usage.ru_stime
+    return time.perf_counter() - start, cpu
+
+
+def interleaved(runs: int, cases: dict[str, list[list[str]]]) -> dict[str, tuple[float, float]]:
+    """Median wall and CPU seconds of each case; the cases run in turn, round after round,
+    so that the load other users put on the machine falls on all of them alike."""
+    samples: dict[str, list[tuple[float, float]]] = {name: [] for name in cases}
     for _ in range(runs):
-        start = time.perf_counter()
-        for argv in commands:
-            proc = subprocess.run(argv, stdout=DEVNULL, stderr=subprocess.PIPE)
-            if proc.returncode != 0:
-                raise RuntimeError(f"{' '.join(argv)} -> {proc.returncode}: {proc.stderr!r}")
-        samples.append(time.perf_counter() - start)
-    return statistics.median(samples)
+        for name, commands in cases.items():
+            samples[name].append(_run_all(commands))
+    return {
+        name: (statistics.median(w for w, _c in got), statistics.median(c for _w, c in got))
+        for name, got in samples.items()
+    }
 
 
-def row(label: str, seconds: float, base: float, base_label: str, goal: str = "") -> None:
-    """One figure beside its baseline, as a ratio (and the target's verdict, if any)."""
-    ratio = base / seconds
-    speed = f"{ratio:.2f}x faster" if ratio >= 1 else f"{1 / ratio:.2f}x slower"
+def row(label: str, got: tuple[float, float], base: tuple[float, float], base_label: str,
+        goal: str = "") -> None:  # fmt: skip
+    """One figure beside its baseline, as ratios of wall and of CPU time (and the target)."""
+
+    def speed(ratio: float) -> str:
+        return f"{ratio:.2f}x faster" if ratio >= 1 else f"{1 / ratio:.2f}x slower"
+
     print(
-        f"  {label:<42} {seconds * 1000:8.1f} ms | {base_label} {base * 1000:7.1f} ms "
-        f"| {speed:>13} {goal}"
+        f"  {label:<40} {got[0] * 1000:7.1f} ms (cpu {got[1] * 1000:6.1f}) | {base_label} "
+        f"{base[0] * 1000:7.1f} ms (cpu {base[1] * 1000:6.1f}) | wall {speed(base[0] / got[0])}"
+        f", cpu {speed(base[1] / got[1])} {goal}"
     )
 
 
@@ -169,38 +194,51 @@ def child(mode: str, names: list[str]) -> tuple[int, float]:
 
 
 def part1(names: list[str]) -> None:
-    print(f"\n1. {N_NS} namespaces, fdb + neigh of all (median of {RUNS})")
-    base = timed(RUNS, ["sh", "-c", IPROUTE2_LOOP + " >/dev/null", "sh", *names])
-
-    def both(*prefix: str, json: bool = True) -> float:
-        extra = ["--json"] if json else []
-        return timed(RUNS, [*prefix, "fdb", "--all", *extra], [*prefix, "neigh", "--all", *extra])
-
-    def goal(seconds: float) -> str:
-        return "| target >=3x faster: " + ("met" if base / seconds >= 3 else "NOT met")
-
+    print(f"\n1. {N_NS} namespaces, fdb + neigh of all (median of {RUNS}, interleaved)")
     loop = "iproute2 loop"
-    t = both(*FAST)
-    row("fast path (python -m toolkit.cli.netns)", t, base, loop, goal(t))
-    t = both(OVLAB, "netns")
-    row("ovlab console script (typer first)", t, base, loop, goal(t))
-    row("fast path, table output", both(*FAST, json=False), base, loop)
-    row("ovlab console script, table output", both(OVLAB, "netns", json=False), base, loop)
+
+    def both(*prefix: str, json: bool = True) -> list[list[str]]:
+        extra = ["--json"] if json else []
+        return [[*prefix, "fdb", "--all", *extra], [*prefix, "neigh", "--all", *extra]]
+
+    got = interleaved(RUNS, {
+        loop: [["sh", "-c", IPROUTE2_LOOP + " >/dev/null", "sh", *names]],
+        "fast": both(*FAST),
+        "ovlab": both(OVLAB, "netns"),
+        "fast table": both(*FAST, json=False),
+        "ovlab table": both(OVLAB, "netns", json=False),
+        "floor": [[PYTHON, "-c", "pass"], [PYTHON, "-c", "pass"]],
+    })  # fmt: skip
+    base = got[loop]
+
+    def goal(t: tuple[float, float]) -> str:
+        return "| target >=3x faster: " + ("met" if base[0] / t[0] >= 3 else "NOT met")
+
+    row("fast path (python -m toolkit.cli.netns)", got["fast"], base, loop, goal(got["fast"]))
+    row("ovlab console script", got["ovlab"], base, loop, goal(got["ovlab"]))
+    row("fast path, table output", got["fast table"], base, loop)
+    row("ovlab console script, table output", got["ovlab table"], base, loop)
+    row("floor: python -c pass, twice", got["floor"], base, loop)
 
 
 def part2(big: str) -> None:
-    print(f"\n2. one namespace with {N_BIG} FDB entries (median of {RUNS})")
-    base = timed(RUNS, ["bridge", "-n", big, "fdb", "show"])
+    print(f"\n2. one namespace with {N_BIG} FDB entries (median of {RUNS}, interleaved)")
+    got = interleaved(RUNS, {
+        "bridge": [["bridge", "-n", big, "fdb", "show"]],
+        "fast": [[*FAST, "fdb", big, "--json"]],
+        "ovlab": [[OVLAB, "netns", "fdb", big, "--json"]],
+        "fast table": [[*FAST, "fdb", big]],
+        "floor": [[PYTHON, "-c", "pass"]],
+    })  # fmt: skip
+    base = got["bridge"]
 
-    def goal(seconds: float) -> str:
-        return "| target <=1.5x slower: " + ("met" if seconds <= 1.5 * base else "NOT met")
+    def goal(t: tuple[float, float]) -> str:
+        return "| target <=2x slower: " + ("met" if t[0] <= 2 * base[0] else "NOT met")
 
-    t = timed(RUNS, [*FAST, "fdb", big, "--json"])
-    row("fast path fdb --json", t, base, "bridge fdb", goal(t))
-    t = timed(RUNS, [OVLAB, "netns", "fdb", big, "--json"])
-    row("ovlab console script fdb --json", t, base, "bridge fdb", goal(t))
-    row("fast path fdb, table output", timed(RUNS, [*FAST, "fdb", big]), base, "bridge fdb")
-    row("for scale: python -c pass", timed(RUNS, [PYTHON, "-c", "pass"]), base, "bridge fdb")
+    row("fast path fdb --json", got["fast"], base, "bridge fdb", goal(got["fast"]))
+    row("ovlab console script fdb --json", got["ovlab"], base, "bridge fdb", goal(got["ovlab"]))
+    row("fast path fdb, table output", got["fast table"], base, "bridge fdb")
+    row("floor: python -c pass", got["floor"], base, "bridge fdb")
 
 
 def part3(names: list[str]) -> None:
@@ -222,6 +260,15 @@ def main() -> int:
     if os.geteuid() != 0:
         print("bench_netns needs root (it creates network namespaces)", file=sys.stderr)
         return 3
+    if not os.environ.get(ISOLATED):
+        # --all finds every namespace on the machine, the iproute2 loop only ours: on a
+        # shared machine (a 1,000-container burst next door) that compares 1,000
+        # namespaces with 100. In a PID and mount namespace of its own, the bench sees
+        # only its processes, and its namespaces stay private (the others' named ones
+        # remain visible and are counted below).
+        env = {**os.environ, ISOLATED: "1"}
+        argv = ["unshare", "--mount", "--pid", "--fork", "--mount-proc", PYTHON, __file__]
+        return subprocess.run(argv, env=env, check=False).returncode
     # SIGTERM/SIGHUP unwind through the finally below like Ctrl-C does.
     for sig in (signal.SIGTERM, signal.SIGHUP):
         signal.signal(sig, signal.default_int_handler)
@@ -232,7 +279,8 @@ def main() -> int:
         print(
             f"setup: {N_NS} namespaces x ({N_ENTRIES} fdb + {N_ENTRIES} neigh) "
             f"in {time.perf_counter() - t0:.1f} s; other named namespaces here: "
-            f"{len(os.listdir('/run/netns')) - N_NS}"
+            f"{len(os.listdir('/run/netns')) - N_NS}; namespaces --all finds: "
+            f"{len(all_targets())}"
         )
         part1(names)
         part3(names)

@@ -17,7 +17,7 @@ TOOLKIT = Path(__file__).resolve().parents[1] / "toolkit"
 # Lowest first. A module may import its own package and any package of an earlier layer.
 # The top-level modules (toolkit.errors, …) count as packages of their own.
 LAYERS: list[set[str]] = [
-    {"toolkit", "errors", "suggest"},  # the root package and leaf helpers
+    {"toolkit", "errors", "suggest", "tuples"},  # the root package and leaf helpers
     {"host"},  # namespaces, mounts, /proc, well-known paths: imports only toolkit.errors
     {"yamlload", "yamlcheck", "resources"},
     {"lab"},  # VMs, lab state and lifecycle

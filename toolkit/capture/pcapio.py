@@ -15,7 +15,7 @@ CaptureError, a UsageError: one line and exit code 2.
 from __future__ import annotations
 
 import struct
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from types import TracebackType
 from typing import BinaryIO
 
@@ -146,34 +146,76 @@ class CaptureReader:
 
     # -- classic pcap -------------------------------------------------------------------
 
-    def _pcap(self) -> Iterator[Frame]:
+    @property
+    def frac_ns(self) -> int:
+        """Classic pcap: nanoseconds per unit of a record's fractional timestamp (1000 or 1)."""
+        return self._mult
+
+    def record_struct(self) -> struct.Struct:
+        """The classic pcap record header (sec, frac, caplen, wirelen) in the file's byte order."""
+        return struct.Struct(self._endian + "IIII")
+
+    def blocks(self) -> Generator[tuple[bytes, int, Frame | None], int, None]:
+        """Classic pcap only: the file as buffers of whole records, for loops that walk the
+        records themselves (``decode --stats`` counts without a tuple per frame).
+
+        Each item is ``(buf, pos, odd)``. With ``odd`` None, the caller walks records from
+        ``pos`` while a whole one (16-byte header and ``caplen`` bytes, caplen at most
+        MAX_CAPLEN) fits in ``buf``, then sends back the offset of the first it did not
+        take; the next item continues from there. ``odd`` is a frame with a note (a file
+        that ends inside a record, a corrupt length): the last item.
+        """
         read, lt, mult = self._fh.read, self.linktype or 0, self._mult
-        unpack = struct.Struct(self._endian + "IIII").unpack_from
-        buf, pos, n = b"", 0, 0
+        unpack = self.record_struct().unpack_from
+        buf, pos = b"", 0
         while True:
+            n = len(buf)
             if n - pos < 16:
                 buf = buf[pos:] + read(CHUNK)
                 pos, n = 0, len(buf)
                 if n < 16:
                     if n:
-                        yield 0, lt, 0, b"", f"file ends inside a record header ({n} of 16 bytes)"
+                        note = f"file ends inside a record header ({n} of 16 bytes)"
+                        yield buf, 0, (0, lt, 0, b"", note)
                     return
             sec, frac, caplen, wirelen = unpack(buf, pos)
-            ts = sec * NS + frac * mult
             if caplen > MAX_CAPLEN:
+                ts = sec * NS + frac * mult
                 note = f"corrupt record: captured length {caplen} > {MAX_CAPLEN}; rest skipped"
-                yield ts, lt, wirelen, b"", note
+                yield buf, 0, (ts, lt, wirelen, b"", note)
                 return
-            end = pos + 16 + caplen
-            if end > n:
+            if pos + 16 + caplen > n:
                 buf = buf[pos:] + read(max(CHUNK, caplen + 16))
-                pos, n, end = 0, len(buf), 16 + caplen
-                if end > n:
+                pos, n = 0, len(buf)
+                if 16 + caplen > n:
+                    ts = sec * NS + frac * mult
                     note = f"file ends inside this packet ({n - 16} of {caplen} bytes)"
-                    yield ts, lt, wirelen, buf[16:], note
+                    yield buf, 0, (ts, lt, wirelen, buf[16:], note)
                     return
-            yield ts, lt, wirelen, buf[pos + 16 : end], None
-            pos = end
+            pos = yield buf, pos, None
+
+    def _pcap(self) -> Iterator[Frame]:
+        lt, mult = self.linktype or 0, self._mult
+        unpack = self.record_struct().unpack_from
+        blocks = self.blocks()
+        item = next(blocks, None)
+        while item is not None:
+            buf, pos, odd = item
+            if odd is not None:
+                yield odd
+                return
+            n = len(buf)
+            while pos + 16 <= n:
+                sec, frac, caplen, wirelen = unpack(buf, pos)
+                end = pos + 16 + caplen
+                if end > n or caplen > MAX_CAPLEN:
+                    break
+                yield sec * NS + frac * mult, lt, wirelen, buf[pos + 16 : end], None
+                pos = end
+            try:
+                item = blocks.send(pos)
+            except StopIteration:
+                return
 
     # -- pcapng ----------------------------------------------------------------------------
 

@@ -727,15 +727,20 @@ def rows(
                     if hs is not None:
                         yield (n, ts, wirelen or size, hs[0], sp, None, None, hs[1], None)
                         continue
-        if note and not data:
-            yield (n, ts, wirelen, _ERROR, None, None, None, "(unreadable)", note)
-            continue
-        f = decode_fields(data, lt, ports, wirelen, frags, n, ts)
-        if not note or f[17]:
-            note = f"{note}; {f[17]}" if note else f[17]
-        h = intern(Header(f[0], f[1], f[2], *f[4:14]))
-        yield (n, ts, wirelen or size, h, f[3], f[14], f[15], f[16], note)
+        yield general_row(n, ts, lt, wirelen, data, note, ports, frags)
     frags.finish()
+
+
+def general_row(n: int, ts: int, lt: int, wirelen: int, data: bytes, note: str | None,
+                ports: frozenset[int], frags: Reassembler) -> Row:  # fmt: skip
+    """The row of one frame (position ``n``) through the general path: any shape, any note."""
+    if note and not data:
+        return (n, ts, wirelen, _ERROR, None, None, None, "(unreadable)", note)
+    f = decode_fields(data, lt, ports, wirelen, frags, n, ts)
+    if not note or f[17]:
+        note = f"{note}; {f[17]}" if note else f[17]
+    h = intern(Header(f[0], f[1], f[2], *f[4:14]))
+    return (n, ts, wirelen or len(data), h, f[3], f[14], f[15], f[16], note)
 
 
 _ERROR = Header("error", *(None,) * 12)

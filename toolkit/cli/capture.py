@@ -148,9 +148,14 @@ def decode_command(
             rows = islice(rows, count)
         try:
             if stats:
-                from toolkit.capture.stats import aggregate
+                if reader.format == "pcap" and not count:
+                    from toolkit.capture.fastcount import count as count_pcap
 
-                result = aggregate(rows, frags=frags)
+                    result = count_pcap(reader, ports, frags)  # same counts, no row per frame
+                else:
+                    from toolkit.capture.stats import aggregate
+
+                    result = aggregate(rows, frags=frags)
                 if json_out:
                     emit_json("decode --stats", render.stats_dict(result, names))
                 else:

@@ -8,14 +8,16 @@ fast paths (cli/netns.fast_main, cli/fast.fast_run) use it too.
 from __future__ import annotations
 
 import functools
-import json
 import os
 import sys
 from collections.abc import Callable
-from typing import Any, NoReturn, TypeVar
 
 from toolkit.errors import EnvError, OvlabError
 from toolkit.host import paths
+
+TYPE_CHECKING = False  # typing costs as much as the interpreter's start: toolkit/tuples.py
+if TYPE_CHECKING:
+    from typing import Any, NoReturn, TypeVar
 
 # CAP_NET_ADMIN is bit 12, CAP_SYS_ADMIN bit 21.
 _NEEDED_CAPS = {"CAP_NET_ADMIN": 12, "CAP_SYS_ADMIN": 21}
@@ -42,7 +44,8 @@ def require_privileges() -> None:
         )
 
 
-F = TypeVar("F", bound=Callable[..., Any])
+if TYPE_CHECKING:
+    F = TypeVar("F", bound=Callable[..., Any])
 
 
 def needs_root(when: Callable[[dict[str, Any]], bool] | None = None) -> Callable[[F], F]:
@@ -101,13 +104,29 @@ def emit_json(kind: str, data: Any, encode: Callable[[Any], str] | None = None) 
     ``encode`` is a faster writer of ``data``'s JSON (the netns hot path's
     ``records.dumps``); the bytes are those ``json.dumps(envelope(kind, data))`` gives.
     """
+    if encode is not None and not sys.stdout.isatty():
+        # The hot paths' writer: the json package (and the re it imports) stays unloaded.
+        text = f'{{"ovlab": {JSON_VERSION}, "kind": {_quote(kind)}, "data": {encode(data)}}}'
+        sys.stdout.write(text + "\n")
+        return
+    import json
+
     if sys.stdout.isatty():
         value = json.loads(encode(data)) if encode else data
         text = json.dumps(envelope(kind, value), indent=2, default=_default)
     else:
-        body = encode(data) if encode else json.dumps(data, default=_default)
+        body = json.dumps(data, default=_default)
         text = f'{{"ovlab": {JSON_VERSION}, "kind": {json.dumps(kind)}, "data": {body}}}'
     sys.stdout.write(text + "\n")
+
+
+def _quote(text: str) -> str:
+    """``json.dumps(text)`` (ASCII-escaped), from the C accelerator when there is one."""
+    try:
+        from _json import encode_basestring_ascii
+    except ImportError:  # another Python: the json package's own
+        from json.encoder import encode_basestring_ascii
+    return str(encode_basestring_ascii(text))
 
 
 def _default(obj: Any) -> Any:

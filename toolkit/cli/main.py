@@ -7,9 +7,12 @@ typer is even imported: they are benchmarked as whole processes.
 from __future__ import annotations
 
 import sys
-from typing import TYPE_CHECKING, Any
 
 from toolkit.errors import OvlabError
+
+TYPE_CHECKING = False  # typing costs as much as the interpreter's start: toolkit/tuples.py
+if TYPE_CHECKING:
+    from typing import Any
 
 if TYPE_CHECKING:
     import typer

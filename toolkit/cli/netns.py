@@ -14,10 +14,13 @@ everything else (help, errors, other views) to the typer app.
 from __future__ import annotations
 
 import sys
-from typing import TYPE_CHECKING, Any
 
 from toolkit.cli.common import emit_json, fail, needs_root
 from toolkit.errors import OvlabError, UsageError
+
+TYPE_CHECKING = False  # typing costs as much as the interpreter's start: toolkit/tuples.py
+if TYPE_CHECKING:
+    from typing import Any
 
 if TYPE_CHECKING:
     import typer

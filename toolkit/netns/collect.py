@@ -13,13 +13,16 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from typing import Any
 
 from toolkit.errors import NotFound, OvlabError, UsageError
 from toolkit.host.ns import inside
 from toolkit.netns import lean
 from toolkit.netns.records import Addr, Link, NsEntry, Route
 from toolkit.netns.target import NsTarget, open_ns
+
+TYPE_CHECKING = False  # typing costs as much as the interpreter's start: toolkit/tuples.py
+if TYPE_CHECKING:
+    from typing import Any
 
 LEAN_VIEWS = ("fdb", "neigh")
 AF_INET, AF_INET6 = 2, 10  # numbers, so that the hot path need not import socket
@@ -106,7 +109,8 @@ _LEAN: dict[str, Callable[..., list[Any]]] = {
 def collect(view: str, targets: Sequence[NsTarget], fan_out: bool = False) -> list[Any]:
     """Records of one view from each target; with fan_out, rows carry the target label.
 
-    When fanning out, a namespace that vanished since discovery is skipped.
+    When fanning out, a namespace that vanished since discovery is skipped (its file gone,
+    or left behind as a plain file once its bind mount went).
     """
     if view not in VIEWS:
         raise UsageError(f"unknown view {view!r}")
@@ -120,7 +124,8 @@ def collect(view: str, targets: Sequence[NsTarget], fan_out: bool = False) -> li
             else:
                 with entered(target):
                     out += _pyroute2_view(view, label)
-        except NotFound:
+        except (NotFound, UsageError):
+            # Gone since discovery: the file is missing, or (unmounted) no longer a namespace.
             if not fan_out:
                 raise
         except OSError as exc:

@@ -14,10 +14,15 @@ in a mount namespace no process lives in, is not found.
 from __future__ import annotations
 
 import os
-from typing import Any, NamedTuple
 
 from toolkit.host import paths, procs
 from toolkit.netns import mounts
+
+TYPE_CHECKING = False  # typing costs as much as the interpreter's start: toolkit/tuples.py
+if TYPE_CHECKING:
+    from typing import Any, NamedTuple
+else:
+    from toolkit.tuples import NamedTuple
 
 # iproute2 also honours the old /var/run spelling (a link to /run on current systems).
 NAMED_DIRS = (paths.NAMED_NETNS_DIR, "/var" + paths.NAMED_NETNS_DIR)

@@ -13,14 +13,18 @@ from __future__ import annotations
 # _socket, not socket: the wrapper module costs ~3 ms to import and adds nothing here.
 import _socket as socket
 import contextlib
+import fcntl
 import os
 import struct
 from collections.abc import Iterator
 from operator import itemgetter
-from typing import Any
 
 from toolkit.host.ns import inside
 from toolkit.netns.records import Fdb, Neigh
+
+TYPE_CHECKING = False  # typing costs as much as the interpreter's start: toolkit/tuples.py
+if TYPE_CHECKING:
+    from typing import Any
 
 NETLINK_ROUTE = 0
 SOL_NETLINK = 270
@@ -273,17 +277,42 @@ def fdb_state(state: int) -> str:
     return f"{state:#x}"
 
 
-def _dev_namer(names: dict[int, str]) -> Any:
-    """ifindex -> name, with iproute2's "ifN" for devices it cannot name."""
-    cache = dict(names)
+SIOCGIFNAME, SIOCGIFHWADDR = 0x8910, 0x8927  # <linux/sockios.h>
+_IFREQ_INDEX = struct.Struct("=16si20x")  # struct ifreq with ifr_ifindex: 40 bytes
+_IFREQ_NAME = struct.Struct("=16s24x")
+ARPHRD_ETHER = 1
 
-    def name(index: int) -> str:
-        found = cache.get(index)
-        if found is None:
-            found = cache[index] = f"if{index}"
-        return found
 
-    return name
+class Devices(dict[int, tuple[str, int]]):
+    """ifindex -> (name, link type) in a socket's namespace, asked per device when first met.
+
+    ``ioctl(SIOCGIFNAME)`` and ``ioctl(SIOCGIFHWADDR)`` on the netlink socket itself: the
+    kernel answers them from the socket's namespace (net/core/dev_ioctl.c), a few
+    microseconds each. A link dump costs ~65 us of kernel time per namespace, more than
+    the 100 entries of a Docker overlay sandbox, which name 2 or 3 devices.
+    bench/bench_netns.py measures the dumps. A device the kernel does not know is
+    ``ifN`` of type Ethernet, as iproute2 names it and formats its addresses.
+    """
+
+    def __init__(self, sock: RtSocket) -> None:
+        super().__init__()
+        self.fd = sock.sock.fileno()
+
+    def __missing__(self, index: int) -> tuple[str, int]:
+        try:
+            got = fcntl.ioctl(self.fd, SIOCGIFNAME, _IFREQ_INDEX.pack(b"", index))
+        except OSError:
+            dev = (f"if{index}", ARPHRD_ETHER)
+        else:
+            raw = got[:16].split(b"\0", 1)[0]
+            try:
+                req = fcntl.ioctl(self.fd, SIOCGIFHWADDR, _IFREQ_NAME.pack(raw))
+                ltype = _U16.unpack_from(req, 16)[0]
+            except OSError:  # renamed or gone since: its entries are formatted as Ethernet
+                ltype = ARPHRD_ETHER
+            dev = (raw.decode(errors="replace"), ltype)
+        self[index] = dev
+        return dev
 
 
 # How the general walk reads each attribute it keeps: NDA_* -> unpacker of its payload.
@@ -322,17 +351,32 @@ def _attrs(buf: bytearray, family: int, a: int, end: int) -> dict[int, Any]:
 
 def neighbours(sock: RtSocket, netns: str | None = None) -> list[Neigh]:
     """IPv4 and IPv6 neighbours, filtered exactly as ``ip neigh show`` filters them."""
-    names, types = link_names(sock)
-    dev_name = _dev_namer(names)
+    devs = Devices(sock)
     out: list[Neigh] = []
-    append, new, buf = out.append, tuple.__new__, sock.buf
+    append, new, buf, view = out.append, tuple.__new__, sock.buf, sock._view
     hdr, ndmsg, ntop = _HDR3.unpack_from, _NDMSG.unpack_from, socket.inet_ntop
     fast, fast_shape, shape = _NEIGH_FAST.unpack_from, _NEIGH_FAST_SHAPE, itemgetter(*_NEIGH_KEYS)
+    uniform = _NEIGH_FAST.iter_unpack
     words: dict[int, tuple[tuple[str, ...], tuple[str, ...]]] = {}
     shown = 0xFF & ~NUD_NOARP
     hidden = NTF_PROXY | NTF_EXT_LEARNED
     for got in sock.datagrams(RTM_GETNEIGH, _NDMSG.pack(socket.AF_UNSPEC, 0, 0, 0, 0)):
         off = 0
+        if got % 76 == 0:
+            # Nearly every datagram holds fast-lane messages only: read them in one pass
+            # (the first that differs, and all after it, take the walk below).
+            for t in uniform(view[:got]):
+                state, flags, dev = t[5], t[6], devs[t[4]]
+                if (shape(t) != fast_shape or not state & shown or flags & hidden
+                        or dev[1] != 1 or t[2] & NLM_F_DUMP_INTR):  # fmt: skip
+                    break
+                key = state | flags << 16
+                word = words.get(key)
+                if word is None:
+                    word = words[key] = (nud_names(state), _named_bits(flags, 0, _NEIGH_FLAGS))
+                append(new(Neigh, (netns, ntop(socket.AF_INET, t[10]), dev[0], t[13].hex(":"),
+                                   word[0], word[1], None)))  # fmt: skip
+                off += 76
         while off < got:
             length, mtype, mflags = hdr(buf, off)
             step = (length + 3) & ~3 or 16
@@ -345,14 +389,13 @@ def neighbours(sock: RtSocket, netns: str | None = None) -> list[Neigh]:
                 sock.interrupted = True
             if length == 76:
                 t = fast(buf, off)
-                state, flags, ifindex = t[5], t[6], t[4]
-                if (shape(t) == fast_shape and state & shown and not flags & hidden
-                        and ifindex not in types):  # fmt: skip
+                state, flags, dev = t[5], t[6], devs[t[4]]
+                if shape(t) == fast_shape and state & shown and not flags & hidden and dev[1] == 1:
                     key = state | flags << 16
                     word = words.get(key)
                     if word is None:
                         word = words[key] = (nud_names(state), _named_bits(flags, 0, _NEIGH_FLAGS))
-                    append(new(Neigh, (netns, ntop(socket.AF_INET, t[10]), dev_name(ifindex),
+                    append(new(Neigh, (netns, ntop(socket.AF_INET, t[10]), dev[0],
                                        t[13].hex(":"), word[0], word[1], None)))  # fmt: skip
                     off += step
                     continue
@@ -364,8 +407,8 @@ def neighbours(sock: RtSocket, netns: str | None = None) -> list[Neigh]:
                 raw = found.get(NDA_LLADDR)
                 proto = found.get(NDA_PROTOCOL)
                 append(new(Neigh, (
-                    netns, found.get(NDA_DST), dev_name(ifindex) if ifindex else None,
-                    None if raw is None else _lladdr(raw, types.get(ifindex)),
+                    netns, found.get(NDA_DST), devs[ifindex][0] if ifindex else None,
+                    None if raw is None else _lladdr(raw, devs[ifindex][1]),
                     nud_names(state), _named_bits(flags, ext, _NEIGH_FLAGS),
                     protocol_name(proto) if proto else None,
                 )))  # fmt: skip
@@ -375,15 +418,29 @@ def neighbours(sock: RtSocket, netns: str | None = None) -> list[Neigh]:
 
 def fdb(sock: RtSocket, netns: str | None = None) -> list[Fdb]:
     """Every bridge/VXLAN forwarding entry, as ``bridge fdb show`` lists them."""
-    names, types = link_names(sock)
-    dev_name = _dev_namer(names)
+    devs = Devices(sock)
     out: list[Fdb] = []
-    append, new, buf = out.append, tuple.__new__, sock.buf
+    append, new, buf, view = out.append, tuple.__new__, sock.buf, sock._view
     hdr, ndmsg, ntop = _HDR3.unpack_from, _NDMSG.unpack_from, socket.inet_ntop
     fast, fast_shape, shape = _FDB_FAST.unpack_from, _FDB_FAST_SHAPE, itemgetter(*_FDB_KEYS)
+    uniform = _FDB_FAST.iter_unpack
     words: dict[int, tuple[tuple[str, ...], str]] = {}
     for got in sock.datagrams(RTM_GETNEIGH, _NDMSG.pack(AF_BRIDGE, 0, 0, 0, 0)):
         off = 0
+        if got % 68 == 0:
+            # As in neighbours(): a datagram of fast-lane messages only, in one pass.
+            for t in uniform(view[:got]):
+                dev = devs[t[4]]
+                if shape(t) != fast_shape or dev[1] != 1 or t[2] & NLM_F_DUMP_INTR:
+                    break
+                key = t[5] | t[6] << 16
+                word = words.get(key)
+                if word is None:
+                    word = words[key] = (_named_bits(t[6], 0, _FDB_FLAGS), fdb_state(t[5]))
+                append(new(Fdb, (netns, t[10].hex(":"), dev[0], None, None,
+                                 ntop(socket.AF_INET, t[13]), None, None, None, None, None,
+                                 None, word[0], word[1])))  # fmt: skip
+                off += 68
         while off < got:
             length, mtype, mflags = hdr(buf, off)
             step = (length + 3) & ~3 or 16
@@ -396,39 +453,39 @@ def fdb(sock: RtSocket, netns: str | None = None) -> list[Fdb]:
                 sock.interrupted = True
             if length == 68:
                 t = fast(buf, off)
-                ifindex = t[4]
-                if shape(t) == fast_shape and ifindex not in types:
+                dev = devs[t[4]]
+                if shape(t) == fast_shape and dev[1] == 1:
                     key = t[5] | t[6] << 16
                     word = words.get(key)
                     if word is None:
                         word = words[key] = (_named_bits(t[6], 0, _FDB_FLAGS), fdb_state(t[5]))
-                    append(new(Fdb, (netns, t[10].hex(":"), dev_name(ifindex), None, None,
+                    append(new(Fdb, (netns, t[10].hex(":"), dev[0], None, None,
                                      ntop(socket.AF_INET, t[13]), None, None, None, None, None,
                                      None, word[0], word[1])))  # fmt: skip
                     off += step
                     continue
             family, ifindex, state, flags, _ntype = ndmsg(buf, off + 16)
             if family == AF_BRIDGE:
-                append(_fdb_general(netns, ifindex, state, flags, types, dev_name,
+                append(_fdb_general(netns, ifindex, state, flags, devs,
                                     _attrs(buf, family, off + 28, off + length)))  # fmt: skip
             off += step
     return out
 
 
 def _fdb_general(netns: str | None, ifindex: int, state: int, flags: int,
-                 types: dict[int, int], dev_name: Any, found: dict[int, Any]) -> Fdb:  # fmt: skip
+                 devs: Devices, found: dict[int, Any]) -> Fdb:  # fmt: skip
     """An FDB record from the general attribute walk."""
     raw, master, nsid = found.get(NDA_LLADDR), found.get(NDA_MASTER), found.get(NDA_LINK_NETNSID)
     via_index = found.get(NDA_IFINDEX)
     via = None
     if via_index:
         # An ifindex in another namespace has no name here; bridge prints the number.
-        via = str(via_index) if nsid is not None else dev_name(via_index)
+        via = str(via_index) if nsid is not None else devs[via_index][0]
     return Fdb(
         netns,
-        None if raw is None else _lladdr(raw, types.get(ifindex)),
-        dev_name(ifindex) if ifindex else None,
-        dev_name(master) if master else None,
+        None if raw is None else _lladdr(raw, devs[ifindex][1]),
+        devs[ifindex][0] if ifindex else None,
+        devs[master][0] if master else None,
         found.get(NDA_VLAN) or None,  # bridge prints no vlan 0
         found.get(NDA_DST),
         found.get(NDA_PORT),

@@ -14,10 +14,15 @@ process living there. Nothing here opens a namespace, let alone creates one.
 from __future__ import annotations
 
 import os
-from typing import NamedTuple
 
 from toolkit.host import paths, procs
 from toolkit.host.mounts import unescape
+
+TYPE_CHECKING = False  # typing costs as much as the interpreter's start: toolkit/tuples.py
+if TYPE_CHECKING:
+    from typing import NamedTuple
+else:
+    from toolkit.tuples import NamedTuple
 
 
 class NsfsMount(NamedTuple):

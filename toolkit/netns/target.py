@@ -12,11 +12,16 @@ os.open on the nsfs file, which fails cleanly when it is missing, where
 from __future__ import annotations
 
 import os
-from typing import TYPE_CHECKING, NamedTuple
 
 from toolkit.errors import EnvError, NotFound, UsageError
 from toolkit.host import ns, paths
 from toolkit.netns import discover
+
+TYPE_CHECKING = False  # typing costs as much as the interpreter's start: toolkit/tuples.py
+if TYPE_CHECKING:
+    from typing import NamedTuple
+else:
+    from toolkit.tuples import NamedTuple
 
 if TYPE_CHECKING:
     from toolkit.lab.registry import VmRef
