@@ -240,6 +240,7 @@ class Snapshot:
     networks: dict[str, Network] = field(default_factory=dict)
     endpoints: dict[str, Endpoint] = field(default_factory=dict)
     hosts: dict[str, Host] = field(default_factory=dict)
+    decoded: int = field(default=0, compare=False)  # records decoded to build it (not wire)
 
     def to_wire(self) -> dict[str, Any]:
         """The JSON twin the agent sends (records as their stored form)."""
@@ -299,7 +300,9 @@ class Snapshot:
 class AgentInfo:
     """What an agent says of itself (the ``info`` answer): its host, VTEP and VXLAN port,
     the underlay MTU less 50, its Consul session, whether its store answers, the store
-    index it last saw (0: none yet), its containers, reconcile passes done, its pid."""
+    index it last saw (0: none yet), its containers, reconcile passes done, its pid, and
+    its reconcile counters (how many full and incremental passes, and the last pass's
+    kernel requests, endpoints examined and records decoded)."""
 
     host: str
     vtep: str
@@ -312,6 +315,17 @@ class AgentInfo:
     containers: tuple[str, ...] = ()
     generation: int = 0
     pid: int = 0
+    # Reconcile counters (added later: an older agent's answer reads as zeros). Full
+    # passes re-read the whole kernel state against the whole snapshot (start-up, after
+    # a watch error, a network record change, the slow timer); incremental ones apply
+    # only the endpoints changed since the last applied snapshot.
+    full_reconciles: int = 0
+    full_by_timer: int = 0
+    incremental_applies: int = 0
+    last_kernel_ops: int = 0  # netlink requests the last pass sent
+    last_examined: int = 0  # endpoints (incremental) or table entries (full) it looked at
+    last_decoded: int = 0  # store records the watcher decoded for the last snapshot
+    mode: str = "incremental"  # or "full": every pass full (the old path, for benches)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON twin (containers as a list)."""
@@ -344,24 +358,129 @@ def remotes_for(snap: Snapshot, host: str, net_id: str) -> list[Remote]:
     ]
 
 
-def parse_tree(entries: list[dict[str, Any]], index: int) -> Snapshot:
-    """Build a Snapshot from a recursive KV read of ROOT."""
+@dataclass(frozen=True)
+class EndpointChanges:
+    """Endpoints that differ between two snapshots, by id: in the new one only
+    (``added``), in both but not equal (``changed``), in the old one only (``removed``)."""
+
+    added: tuple[str, ...] = ()
+    changed: tuple[str, ...] = ()
+    removed: tuple[str, ...] = ()
+
+    def __len__(self) -> int:
+        return len(self.added) + len(self.changed) + len(self.removed)
+
+    @property
+    def ids(self) -> tuple[str, ...]:
+        """Every id that changed."""
+        return self.added + self.changed + self.removed
+
+
+def endpoint_changes(old: Snapshot, new: Snapshot) -> EndpointChanges:
+    """What changed in the endpoints from ``old`` to ``new`` (pure).
+
+    Records the watcher's cache kept are the same objects in both snapshots, so the
+    scan is one identity test per endpoint; only new objects are compared by value.
+    """
+    before, after = old.endpoints, new.endpoints
+    added: list[str] = []
+    changed: list[str] = []
+    for eid, ep in after.items():
+        prev = before.get(eid)
+        if prev is None:
+            added.append(eid)
+        elif prev is not ep and prev != ep:
+            changed.append(eid)
+    removed = [eid for eid in before if eid not in after] if len(before) + len(added) != len(
+        after
+    ) else []
+    return EndpointChanges(tuple(added), tuple(changed), tuple(removed))
+
+
+def remote_changes(
+    old: Snapshot, new: Snapshot, host: str, net_id: str, eids: tuple[str, ...]
+) -> tuple[list[Remote], list[Remote]]:
+    """For the endpoints ``eids`` that changed, what ``host``'s vxlan0 in ``net_id``
+    held under ``old`` and must hold under ``new`` (pure): ``(gone, wanted)``.
+
+    Tables equal to ``remotes_for(old, host, net_id)``, less ``gone``, plus ``wanted``,
+    are ``remotes_for(new, host, net_id)`` (tests/overlay/test_incremental_unit.py).
+    """
+
+    def remote(snap: Snapshot, eid: str) -> Remote | None:
+        ep = snap.endpoints.get(eid)
+        if ep is None or ep.network != net_id or ep.host == host or net_id not in snap.networks:
+            return None
+        return Remote(ep.ip, ep.mac, ep.vtep, ep.name, ep.host)
+
+    gone: list[Remote] = []
+    wanted: list[Remote] = []
+    for eid in eids:
+        was, now = remote(old, eid), remote(new, eid)
+        if was == now:
+            continue
+        if was is not None:
+            gone.append(was)
+        if now is not None:
+            wanted.append(now)
+    return gone, wanted
+
+
+RecordCache = dict[str, tuple[int, Any]]  # key -> (ModifyIndex, decoded record or None)
+
+
+def parse_tree(
+    entries: list[dict[str, Any]], index: int, cache: RecordCache | None = None
+) -> Snapshot:
+    """Build a Snapshot from a recursive KV read of ROOT.
+
+    With ``cache`` (kept by the caller between reads), a key whose ModifyIndex has not
+    moved reuses the record decoded before, so a read costs one decode per changed key;
+    ``Snapshot.decoded`` counts the decodes. Keys gone from the store leave the cache.
+    """
     import base64
 
     snap = Snapshot(index=index)
+    seen: set[str] | None = set() if cache is not None else None
     for e in entries:
-        key = e["Key"][len(ROOT) :]
-        raw = base64.b64decode(e["Value"]) if e.get("Value") else b""
-        try:
-            if key.startswith("network/"):
-                net = Network.from_json(raw)
-                snap.networks[net.id] = net
-            elif key.startswith("endpoint/"):
-                ep = Endpoint.from_json(raw)
-                snap.endpoints[ep.id] = ep
-            elif key.startswith("hosts/"):
-                h = Host.from_wire(json.loads(raw))
-                snap.hosts[h.host] = h
-        except (ValueError, WireError):
-            continue  # a foreign or corrupt key must not stop the overlay
+        full_key = e["Key"]
+        key = full_key[len(ROOT) :]
+        kind = key.split("/", 1)[0]
+        if kind not in ("network", "endpoint", "hosts"):
+            continue
+        record: Any = None
+        if cache is not None and seen is not None:
+            seen.add(full_key)
+            hit = cache.get(full_key)
+            if hit is not None and hit[0] == e.get("ModifyIndex"):
+                record = hit[1]
+            else:
+                record = _decode_entry(kind, e, base64.b64decode)
+                snap.decoded += 1
+                cache[full_key] = (e.get("ModifyIndex") or 0, record)
+        else:
+            record = _decode_entry(kind, e, base64.b64decode)
+            snap.decoded += 1
+        if isinstance(record, Network):
+            snap.networks[record.id] = record
+        elif isinstance(record, Endpoint):
+            snap.endpoints[record.id] = record
+        elif isinstance(record, Host):
+            snap.hosts[record.host] = record
+    if cache is not None and seen is not None and len(seen) != len(cache):
+        for gone in [k for k in cache if k not in seen]:
+            del cache[gone]
     return snap
+
+
+def _decode_entry(kind: str, e: dict[str, Any], b64decode: Any) -> Record | None:
+    """One stored record (None for a foreign or corrupt key: it must not stop the overlay)."""
+    raw = b64decode(e["Value"]) if e.get("Value") else b""
+    try:
+        if kind == "network":
+            return Network.from_json(raw)
+        if kind == "endpoint":
+            return Endpoint.from_json(raw)
+        return Host.from_wire(json.loads(raw))
+    except (ValueError, WireError):
+        return None

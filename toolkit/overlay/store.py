@@ -59,8 +59,11 @@ class Store:
 
     # -- reading -------------------------------------------------------------
 
-    def snapshot(self, index: int = 0, wait: str = "30s") -> Snapshot:
-        """Everything under the root; with index > 0, block until it changes (or wait ends)."""
+    def snapshot(
+        self, index: int = 0, wait: str = "30s", cache: model.RecordCache | None = None
+    ) -> Snapshot:
+        """Everything under the root; with index > 0, block until it changes (or wait ends).
+        ``cache``: see model.parse_tree (a watcher decodes only the keys that changed)."""
         params: dict[str, Any] = {"recurse": "true"}
         if index:
             params.update(index=index, wait=wait)
@@ -69,7 +72,7 @@ class Store:
             raise ConsulError.from_answer(self.consul.where, "GET", "/v1/kv/", status, data)
         new_index = int(headers.get("x-consul-index", "0") or 0)
         entries = json.loads(data) if status == 200 and data else []
-        return model.parse_tree(entries, new_index)
+        return model.parse_tree(entries, new_index, cache)
 
     # -- sessions --------------------------------------------------------------
 

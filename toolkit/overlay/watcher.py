@@ -7,6 +7,7 @@ import logging
 from typing import TYPE_CHECKING
 
 from toolkit.consul.client import ConsulError
+from toolkit.overlay.model import RecordCache
 from toolkit.overlay.session import LOOP_BACKOFF_START, next_backoff
 
 if TYPE_CHECKING:
@@ -19,10 +20,15 @@ WAIT = "30s"  # a blocking query's longest hold (Consul's ?wait=)
 def watch(agent: Agent) -> None:
     """Follow the store with blocking queries; kick the reconciler on every change (a thread)."""
     index, backoff = 0, LOOP_BACKOFF_START
+    cache: RecordCache = {}  # records decoded so far: a change costs one decode per key
     while not agent.stopping.is_set():
         try:
-            snap = agent.store.snapshot(index=index, wait=WAIT)
+            # The "full" mode (benches' old path) decodes every record every time.
+            use = cache if agent.mode == "incremental" else None
+            snap = agent.store.snapshot(index=index, wait=WAIT, cache=use)
         except (ConsulError, OSError) as exc:
+            agent.full_due = agent.full_due or "watch-error"  # we may have missed changes
+            cache.clear()
             agent.store_ok = False
             log.warning("watch failed", extra={"error": str(exc), "retry_in": backoff})
             agent.stopping.wait(backoff)
@@ -31,7 +37,12 @@ def watch(agent: Agent) -> None:
             continue
         backoff = LOOP_BACKOFF_START
         agent.store_ok = True
-        # An index going backwards means the store was reset: start over.
-        index = snap.index if snap.index >= index else 0
+        # An index going backwards means the store was reset: start over, in full.
+        if snap.index < index:
+            agent.full_due = agent.full_due or "store-reset"
+            index = 0
+        else:
+            index = snap.index
+        agent.last_decoded = snap.decoded
         agent.snap = snap
         agent.kick.set()
