@@ -171,6 +171,7 @@ class Agent:
             last_examined=self.last_examined,
             last_decoded=self.last_decoded,
             mode=self.mode,
+            applied_index=self.applied.index if self.applied is not None else 0,
         )
 
     def tune(self, mode: str | None = None, full_period: float | None = None) -> AgentInfo:

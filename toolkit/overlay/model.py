@@ -326,6 +326,7 @@ class AgentInfo:
     last_examined: int = 0  # endpoints (incremental) or table entries (full) it looked at
     last_decoded: int = 0  # store records the watcher decoded for the last snapshot
     mode: str = "incremental"  # or "full": every pass full (the old path, for benches)
+    applied_index: int = 0  # store index of the snapshot the last pass applied
 
     def to_dict(self) -> dict[str, Any]:
         """JSON twin (containers as a list)."""
@@ -391,9 +392,11 @@ def endpoint_changes(old: Snapshot, new: Snapshot) -> EndpointChanges:
             added.append(eid)
         elif prev is not ep and prev != ep:
             changed.append(eid)
-    removed = [eid for eid in before if eid not in after] if len(before) + len(added) != len(
-        after
-    ) else []
+    removed = (
+        [eid for eid in before if eid not in after]
+        if len(before) + len(added) != len(after)
+        else []
+    )
     return EndpointChanges(tuple(added), tuple(changed), tuple(removed))
 
 
