@@ -169,8 +169,15 @@ def _run(
     cmd: list[str],
     ids: dict[str, str],
 ) -> dict[str, Any]:
+    received = time.time()
     sid = _require_session(agent)
-    snap = fresh_snapshot(agent)
+    # The watch's snapshot when it knows the network (the store transaction decides
+    # names and addresses anyway); a fresh read otherwise.
+    snap = agent.snap
+    if snap.index == 0 or snap.network_by_name(net_name) is None:
+        snap = fresh_snapshot(agent)
+    else:
+        _check_store(agent)
     held = snap.endpoint_by_name(name)
     if held and held[0].id != ids["endpoint"]:
         raise UsageError(f"container name {name!r} is already in use in the lab")
@@ -185,12 +192,21 @@ def _run(
                 raise
     cid = ids["container"]
     t0 = time.monotonic()
+    t_prep = t0 - (time.time() - received)
     ctr = containers.spawn(name, cid, agent.lab, agent.host, cmd)
     t1 = time.monotonic()
     try:
         with _store_errors(agent):
             ep = agent.ops.create_endpoint(
-                sid, net, name, agent.host, agent.vtep, service, cid, eid=ids["endpoint"]
+                sid,
+                net,
+                name,
+                agent.host,
+                agent.vtep,
+                service,
+                cid,
+                eid=ids["endpoint"],
+                known=snap if net.id in snap.networks else None,
             )
     except BaseException:
         # Nothing of this attempt stays behind; if its txn commits after all, the next
@@ -214,6 +230,9 @@ def _run(
         extra={
             "container": name,
             "ip": ep.ip,
+            "mac": ep.mac,
+            "received": round(received, 6),  # epoch s: the request reached the agent
+            "prep_ms": round((t0 - t_prep) * 1000, 1),
             "spawn_ms": round((t1 - t0) * 1000, 1),
             "store_ms": round((t2 - t1) * 1000, 1),
             "wire_ms": round((t3 - t2) * 1000, 1),
