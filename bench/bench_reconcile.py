@@ -111,9 +111,8 @@ def main() -> None:
                 ops = 0
                 for k in range(CHANGES):
                     e = ghost(net["id"], 9000 + k // 2)
-                    got = settle(
-                        sock, write(store, put=[e]) if k % 2 == 0 else write(store, drop=[e])
-                    )
+                    index = write(store, put=[e]) if k % 2 == 0 else write(store, drop=[e])
+                    ops += settle(sock, index).last_kernel_ops
                 c1 = cpu(pid)
                 after = api.info(sock)
                 rows[(mode, size)] = (
