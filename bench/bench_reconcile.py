@@ -55,7 +55,9 @@ def write(store: Store, put: list[Endpoint] = (), drop: list[Endpoint] = ()) -> 
         ops.append({"Verb": "delete", "Key": k_ip(e.network, e.ip)})
     for start in range(0, len(ops), 64):
         store.txn(ops[start : start + 64])
-    _, headers, _ = store.consul.request("GET", "/v1/kv/" + ROOT, params={"keys": "true"})
+    _, headers, _ = store.consul.request(
+        "GET", "/v1/kv/" + ROOT + "endpoint/", params={"keys": "true"}
+    )
     return int(headers["x-consul-index"])
 
 

@@ -123,4 +123,7 @@ def test_the_cache_decodes_only_the_keys_that_changed():
     assert second == parse_tree(entries[:-2] + entries[-1:], 200)  # the same as no cache
     ch = endpoint_changes(first, second)
     assert (ch.added, ch.changed, ch.removed) == ((), (ep(3, "vm3").id,), (ep(49, "vm2").id,))
-    assert len(cache) == 50
+    stale = {f"{ROOT}endpoint/x/{i}": (i, None) for i in range(200)}
+    cache.update(stale)
+    parse_tree(entries[:1], 300, cache)  # far fewer keys than the cache: it is pruned
+    assert set(cache) == {entries[0]["Key"]}

@@ -60,14 +60,21 @@ class Store:
     # -- reading -------------------------------------------------------------
 
     def snapshot(
-        self, index: int = 0, wait: str = "30s", cache: model.RecordCache | None = None
+        self,
+        index: int = 0,
+        wait: str = "30s",
+        cache: model.RecordCache | None = None,
+        part: str = "",
     ) -> Snapshot:
         """Everything under the root; with index > 0, block until it changes (or wait ends).
-        ``cache``: see model.parse_tree (a watcher decodes only the keys that changed)."""
+        ``cache``: see model.parse_tree (a watcher decodes only the keys that changed).
+        ``part``: only the keys under ROOT + part (``endpoint/``, ``network/``): a watcher
+        of one kind of record is not sent the IP and name keys."""
         params: dict[str, Any] = {"recurse": "true"}
         if index:
             params.update(index=index, wait=wait)
-        status, headers, data = self.consul.request("GET", "/v1/kv/" + model.ROOT, params=params)
+        path = "/v1/kv/" + model.ROOT + part
+        status, headers, data = self.consul.request("GET", path, params=params)
         if status not in (200, 404):
             raise ConsulError.from_answer(self.consul.where, "GET", "/v1/kv/", status, data)
         new_index = int(headers.get("x-consul-index", "0") or 0)
