@@ -85,6 +85,7 @@ class Agent:
         self.applied_local: dict[str, str] = {}
         self.full_due: str | None = "start"
         self.suspects: set[str] = set()  # endpoints of ours without a container, too young
+        self.wired_at: dict[str, float] = {}  # container -> when `run` wired it (monotonic)
         self.mode = "incremental"
         self.full_period = reconciler.FULL_PERIOD
         self.full_reconciles = self.full_by_timer = self.incremental_applies = 0

@@ -110,9 +110,17 @@ def _mine(agent: Agent, snap: Snapshot) -> dict[str, list[Container]]:
 
 
 def _kept_namespaces(agent: Agent) -> set[str]:
-    """Namespaces a local container uses, published yet or not (``run`` may be between
-    wiring it and the watch bringing its endpoint back)."""
-    return {netns_name(c.network) for c in agent.local.values() if c.network}
+    """Namespaces of containers ``run`` wired less than GRACE s ago, whose endpoint the
+    watch may not have brought back yet (a namespace is otherwise kept only while the
+    store holds an endpoint of ours in it, as libnetwork keeps a sandbox)."""
+    now = time.monotonic()
+    for name in [n for n, t in agent.wired_at.items() if now - t > GRACE]:
+        del agent.wired_at[name]
+    return {
+        netns_name(c.network)
+        for c in agent.local.values()
+        if c.network and c.name in agent.wired_at
+    }
 
 
 def reconcile(agent: Agent, snap: Snapshot | None = None) -> None:
@@ -317,6 +325,7 @@ def wire_new(agent: Agent, ctr: Container, ep: Endpoint, net: Network) -> None:
     # this endpoint arrive as a change (and updates the other containers' /etc/hosts).
     now = agent.snap
     snap = Snapshot(now.index, {net.id: net, **now.networks}, {**now.endpoints, ep.id: ep})
+    agent.wired_at[ctr.name] = time.monotonic()
     if os.path.exists(dataplane.ns_path(net.ns)):
         # The network is already built here: wire just this container; the next pass
         # (``run`` kicks one) refreshes the other containers' /etc/hosts.
