@@ -134,9 +134,12 @@ def ready(s: Starting, timeout: float = 10) -> Container:
         os.close(s.rfd)
     proc = s.proc
     if msg != "ok":
+        # Not in namespaces of its own for sure: stop just this pid (see abandon).
+        with contextlib.suppress(ProcessLookupError):
+            proc.kill()
+        proc.wait()
         if proc.stdin:
             proc.stdin.close()
-        stop_pid(proc.pid)
         raise OvlabError(f"container {s.name} failed to start: {msg or 'no answer'}")
     # Reap it in the background when it exits, so it never lingers as a zombie of ours.
     threading.Thread(target=proc.wait, daemon=True, name=f"reap-{s.name}").start()
@@ -145,13 +148,19 @@ def ready(s: Starting, timeout: float = 10) -> Container:
 
 
 def abandon(s: Starting) -> None:
-    """Stop a started init that will not be used (``ready`` not called)."""
+    """Stop a started init that will not be used (``ready`` not called).
+
+    Only its own pid, with SIGKILL, before its stdin closes: its CMD has not started
+    (it waits on stdin), and it may not have left the host's namespaces yet, so the
+    namespace sweep of ``stop_pid`` would hit the host's own processes.
+    """
     with contextlib.suppress(OSError):
         os.close(s.rfd)
+    with contextlib.suppress(ProcessLookupError):
+        s.proc.kill()
+    s.proc.wait()
     if s.proc.stdin:
         s.proc.stdin.close()
-    stop_pid(s.proc.pid)
-    threading.Thread(target=s.proc.wait, daemon=True).start()  # reap it
 
 
 def spawn(name: str, cid: str, lab: str | None, host: str, cmd: list[str]) -> Container:
