@@ -57,8 +57,9 @@ BEFORE_REMOTE_MS = 87.5
 STAGES = (
     ("CLI process start -> request at the agent", "cli"),
     ("agent prep (session, snapshot)", "prep"),
-    ("container init (spawn, namespaces)", "spawn"),
+    ("container init started (fork/exec)", "spawn"),
     ("store transaction (IP + endpoint)", "store"),
+    ("container init still starting after it", "ready"),
     ("wiring (veth, eth0 address, route)", "wire"),
     ("released -> first reply (ARP/FDB, ping)", "reply"),
     ("  remote: commit -> lab-vm-1 programmed", "remote"),
@@ -115,8 +116,8 @@ def run_to_first_reply(
             continue
         committed = rec["received"] + (rec["prep_ms"] + rec["spawn_ms"] + rec["store_ms"]) / 1000
         stages["cli"].append((rec["received"] - t0s[name]) * 1000)
-        for k in ("prep", "spawn", "store", "wire"):
-            stages[k].append(rec[f"{k}_ms"])
+        for k in ("prep", "spawn", "store", "ready", "wire"):
+            stages[k].append(rec.get(f"{k}_ms", 0.0))
         stages["reply"].append((replies[name] - rec["ts"]) * 1000)
         later = [ts for ts in programmed.get(rec["mac"], []) if ts >= committed - 0.05]
         if later:
