@@ -182,9 +182,13 @@ def apply_changes(agent: Agent, snap: Snapshot, applied: Snapshot) -> None:
                 if done is not None:
                     ops += done
                     whole.add(nid)
-            elif net.ns not in _kept_namespaces(agent):
-                log.info("removing namespace", extra={"netns": net.ns})
-                dataplane.remove_netns(net.ns)
+        # Namespaces no local endpoint needs any more, also one ``run`` built for a
+        # container removed before any pass saw it (one listdir: a handful of names).
+        keep = {snap.networks[nid].ns for nid in mine} | _kept_namespaces(agent)
+        for name in dataplane.list_namespaces():
+            if name not in keep:
+                log.info("removing namespace", extra={"netns": name})
+                dataplane.remove_netns(name)
         touched: dict[str, list[str]] = {}
         for eid in changes.ids:
             ep = snap.endpoints.get(eid) or applied.endpoints.get(eid)
