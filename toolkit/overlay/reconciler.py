@@ -313,7 +313,9 @@ def _wire_veths(
         if ctr.veth not in present or (
             agent.generation == 0 and not dataplane.container_wired(ctr.pid)
         ):
-            ep = snap.endpoints[ctr.endpoint]
+            ep = snap.endpoints.get(ctr.endpoint)
+            if ep is None:
+                continue  # not published (again) yet: a later pass wires it
             dataplane.attach_container(
                 path, ctr.veth, ctr.pid, ep.ip, ep.mac, net.prefixlen, net.gateway, agent.mtu
             )
@@ -346,5 +348,9 @@ def wire_new(agent: Agent, ctr: Container, ep: Endpoint, net: Network) -> None:
         peers = snap.endpoints_of(net.id)
         containers.write_hosts(ctr, containers.hosts_text(ctr, peers, net.name))
     else:
-        local = [c for c in agent.local.values() if c.network == net.id]
+        # Containers whose endpoint the snapshot lacks (being published again after a
+        # lost session) are wired by the pass that sees it.
+        local = [
+            c for c in agent.local.values() if c.network == net.id and c.endpoint in snap.endpoints
+        ]
         reconcile_network(agent, snap, net, local)
