@@ -34,6 +34,7 @@ NDA_DST, NDA_LLADDR = 1, 2
 NUD_PERMANENT = 0x80
 NTF_SELF = 0x02
 AF_BRIDGE = 7
+ACK_TIMEOUT = 5.0  # s
 CHUNK = 256  # requests per sendmsg: their acks (36 bytes each) fit any receive buffer
 
 _NLMSGHDR = struct.Struct("=IHHII")  # len, type, flags, seq, pid
@@ -107,6 +108,7 @@ def send(path: str, batch: Batch) -> int:
     with inside(path, "net"):
         sock = socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, NETLINK_ROUTE)
     try:
+        sock.settimeout(ACK_TIMEOUT)  # never wait forever on the kernel: the pass fails
         sock.bind((0, 0))
         failure: KernelRefused | None = None
         for start in range(0, len(batch.requests), CHUNK):

@@ -46,14 +46,17 @@ log = logging.getLogger("ovlab.agent")
 GRACE = 5.0  # an endpoint of ours younger than this may still be in the middle of `run`
 PERIOD = 30.0  # the loop wakes at least this often (dead containers, orphan endpoints)
 FULL_PERIOD = 300.0  # a full pass at least this often: the safety net
+RETRY = 1.0  # after a failed pass, a full one this soon
 
 
 def loop(agent: Agent) -> None:
     """Reconcile whenever kicked, and every PERIOD seconds regardless (a thread)."""
     last_full = time.monotonic()
+    pause = PERIOD
     while not agent.stopping.is_set():
-        agent.kick.wait(PERIOD)
+        agent.kick.wait(pause)
         agent.kick.clear()
+        pause = PERIOD
         if agent.full_due is None and time.monotonic() - last_full >= agent.full_period:
             agent.full_due = "timer"
         try:
@@ -62,6 +65,7 @@ def loop(agent: Agent) -> None:
         except Exception:  # noqa: BLE001 - the loop must survive any one bad pass
             log.exception("reconcile failed")
             agent.full_due = agent.full_due or "error"  # start from the kernel's truth
+            pause = RETRY  # soon, not at the next change
         with agent.reconciled:
             agent.generation += 1
             agent.reconciled.notify_all()
