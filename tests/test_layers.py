@@ -57,6 +57,7 @@ KERNEL = {
     "toolkit.netns.mounts",
     "toolkit.lab.underlay",
     "toolkit.overlay.dataplane",
+    "toolkit.overlay.nlbatch",
     "toolkit.capture.live",
 }
 
