@@ -89,7 +89,13 @@ def up(
     topo = load(path)
     if dry_run:
         if json_out:
-            emit_json("lab up --dry-run", {"topology": str(path.resolve()), **topo.to_dict()})
+            data = {"topology": str(path.resolve()), **topo.to_dict()}
+            if topo.multihost:
+                from toolkit.lab import placement, stitchplan
+
+                data["placement"] = placement.place(topo)
+                data["stitch"] = stitchplan.plan(topo)
+            emit_json("lab up --dry-run", data)
             return
         from toolkit.render.labview import plan_table, print_table
 

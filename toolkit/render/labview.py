@@ -48,15 +48,28 @@ def shipped_table(rows: Sequence[Any]) -> Table:
 
 
 def plan_table(topo: Any, path: Any) -> Table:
-    """What ``lab up --dry-run`` would build: one row per VM."""
-    t = _table(
+    """What ``lab up --dry-run`` would build: one row per VM (and its host, multi-host)."""
+    from toolkit.lab import placement, stitchplan
+    from toolkit.lab.hostspec import describe
+
+    placed = placement.place(topo)
+    title = (
         f"lab {topo.name} (from {path}): underlay {topo.underlay.subnet},"
-        f" MTU {topo.underlay.mtu}; nothing was created",
-        ("NODE", "ETH1", "GROUPS", "IMPAIRMENT"),
+        f" MTU {topo.underlay.mtu}; nothing was created"
     )
+    if placed:
+        hosts = ", ".join(f"{h.name} ({describe(h)})" for h in topo.hosts)
+        title += (
+            f"\nhosts {hosts}; underlay stitched with VXLAN VNI"
+            f" {stitchplan.stitch_vni(topo.name)} on UDP {stitchplan.STITCH_PORT},"
+            f" path MTU needed {stitchplan.mtu_needed(topo)}"
+        )
+    cols = ("NODE", "ETH1", "GROUPS", "IMPAIRMENT") + (("HOST",) if placed else ())
+    t = _table(title, cols)
     for n in topo.nodes:
         imp = n.impair.describe() if not n.impair.is_empty else "-"
-        t.add_row(n.name, str(n.eth1.ip), ", ".join(n.groups) or "-", imp)
+        row = [n.name, str(n.eth1.ip), ", ".join(n.groups) or "-", imp]
+        t.add_row(*row, *([placed[n.name] + ("" if n.host else " (spread)")] if placed else []))
     return t
 
 
