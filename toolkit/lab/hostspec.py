@@ -5,10 +5,13 @@ Two spellings, both checked line by line like the rest of the topology::
     hosts: lab-hosts.yml            # a YAML Ansible inventory (relative to the topology)
     hosts:
       host-a: {address: 10.0.0.1, user: root}
-      host-b: {address: 10.0.0.2, user: ops, port: 2222, key: ~/.ssh/lab}
+      host-b: {address: 10.0.0.2, user: ops, port: 2222, key: ~/.ssh/lab, venv: /opt/ovlab}
+
+``venv`` is where ``lab up`` installs the host's ovlab from the controller's wheel.
 
 An inventory gives each host ``ansible_host`` (its IPv4 address),
-``ansible_user``, ``ansible_port`` and ``ansible_ssh_private_key_file``, from the host or
+``ansible_user``, ``ansible_port``, ``ansible_ssh_private_key_file`` and ``ovlab_venv``,
+from the host or
 any group it is in (host values win), as Ansible reads them.
 """
 
@@ -26,13 +29,14 @@ from toolkit.errors import UsageError
 from toolkit.lab import names
 from toolkit.lab.model import MAX_HOSTS, LabHost
 
-HOST_KEYS = ("address", "user", "port", "key")
+HOST_KEYS = ("address", "user", "port", "key", "venv")
 GROUP_KEYS = ("hosts", "children", "vars")
 _INVENTORY_VARS = {
     "ansible_host": "address",
     "ansible_user": "user",
     "ansible_port": "port",
     "ansible_ssh_private_key_file": "key",
+    "ovlab_venv": "venv",
 }
 _HOSTS_HINT = "write hosts: INVENTORY.yml, or hosts: {host-a: {address: 10.0.0.1, user: root}, …}"
 
@@ -104,7 +108,18 @@ class HostsReader(yamlcheck.Checker):
         if "key" in values and not yamlload.is_null(values["key"][0]):
             knode, kpath = values["key"]
             key = str(base / os.path.expanduser(self.string(knode, kpath, nonempty=True).strip()))
-        return LabHost(name, address, user, port, key)
+        venv = "/opt/ovlab"
+        if "venv" in values and not yamlload.is_null(values["venv"][0]):
+            vnode, vpath = values["venv"]
+            venv = self.string(vnode, vpath, nonempty=True).strip()
+            if not venv.startswith("/") or any(c.isspace() for c in venv):
+                self.fail(
+                    vnode,
+                    vpath,
+                    f"{venv!r} is not an absolute path on the host",
+                    "e.g. venv: /opt/ovlab",
+                )
+        return LabHost(name, address, user, port, key, venv)
 
     def address(self, node: YamlNode, path: str) -> IPv4Address:
         text = self.string(node, path, nonempty=True).strip()

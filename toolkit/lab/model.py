@@ -49,10 +49,18 @@ class LabHost:
     user: str = "root"
     port: int = 22
     key: str | None = None  # SSH private key file on the controller; None = ssh's default
+    venv: str = "/opt/ovlab"  # where ``lab up`` installs the host's ovlab (a venv)
 
     def to_dict(self) -> dict[str, Any]:
-        """File notation: {'address': '10.0.0.1', 'user': 'root', 'port': 22, 'key': None}."""
-        return {"address": str(self.address), "user": self.user, "port": self.port, "key": self.key}
+        """File notation: {'address': '10.0.0.1', 'user': 'root', 'port': 22, 'key': None,
+        'venv': '/opt/ovlab'}."""
+        return {
+            "address": str(self.address),
+            "user": self.user,
+            "port": self.port,
+            "key": self.key,
+            "venv": self.venv,
+        }
 
 
 @dataclass(frozen=True)

@@ -95,6 +95,24 @@ def status_table(lab: str, rows: Sequence[Any]) -> Table:
     return t
 
 
+def hosts_table(lab: str, phase: str, rows: Sequence[dict[str, Any]]) -> Table:
+    """A multi-host lab's hosts (``lab status``): each host's slice and its VMs."""
+    t = _table(
+        f"lab {lab} ({phase}), over {len(rows)} hosts", ("HOST", "ADDRESS", "SLICE", "PHASE", "VMS")
+    )
+    for r in rows:
+        if not r.get("reachable"):
+            vms = f"[red]unreachable[/]: {r.get('error', '')}"
+        else:
+            live = r.get("slice_status") or []
+            alive = {v.get("node"): v.get("alive") for v in live if isinstance(v, dict)}
+            vms = ", ".join(
+                f"{n} " + ("[green]up[/]" if alive.get(n) else "[red]dead[/]") for n in r["nodes"]
+            ) or str(r.get("error", "-"))
+        t.add_row(r["host"], r["address"], r["slice"], r["phase"], vms)
+    return t
+
+
 def print_table(table: Table) -> None:
     """Print a table on stdout."""
     stdout_console().print(table)
