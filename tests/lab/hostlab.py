@@ -106,7 +106,7 @@ def hosts_lab(work: Path, names: list[str]) -> Iterator[Hosts]:
         "nodes": table,
     }
     (work / "hosts.yml").write_text(yaml.safe_dump(doc, sort_keys=False))
-    venvs = ROOT / ".ovm-hosts" / name
+    venvs = host_venvs()
     try:
         ovlab("lab", "up", str(work / "hosts.yml"))
         lab = Lab(name, work, table)
@@ -114,7 +114,20 @@ def hosts_lab(work: Path, names: list[str]) -> Iterator[Hosts]:
             yield Hosts(lab, access, venvs)
     finally:
         ovlab("lab", "down", name, check=False)
-        shutil.rmtree(venvs, ignore_errors=True)
+
+
+def host_venvs() -> Path:
+    """Where the test hosts' ovlab venvs live: kept between runs for this source tree
+    (lab up's Ansible install then finds them current and changes nothing), older ones
+    removed. Paths on the shared filesystem, so each host's slice VMs see them too."""
+    from toolkit.provision.wheelhouse import source_fingerprint
+
+    base = ROOT / ".ovm-hosts"
+    current = base / source_fingerprint()[:12]
+    for old in base.glob("*") if base.is_dir() else []:
+        if old != current:
+            shutil.rmtree(old, ignore_errors=True)
+    return current
 
 
 __all__ = ["Hosts", "hosts_lab", "run", "write_multi"]

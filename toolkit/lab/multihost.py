@@ -328,3 +328,35 @@ def transport_of(record: LabRecord, node: str) -> tuple[Ssh, str] | None:
         return None
     part = next((h for h in record.hosts if h.name == vm.host), None)
     return (for_host(part), part.slice) if part else None
+
+
+def remote_vm(name: str, lab: str | None = None) -> tuple[Ssh, str, str] | None:
+    """(transport, slice, node) of ``NODE`` or ``LAB/NODE`` when it is a VM of a multi-host
+    lab running on one of its hosts; None otherwise (a local VM, a container, unknown)."""
+    from toolkit.lab.resolve import split
+
+    lab, node = split(name, lab)
+    for candidate in [lab] if lab else state.list_labs():
+        try:
+            record = state.load(candidate)
+        except OvlabError:
+            continue
+        if record is None or not record.hosts:
+            continue
+        found = transport_of(record, node)
+        if found is not None:
+            return found[0], found[1], node
+    return None
+
+
+def multihost_parts() -> list[HostPartRecord]:
+    """Every host part of every multi-host lab on this controller (to find containers)."""
+    out: list[HostPartRecord] = []
+    for name in state.list_labs():
+        try:
+            record = state.load(name)
+        except OvlabError:
+            continue
+        if record is not None:
+            out.extend(record.hosts)
+    return out

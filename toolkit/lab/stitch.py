@@ -8,8 +8,11 @@ moved into the slice's underlay namespace and enslaved to ``br-underlay``. Learn
 (head-end replication: ``bridge fdb append 00:00:00:00:00:00 dev stitch0 dst PEER``).
 
 Before the socket opens, an nftables table ``inet ovlab-stitch-SLICE`` drops datagrams
-to the stitching port that carry the lab's VNI from anyone but the other lab hosts
-(matching the VNI, RFC 7348 §5, keeps two labs on one host from dropping each other's).
+to the stitching port that carry the lab's VNI unless they come from another lab host
+to this host's lab address (matching the VNI, RFC 7348 §5, keeps two labs on one host
+from dropping each other's). The kernel's VXLAN socket itself listens on every address
+(``vxlan_sock_add`` binds the wildcard; ``local`` only sets the source), so the rule is
+what confines the tunnel to the topology's addresses.
 """
 
 from __future__ import annotations
@@ -32,7 +35,7 @@ def nft_table(slice_lab: str) -> str:
     return f"ovlab-stitch-{slice_lab}"
 
 
-def nft_rules(slice_lab: str, peers: list[str], vni: int, port: int) -> str:
+def nft_rules(slice_lab: str, local: str, peers: list[str], vni: int, port: int) -> str:
     """The ``nft -f`` script of the slice's table (replaces an older one)."""
     table = nft_table(slice_lab)
     allowed = ", ".join(peers)
@@ -43,7 +46,7 @@ def nft_rules(slice_lab: str, peers: list[str], vni: int, port: int) -> str:
         f"table inet {table} {{\n"
         f"  chain input {{\n"
         f"    type filter hook input priority -10; policy accept;\n"
-        f"    udp dport {port} @th,96,24 {vni} ip saddr {{ {allowed} }} accept\n"
+        f"    udp dport {port} @th,96,24 {vni} ip saddr {{ {allowed} }} ip daddr {local} accept\n"
         f"    udp dport {port} @th,96,24 {vni} counter drop\n"
         f"  }}\n"
         f"}}\n"
@@ -72,7 +75,7 @@ def create(slice_lab: str, local: str, peers: list[str], vni: int, port: int) ->
     with state.locked(slice_lab) as st:
         st.data["stitched"] = {"vni": vni, "port": port, "local": local, "peers": peers}
         st.save()  # before the table exists: 'lab down' then knows to remove it
-    _nft(nft_rules(slice_lab, peers, vni, port))
+    _nft(nft_rules(slice_lab, local, peers, vni, port))
     tmp = f"st{vni:06x}"[:15]
     with iproute_at(None, f"making the stitching VXLAN device (VNI {vni})") as ipr:
         for idx in ipr.link_lookup(ifname=tmp):

@@ -80,6 +80,21 @@ class Ssh:
             opts += ["-i", self.key, "-o", "IdentitiesOnly=yes"]
         return [*opts, *shlex.split(os.environ.get("OVLAB_SSH_OPTIONS", ""))]
 
+    def prefix(self, control_dir: str | None = None) -> list[str]:
+        """``ssh OPTIONS DEST --``: append one quoted command line. With ``control_dir``,
+        connections share one master there (many short commands: Ansible's tasks)."""
+        extra: list[str] = []
+        if control_dir:
+            extra = [
+                "-o",
+                "ControlMaster=auto",
+                "-o",
+                f"ControlPath={control_dir}/%C",
+                "-o",
+                "ControlPersist=30",
+            ]
+        return ["ssh", *self.ssh_options(), *extra, self.destination, "--"]
+
     def argv(self, cmd: list[str]) -> list[str]:
         # ssh joins its arguments into one shell line on the far side: quote each word.
         return ["ssh", *self.ssh_options(), self.destination, "--", shlex.join(cmd)]
