@@ -87,6 +87,44 @@ def install(topo: Topology) -> None:
     )
 
 
+def push_secrets(lab: str) -> None:
+    """Copy a multi-host lab's Consul secrets (gossip key, ACL tokens) to each host's slice,
+    mode 0700 as on the controller, so the host's own doctor and container lookups can
+    read the store. Nothing for a one-machine lab. EnvError naming a host that refused.
+
+    The hosts run the lab's VMs and their Consul agents as root already: the tokens give
+    them nothing they could not read from the VMs; other machines never see them.
+    """
+    import io
+    import tarfile
+
+    from toolkit.provision.inventory import secrets_dir
+    from toolkit.transport import for_host
+
+    record = state.load(lab)
+    secrets = secrets_dir(lab)
+    if record is None or not record.hosts or not secrets.is_dir():
+        return
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w") as tar:
+        tar.add(secrets, arcname=".")
+    payload = buf.getvalue()
+    for part in record.hosts:
+        target = f"{state.state_root()}/labs/{part.slice}/secrets"
+        t = for_host(part)
+        proc = subprocess.run(
+            t.argv(["sh", "-c", f"umask 077 && mkdir -p {target} && tar -xf - -C {target}"]),
+            input=payload,
+            capture_output=True,
+            timeout=120,
+        )
+        if proc.returncode != 0:
+            raise EnvError(
+                f"host {part.name}: copying the lab's secrets failed: "
+                f"{proc.stderr.decode(errors='replace').strip()}"
+            )
+
+
 def _failure(out: str) -> str | None:
     """'installing ovlab on HOST failed at TASK: MSG' from Ansible's default output."""
     task = "?"
