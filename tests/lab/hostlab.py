@@ -13,6 +13,7 @@ import contextlib
 import os
 import shutil
 import subprocess
+import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,7 +24,7 @@ from tests.helpers import lab_name
 from tests.playbooks.conftest import ROOT, Lab, ovlab, run
 from tests.playbooks.sshlab import SSH_OPTS, SshAccess, ssh_access
 
-OVLAB = str(Path(os.sys.executable).parent / "ovlab")  # type: ignore[attr-defined]
+OVLAB = str(Path(sys.executable).parent / "ovlab")
 HOSTS_SUBNET = "10.77.0"
 HOSTS_MTU = 9000  # room for the stitching's 50 bytes over a 1500-byte lab underlay
 
@@ -40,6 +41,10 @@ class Hosts:
     def env(self) -> dict[str, str]:
         """The controller's environment: ssh options for throwaway host keys."""
         return dict(os.environ, OVLAB_SSH_OPTIONS=SSH_OPTS)
+
+    def env_argv(self) -> list[str]:
+        """``env OVLAB_SSH_OPTIONS=… OVLAB`` for command lines run under nsenter."""
+        return ["env", f"OVLAB_SSH_OPTIONS={SSH_OPTS}", OVLAB]
 
     def address(self, host: str) -> str:
         return str(self.lab.nodes[host]["eth1"])
@@ -82,9 +87,11 @@ def write_multi(
     nodes: dict[str, dict[str, object]],
     mtu: int = 1500,
     subnet: str = "192.168.100",
+    extra_hosts: dict[str, dict[str, object]] | None = None,
 ) -> Path:
     """A multi-host topology on ``hosts``; ``nodes`` as in the file (eth1, groups, host)."""
-    names = sorted({str(n["host"]) for n in nodes.values() if "host" in n} or {"host-a"})
+    extra = extra_hosts or {}
+    names = sorted({str(n["host"]) for n in nodes.values() if "host" in n} - set(extra))
     doc = {
         "name": name,
         "underlay": {"subnet": f"{subnet}.0/24", "mtu": mtu},
