@@ -297,6 +297,8 @@ CASES: list[tuple[str, list[str], int, str]] = [
     ("exercise check", ["exercise", "check", "ovn-nosuch"], EXIT_USAGE, NOT_UP),
     ("exercise reveal", ["exercise", "reveal", "ovn-nosuch"], EXIT_USAGE, NOT_UP),
     ("exercise reset", ["exercise", "reset", "ovn-nosuch"], EXIT_USAGE, NOT_UP),
+    ("lab stitch", ["lab", "stitch", "ovn-nosuch", "--local", "10.0.0.1"], EXIT_USAGE,
+     "error: give --local, --vni, --port and at least one --peer"),
 ]  # fmt: skip
 
 # Commands that need root, each with input that is otherwise fine (or not yet checked).
@@ -330,6 +332,7 @@ NEEDS_ROOT: list[tuple[str, list[str]]] = [
     ("exercise check", ["exercise", "check", "ovn-nosuch"]),
     ("exercise reveal", ["exercise", "reveal", "ovn-nosuch"]),
     ("exercise reset", ["exercise", "reset", "ovn-nosuch"]),
+    ("lab stitch", ["lab", "stitch", "ovn-nosuch", "--remove"]),
 ]
 
 OK_TOPOLOGY = (
