@@ -216,9 +216,11 @@ def verify_command(
     look at and the doctor's fix.
     """
     from toolkit.capture.verify import verify
+    from toolkit.cli.remote import not_across_hosts
     from toolkit.lab.address import lab_name
     from toolkit.render.capture import print_verdict
 
+    not_across_hosts(lab_name(lab), "verify")
     verdict = verify(lab_name(lab), src, dst, count)
     if json_out:
         emit_json("verify", verdict)

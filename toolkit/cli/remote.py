@@ -52,3 +52,21 @@ def forward(
         fetched = subprocess.run(t.argv(["cat", remote_file]), stdout=out)
     run(t, ["rm", "-f", remote_file], check=False)
     sys.exit(code or fetched.returncode)
+
+
+def not_across_hosts(lab: str, command: str) -> None:
+    """UsageError when ``lab`` is a multi-host lab and ``command`` cannot span hosts yet."""
+    from toolkit.errors import UsageError
+    from toolkit.lab import state
+
+    try:
+        record = state.load(lab)
+    except Exception:  # the command's own lookup reports a damaged or missing state
+        return
+    if record is not None and record.hosts:
+        first = record.hosts[0]
+        raise UsageError(
+            f"'ovlab {command}' does not work across the hosts of multi-host lab {lab!r} yet",
+            hint=f"run it per host on its slice, e.g. ssh {first.user}@{first.address}"
+            f" {first.venv}/bin/ovlab {command} {first.slice}",
+        )
