@@ -12,6 +12,7 @@ import contextlib
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -79,6 +80,7 @@ def install(topo: Topology) -> None:
     proc = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=books, timeout=900)
     (work / "ansible.log").write_text(proc.stdout + proc.stderr)
     if proc.returncode == 0:
+        shutil.rmtree(work, ignore_errors=True)  # kept only to read a failure
         return
     raise EnvError(
         _failure(proc.stdout)
