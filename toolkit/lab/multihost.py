@@ -269,7 +269,12 @@ def teardown_parts(parts: list[HostPartRecord]) -> tuple[list[str], list[str]]:
         ovlab = f"{part.venv}/bin/ovlab"
         try:
             run(t, [ovlab, "lab", "stitch", part.slice, "--remove"], timeout=60)
-            run(t, [ovlab, "lab", "down", part.slice, "--json"], timeout=STEP_TIMEOUT_S)
+            down = run(
+                t, [ovlab, "lab", "down", part.slice, "--json"], timeout=STEP_TIMEOUT_S, check=False
+            )
+            if down.returncode != 0 and "no lab named" not in down.stderr:
+                last = (down.stderr.strip().splitlines() or ["?"])[-1].removeprefix("error: ")
+                raise EnvError(f"lab down {part.slice} failed there: {last}")
             run(t, ["rm", "-f", f"{SLICE_DIR}/{part.slice}.yml"], timeout=30, check=False)
         except OvlabError as exc:
             errors.append(f"host {part.name}: {exc.message}")
