@@ -88,6 +88,7 @@ def _remote_container(name: str, lab: str | None, argv: list[str]) -> None:
     parts = list(record.hosts) if record is not None else multihost.multihost_parts()
     for part in parts:
         t = for_host(part)
-        probe = subprocess.run(t.ovlab("exec", name, "--", "true"), capture_output=True)
+        there = ["exec", "--lab", part.slice, name, "--"]
+        probe = subprocess.run(t.ovlab(*there, "true"), capture_output=True)
         if probe.returncode == 0:
-            _exec_via(t.ovlab("exec", name, "--", *(argv or ["/bin/sh"])))
+            _exec_via(t.ovlab(*there, *(argv or ["/bin/sh"])))
