@@ -188,8 +188,7 @@ def test_seed_demo_across_hosts(hosts: Hosts, seed: str, tmp_path: Path) -> None
             "-i",
             "eth1",
             "--duration",
-            "6",
-            "--vxlan-only",
+            "10",
             "-w",
             str(pcap),
         ],
@@ -198,7 +197,10 @@ def test_seed_demo_across_hosts(hosts: Hosts, seed: str, tmp_path: Path) -> None
         stderr=subprocess.PIPE,
         text=True,
     )
-    time.sleep(2)  # the capture is open on host-a before the first ping
+    assert cap.stderr is not None
+    started = cap.stderr.readline()  # 'capturing on eth1 in lab-vm-1 …': its socket is open
+    assert "capturing on eth1 in lab-vm-1" in started, started
+    time.sleep(0.5)
     ping = hosts.ovlab(
         "exec", "--lab", seed, "container_node2", "--", "ping", "-c3", "-i", "0.3", "-W2", "svc1"
     )
@@ -211,6 +213,8 @@ def test_seed_demo_across_hosts(hosts: Hosts, seed: str, tmp_path: Path) -> None
             "tshark",
             "-r",
             str(pcap),
+            "-Y",
+            "vxlan",
             "-T",
             "fields",
             "-e",
@@ -225,8 +229,9 @@ def test_seed_demo_across_hosts(hosts: Hosts, seed: str, tmp_path: Path) -> None
         check=True,
     ).stdout.split("\n")
     fields = [line.split("\t") for line in shark if line.strip()]
-    assert fields and all(f[0] == "4789" for f in fields)
+    assert fields and all(f[0] == "4789" for f in fields)  # the overlay's, not the stitching's
     assert {f[1] for f in fields} == {"256"}
+    assert {f[2].split(",")[0] for f in fields} == {"192.168.100.23", "192.168.100.24"}
 
     doctor = hosts.ovlab("doctor", seed, "--json", check=False, timeout=600)
     findings = json.loads(doctor.stdout)["data"]["findings"]
