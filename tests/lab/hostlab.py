@@ -95,7 +95,7 @@ def write_multi(
     doc = {
         "name": name,
         "underlay": {"subnet": f"{subnet}.0/24", "mtu": mtu},
-        "hosts": hosts.hosts_section(names),
+        "hosts": {**hosts.hosts_section(names), **extra},
         "nodes": nodes,
     }
     path.write_text(yaml.safe_dump(doc, sort_keys=False))
