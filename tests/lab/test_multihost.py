@@ -86,7 +86,7 @@ def test_mtu_too_small_is_refused_with_the_numbers(hosts: Hosts, tmp_path: Path)
 def test_sigkill_of_a_slice(hosts: Hosts, tmp_path: Path) -> None:
     """A host's slice killed: doctor names the host; down still cleans both hosts."""
     lab = _name("k")
-    topo = write_multi(tmp_path / "t.yml", lab, hosts, SEED, subnet="192.168.101")
+    topo = write_multi(tmp_path / "t.yml", lab, hosts, SEED)
     try:
         hosts.ovlab("lab", "up", str(topo))
         status = json.loads(hosts.ovlab("lab", "status", lab, "--json").stdout)
@@ -113,7 +113,7 @@ def test_sigkill_of_a_slice(hosts: Hosts, tmp_path: Path) -> None:
             f"ip saddr {hosts.address('host-b')} ip daddr {hosts.address('host-a')} accept" in rules
         )
         # Across hosts over the stitched underlay.
-        ping = hosts.ovlab("exec", f"{lab}/lab-vm-1", "--", "ping", "-c2", "-W2", "192.168.101.24")
+        ping = hosts.ovlab("exec", f"{lab}/lab-vm-1", "--", "ping", "-c2", "-W2", "192.168.100.24")
         assert " 0% packet loss" in ping.stdout
 
         os.kill(vm2["pid"], signal.SIGKILL)  # the slice's VM init on host-b (shared pid space)
