@@ -19,7 +19,7 @@ TOOLKIT = Path(__file__).resolve().parents[1] / "toolkit"
 LAYERS: list[set[str]] = [
     {"toolkit", "errors", "suggest", "tuples"},  # the root package and leaf helpers
     {"host"},  # namespaces, mounts, /proc, well-known paths: imports only toolkit.errors
-    {"yamlload", "yamlcheck", "resources"},
+    {"yamlload", "yamlcheck", "resources", "transport"},  # transport: local or ssh to a host
     {"lab"},  # VMs, lab state and lifecycle
     {"netns"},  # namespace inspection; resolves LAB/NODE through lab.registry
     {"provision"},

@@ -327,6 +327,8 @@ CASES: list[tuple[str, list[str], int, str]] = [
     ("class shell", ["class", "shell", "ovn-c", "s1"], EXIT_USAGE, NO_CLASS),
     ("class ls", ["class", "ls", "--bogus"], EXIT_USAGE,
      "error: No such option: --bogus — see 'ovlab class ls --help'"),
+    ("lab stitch", ["lab", "stitch", "ovn-nosuch", "--local", "10.0.0.1"], EXIT_USAGE,
+     "error: give --local, --vni, --port and at least one --peer"),
 ]  # fmt: skip
 
 # Commands that need root, each with input that is otherwise fine (or not yet checked).
@@ -371,6 +373,7 @@ NEEDS_ROOT: list[tuple[str, list[str]]] = [
     ("class down", ["class", "down", "ovn-c"]),
     ("class shell", ["class", "shell", "ovn-c", "s1"]),
     ("class ls", ["class", "ls"]),
+    ("lab stitch", ["lab", "stitch", "ovn-nosuch", "--remove"]),
 ]
 
 OK_TOPOLOGY = (

@@ -56,6 +56,16 @@ def capture_command(
     quiet: Annotated[bool, typer.Option("-q", "--quiet", help="No per-packet lines.")] = False,
 ) -> None:
     """Capture inside a namespace, showing each packet decoded; Ctrl-C stops cleanly."""
+    from toolkit.cli import remote
+
+    opts = ["-i", iface]
+    opts += ["-c", str(count)] if count else []
+    opts += ["--duration", str(duration)] if duration else []
+    opts += [a for p in vxlan_port or [] for a in ("--vxlan-port", str(p))]
+    opts += (["--vxlan-only"] if vxlan_only else []) + (["--json"] if json_out else [])
+    opts += ["-q"] if quiet else []
+    remote.forward(["capture"], target, lab, opts, ("-w", write) if write else None)
+
     from toolkit.capture import live
     from toolkit.capture.session import Session
     from toolkit.capture.vxlan import row_of
@@ -211,9 +221,11 @@ def verify_command(
     look at and the doctor's fix.
     """
     from toolkit.capture.verify import verify
+    from toolkit.cli.remote import not_across_hosts
     from toolkit.lab.address import lab_name
     from toolkit.render.capture import print_verdict
 
+    not_across_hosts(lab_name(lab), "verify")
     verdict = verify(lab_name(lab), src, dst, count)
     if json_out:
         emit_json("verify", verdict)

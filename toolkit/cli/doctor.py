@@ -56,7 +56,16 @@ def doctor_command(
 
         report = doctor_at(lab, at, journal)
     else:
-        report = diagnose(lab_name(lab), probes=not no_probe)
+        from toolkit.lab import state
+
+        name = lab_name(lab)
+        record = state.load(name)
+        if record is not None and record.hosts:
+            from toolkit.doctor import hosts
+
+            report = hosts.diagnose(record, probes=not no_probe)  # each host's own doctor
+        else:
+            report = diagnose(name, probes=not no_probe)
     if json_out:
         emit_json("doctor", report)
     else:

@@ -37,6 +37,13 @@ def bring_up(topo: Topology, provision: bool) -> None:
     from toolkit.render.progress import lab_progress
 
     preflight(provision)
+    if topo.multihost:
+        bring_up_hosts(topo)
+        if provision:
+            from toolkit.cli.provision import provision_lab
+
+            provision_lab(topo.name)
+        return
     with lab_progress(topo.name) as progress:
         result = lifecycle.up(topo, progress)
     if result.changed:
@@ -48,6 +55,23 @@ def bring_up(topo: Topology, provision: bool) -> None:
         from toolkit.cli.provision import provision_lab
 
         provision_lab(topo.name)
+
+
+def bring_up_hosts(topo: Topology, quiet: bool = False) -> float:
+    """Bring a multi-host lab up (install ovlab on the hosts, slices, stitching)."""
+    from toolkit.lab import multihost
+    from toolkit.provision import hosts
+
+    if quiet:
+        return multihost.up(topo, hosts.install)
+    from toolkit.render.progress import lab_progress
+
+    with lab_progress(topo.name) as progress:
+        seconds = multihost.up(topo, hosts.install, progress)
+    typer.echo(
+        f"lab {topo.name} is up: {len(topo.nodes)} VMs on {len(topo.hosts)} hosts in {seconds:.2f}s"
+    )
+    return seconds
 
 
 def _unless_dry_run(params: dict[str, Any]) -> bool:
@@ -92,10 +116,13 @@ def up(
 
         memory = capacity.check(topo).to_dict()  # an oversize plan is refused too (exit 3)
         if json_out:
-            emit_json(
-                "lab up --dry-run",
-                {"topology": str(path.resolve()), **topo.to_dict(), "memory": memory},
-            )
+            data = {"topology": str(path.resolve()), **topo.to_dict(), "memory": memory}
+            if topo.multihost:
+                from toolkit.lab import placement, stitchplan
+
+                data["placement"] = placement.place(topo)
+                data["stitch"] = stitchplan.plan(topo)
+            emit_json("lab up --dry-run", data)
             return
         from toolkit.render.labview import plan_table, print_table
 
@@ -107,6 +134,23 @@ def up(
             _record(topo.name, journal)
         return
     preflight(provision)  # before anything is made
+    if topo.multihost:
+        from toolkit.lab import placement
+
+        seconds = bring_up_hosts(topo, quiet=True)
+        up_data = {
+            "lab": topo.name,
+            "changed": True,
+            "seconds": round(seconds, 3),
+            "hosts": placement.slices(topo),
+        }
+        if provision:
+            from toolkit.cli.provision import provision_lab
+
+            emit_json("lab up", {"up": up_data, "provision": provision_lab(topo.name, quiet=True)})
+        else:
+            emit_json("lab up", up_data)
+        return
     result = lifecycle.up(topo)
     if provision:
         from toolkit.cli.provision import provision_lab
@@ -209,6 +253,18 @@ def status(lab: LabArg, json_out: JsonOpt = False) -> None:
     from toolkit.lab.address import lab_name
 
     lab = lab_name(lab)
+    from toolkit.lab import multihost, state
+
+    record = state.load(lab)
+    if record is not None and record.hosts:
+        hosts = multihost.host_status(record)
+        if json_out:
+            emit_json("lab status", {"lab": lab, "phase": record.phase, "hosts": hosts})
+            return
+        from toolkit.render.labview import hosts_table, print_table
+
+        print_table(hosts_table(lab, record.phase, hosts))
+        return
     rows = st.vm_status(lab)
     if json_out:
         emit_json("lab status", rows)
@@ -284,3 +340,36 @@ def inventory(
         typer.echo(f"wrote {output}")
     else:
         typer.echo(yaml.safe_dump(inv.build(lab, str(found) if found else None), sort_keys=False))
+
+
+@app.command(hidden=True)
+@needs_root()
+def stitch(
+    lab: Annotated[str, typer.Argument(help="The slice (a lab on this host).")],
+    local: Annotated[str | None, typer.Option(help="This host's address (VXLAN local).")] = None,
+    peer: Annotated[
+        list[str] | None, typer.Option(help="Another lab host's address (repeat).")
+    ] = None,
+    vni: Annotated[int | None, typer.Option(help="The lab's stitching VNI.")] = None,
+    port: Annotated[int | None, typer.Option(help="The stitching UDP port.")] = None,
+    check_mtu: Annotated[
+        int | None, typer.Option("--check-mtu", help="Only probe the path MTU to each peer.")
+    ] = None,
+    remove: Annotated[bool, typer.Option("--remove", help="Remove the firewall table.")] = False,
+) -> None:
+    """A multi-host lab's host side (run by the controller over ssh): stitch a slice's
+    underlay to the other hosts, probe the path MTU to them, or remove the stitching."""
+    import json
+
+    from toolkit.errors import UsageError
+    from toolkit.lab import stitch as st
+
+    if remove:
+        typer.echo(json.dumps({"removed": st.remove(lab)}))
+        return
+    if check_mtu is not None:
+        typer.echo(st.check_json(peer or [], check_mtu))
+        return
+    if local is None or vni is None or port is None or not peer:
+        raise UsageError("give --local, --vni, --port and at least one --peer")
+    typer.echo(json.dumps(st.create(lab, local, peer, vni, port)))

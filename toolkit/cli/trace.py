@@ -42,6 +42,9 @@ def trace_command(
     Exit codes: 0 the path holds, 1 a hop is broken (or --confirm lost the probe),
     2 bad input, 3 not root, 4 runtime failure.
     """
+    from toolkit.cli.remote import not_across_hosts
     from toolkit.cli.trace_run import run_trace
+
+    not_across_hosts(lab, "trace")
 
     raise typer.Exit(run_trace(lab, src, dst, proto, port, size, confirm, json_out, svg))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from toolkit.doctor.findings import Finding, supervisor
 from toolkit.doctor.view import LabView
+from toolkit.errors import OvlabError
 from toolkit.host import paths
 from toolkit.overlay.model import Endpoint
 
@@ -94,13 +95,28 @@ def check(view: LabView, prior: list[Finding] | None = None) -> list[Finding]:
     return out
 
 
+def _is_stitched_slice(lab: str) -> bool:
+    """Whether ``lab`` is one host's slice of a multi-host lab (the controller stitched it):
+    then live store hosts that are not its VMs are the other hosts' VMs, not orphans."""
+    from toolkit.lab import state
+
+    try:
+        raw = state.read_raw(lab)
+    except OvlabError:
+        return False
+    return isinstance(raw, dict) and bool(raw.get("stitched"))
+
+
 def _endpoints(view: LabView) -> list[Finding]:
     """Endpoints whose host or container is gone, and containers without an endpoint."""
     lab, out = view.lab, []
     live_hosts = set(view.store.hosts)
     eps = view.endpoints
+    sliced = _is_stitched_slice(lab)
     for ep in eps:
         vm = view.vm(ep.host)
+        if vm is None and ep.host in live_hosts and sliced:
+            continue  # a VM on another host of a multi-host lab: that host's doctor judges it
         if vm is None or ep.host not in live_hosts:
             out.append(
                 Finding(

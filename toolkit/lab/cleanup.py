@@ -73,9 +73,27 @@ def lab_pids(lab: str, left: Remains) -> list[int]:
     return sorted(found)
 
 
-def _steps(lab: str, left: Remains) -> list[tuple[str, Callable[[], str | None]]]:
-    """The ordered teardown plan for one lab (fast, then slow)."""
+def _steps(
+    lab: str, left: Remains, raw: object = None
+) -> list[tuple[str, Callable[[], str | None]]]:
+    """The ordered teardown plan for one lab (fast, then slow); a multi-host lab's
+    recorded host slices go first (``raw``: its state file as parsed)."""
+    from toolkit.lab import multihost
+
     layers = state.lab_dir(lab) / "vms"
+    parts = multihost.recorded_parts(raw)
+
+    def hosts() -> str | None:
+        actions, errors = multihost.teardown_parts(parts)
+        if errors:
+            raise OvlabError("; ".join(errors))
+        return "; ".join(actions) or None
+
+    def stitching() -> str | None:
+        from toolkit.lab import stitch
+
+        # A slice on a lab host: its firewall table (stitch0 goes with the namespace).
+        return f"removed nftables table {stitch.nft_table(lab)}" if stitch.remove(lab) else None
 
     def kill() -> str | None:
         pids = lab_pids(lab, left)
@@ -98,7 +116,21 @@ def _steps(lab: str, left: Remains) -> list[tuple[str, Callable[[], str | None]]
         shutil.rmtree(layers)
         return f"removed {layers}"
 
-    return [("stop processes", kill), ("remove underlay", netns), ("remove VM layers", files)]
+    steps: list[tuple[str, Callable[[], str | None]]] = []
+    if parts:
+        steps.append(("remove host slices", hosts))
+    elif left.underlay_netns and _is_slice(raw):
+        steps.append(("remove stitching", stitching))
+    return steps + [
+        ("stop processes", kill),
+        ("remove underlay", netns),
+        ("remove VM layers", files),
+    ]
+
+
+def _is_slice(raw: object) -> bool:
+    """Whether a lab's state says it is a slice a controller stitched (nft to remove)."""
+    return isinstance(raw, dict) and bool(raw.get("stitched"))
 
 
 def _remains(lab: str, raw: object, force: bool) -> Remains:
@@ -115,7 +147,7 @@ def plan(lab: str, force: bool = False) -> list[str]:
         raw = state.read_raw(lab)
     except StateError:
         raw = None  # damaged: teardown works from the lab's names
-    return [name for name, _ in _steps(lab, _remains(lab, raw, force))]
+    return [name for name, _ in _steps(lab, _remains(lab, raw, force), raw)]
 
 
 def teardown(lab: str, on_step: Callable[[str], None] | None = None, force: bool = False) -> Report:
@@ -133,7 +165,7 @@ def teardown(lab: str, on_step: Callable[[str], None] | None = None, force: bool
         if st.current:
             st.data["phase"] = "tearing-down"
             st.save()
-        for name, step in _steps(lab, left):
+        for name, step in _steps(lab, left, st.data):
             if on_step:
                 on_step(name)
             try:

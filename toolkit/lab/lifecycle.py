@@ -60,8 +60,13 @@ def _digest(topo: Topology) -> str:
 
 
 def is_healthy(lab: LabRecord) -> bool:
-    """True when the lab finished ``up`` and every VM's init still runs."""
-    return lab.phase == "up" and bool(lab.nodes) and all(registry.alive(n) for n in lab.nodes)
+    """True when the lab finished ``up`` and every VM's init still runs (a multi-host lab's
+    VMs run on its hosts: ``lab status`` and the doctor ask them)."""
+    return (
+        lab.phase == "up"
+        and bool(lab.nodes)
+        and all(registry.alive(n) for n in lab.nodes if n.host is None)
+    )
 
 
 def up(topo: Topology, progress: Progress | None = None) -> UpResult:

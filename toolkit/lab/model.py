@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import copy
 from dataclasses import dataclass, field
-from ipaddress import IPv4Interface, IPv4Network
+from ipaddress import IPv4Address, IPv4Interface, IPv4Network
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +22,7 @@ MTU_MIN = 1280  # IPv6's minimum link MTU; anything smaller breaks ordinary host
 MTU_MAX = 9000  # jumbo frames
 MAX_CONTAINERS_PER_VM = 1000  # far beyond what memory allows for many VMs
 MAX_NODES = 200  # each VM costs a few namespaces and daemons; beyond this a host struggles
+MAX_HOSTS = 16  # one stitching tunnel per host pair: 120 tunnels at 16 hosts
 
 
 @dataclass(frozen=True)
@@ -37,6 +38,33 @@ class Underlay:
 
 
 @dataclass(frozen=True)
+class LabHost:
+    """One machine a multi-host lab runs a slice on, reached over SSH.
+
+    ``address`` is the host's own IPv4 address: SSH goes to it and the underlay's
+    stitching tunnels bind to it (VXLAN ``local``).
+    """
+
+    name: str
+    address: IPv4Address
+    user: str = "root"
+    port: int = 22
+    key: str | None = None  # SSH private key file on the controller; None = ssh's default
+    venv: str = "/opt/ovlab"  # where ``lab up`` installs the host's ovlab (a venv)
+
+    def to_dict(self) -> dict[str, Any]:
+        """File notation: {'address': '10.0.0.1', 'user': 'root', 'port': 22, 'key': None,
+        'venv': '/opt/ovlab'}."""
+        return {
+            "address": str(self.address),
+            "user": self.user,
+            "port": self.port,
+            "key": self.key,
+            "venv": self.venv,
+        }
+
+
+@dataclass(frozen=True)
 class Node:
     """One lab VM."""
 
@@ -46,16 +74,20 @@ class Node:
     impair: Impairment = Impairment()
     # hash=False: a dict can't be hashed, yet equality should still compare it.
     vars: dict[str, Any] = field(default_factory=dict, hash=False)
+    host: str | None = None  # the lab host it must run on (multi-host labs only)
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON-ready dict; eth1 is the bare address, as in the file."""
-        return {
+        """JSON-ready dict; eth1 is the bare address, as in the file. 'host' only when set."""
+        out: dict[str, Any] = {
             "name": self.name,
             "eth1": str(self.eth1.ip),
             "groups": list(self.groups),
             "impair": self.impair.to_dict(),
             "vars": copy.deepcopy(self.vars),
         }
+        if self.host is not None:
+            out["host"] = self.host
+        return out
 
 
 @dataclass(frozen=True)
@@ -70,6 +102,23 @@ class Topology:
     # Containers the user means to run on each VM: counted by the memory check
     # (toolkit.lab.capacity) before anything is created; nothing starts them.
     containers_per_vm: int = 0
+    # Multi-host labs only; () = one machine, exactly as before hosts existed.
+    hosts: tuple[LabHost, ...] = ()
+
+    @property
+    def multihost(self) -> bool:
+        """True when the topology names the machines it spreads over."""
+        return bool(self.hosts)
+
+    def host(self, name: str) -> LabHost:
+        """The lab host called ``name``; NotFound otherwise."""
+        for host in self.hosts:
+            if host.name == name:
+                return host
+        raise NotFound(
+            f"lab {self.name} has no host {name!r}",
+            hint=did_you_mean(name, [h.name for h in self.hosts]),
+        )
 
     def node(self, name: str) -> Node:
         """The node called ``name``; NotFound with a close-match hint otherwise."""
@@ -110,4 +159,6 @@ class Topology:
         }
         if self.containers_per_vm:  # absent when 0: the digests of older labs stay as they were
             out["containers_per_vm"] = self.containers_per_vm
+        if self.hosts:
+            out["hosts"] = {h.name: h.to_dict() for h in self.hosts}
         return out

@@ -11,6 +11,11 @@ Layout of ``<state root>/labs/<lab>/state.json`` (version 2)::
                       "tag": "ovlab:LAB:NODE", "groups": [GROUP], "impair": {…}, "vars": {…}}},
      "log": [{"t": UNIX_TIME, "event": NAME, …}]}
 
+A multi-host lab's file (on the controller) adds, optionally, ``"hosts": [{"name": HOST,
+"address": IPV4, "user": U, "port": N, "key": PATH|null, "venv": DIR, "slice": LAB,
+"nodes": [NODE], "phase": "planned"|"up"|"stitched"}]`` and ``"host": HOST`` in each of
+its nodes; its VMs run on the hosts, each host's slice being an ordinary lab there.
+
 Every reader goes through :meth:`LabRecord.from_json`, which refuses a file of another
 version (:class:`StateVersionError`) or with a field of the wrong type (:class:`StateError`)
 in one line. Fields it does not know are ignored, so adding an optional field needs no new
@@ -128,6 +133,7 @@ class VmRecord(NamedTuple):
     groups: tuple[str, ...] = ()
     impair: Impairment = Impairment()
     vars: Mapping[str, object] = _NO_VARS  # Ansible host vars
+    host: str | None = None  # multi-host labs: the lab host it runs on (no pid here)
 
     @property
     def address(self) -> str:
@@ -154,6 +160,7 @@ class VmRecord(NamedTuple):
             f.strs("groups"),
             imp,
             f.mapping("vars"),
+            f.opt_string("host"),
         )
 
     def to_json(self) -> dict[str, object]:
@@ -170,7 +177,47 @@ class VmRecord(NamedTuple):
             "groups": list(self.groups),
             "impair": self.impair.to_dict(),
             "vars": dict(self.vars),
+            **({"host": self.host} if self.host is not None else {}),
         }
+
+
+class HostPartRecord(NamedTuple):
+    """One host's part of a multi-host lab: how to reach it and the slice it runs there.
+
+    ``phase`` says how far ``up`` got on it: planned (recorded, nothing made yet), up
+    (its slice is up), stitched (its tunnel and firewall rules are in place).
+    """
+
+    name: str
+    address: str
+    user: str = "root"
+    port: int = 22
+    key: str | None = None
+    venv: str = ""  # the host's ovlab install (a venv directory on the host)
+    slice: str = ""  # the slice's lab name on the host
+    nodes: tuple[str, ...] = ()
+    phase: str = "planned"
+
+    @classmethod
+    def from_fields(cls, f: Fields) -> HostPartRecord:
+        """From one entry of the ``hosts`` list of a state file."""
+        return cls(
+            f.string("name"),
+            f.string("address"),
+            f.string("user", "root"),
+            f.opt_integer("port") or 22,
+            f.opt_string("key"),
+            f.string("venv", ""),
+            f.string("slice", ""),
+            f.strs("nodes"),
+            f.string("phase", "planned"),
+        )
+
+    def to_json(self) -> dict[str, object]:
+        """The entry as the ``hosts`` list holds it."""
+        out = self._asdict()
+        out["nodes"] = list(self.nodes)
+        return out
 
 
 class LogEntry(NamedTuple):
@@ -205,6 +252,7 @@ class LabRecord(NamedTuple):
     underlay: UnderlayRecord | None = None  # None until ``up`` records it
     nodes: tuple[VmRecord, ...] = ()  # in the order the file lists them
     log: tuple[LogEntry, ...] = ()
+    hosts: tuple[HostPartRecord, ...] = ()  # multi-host labs only
 
     def node(self, name: str) -> VmRecord | None:
         """The VM called ``name``, or None."""
@@ -245,6 +293,7 @@ class LabRecord(NamedTuple):
             underlay=UnderlayRecord.from_fields(underlay) if underlay else None,
             nodes=tuple(VmRecord.from_fields(k, v) for k, v in f.items("nodes")),
             log=tuple(LogEntry.from_fields(e) for e in f.objs("log")),
+            hosts=tuple(HostPartRecord.from_fields(h) for h in f.objs("hosts")),
         )
 
     def to_json(self) -> dict[str, object]:
@@ -264,4 +313,6 @@ class LabRecord(NamedTuple):
             out["install"] = self.install.to_json()
         if self.underlay is not None:
             out["underlay"] = self.underlay.to_json()
+        if self.hosts:
+            out["hosts"] = [h.to_json() for h in self.hosts]
         return out

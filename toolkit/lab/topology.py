@@ -26,6 +26,7 @@ from yaml.nodes import ScalarNode
 from toolkit import yamlcheck, yamlload
 from toolkit.errors import UsageError
 from toolkit.lab import names, role_vars
+from toolkit.lab.hostspec import HostsReader
 from toolkit.lab.impair import (  # noqa: F401  (re-exported: the CLI and tests import them here)
     DELAY_MAX_MS,
     IMPAIR_KEYS,
@@ -46,10 +47,12 @@ from toolkit.lab.model import (  # noqa: F401  (re-exported: callers import them
     MTU_DEFAULT,
     MTU_MAX,
     MTU_MIN,
+    LabHost,
     Node,
     Topology,
     Underlay,
 )
+from toolkit.suggest import did_you_mean
 
 EXAMPLE = "see labs/seed-demo/topology.yml"
 
@@ -57,9 +60,9 @@ EXAMPLE = "see labs/seed-demo/topology.yml"
 # Loading
 # ---------------------------------------------------------------------------
 
-TOP_KEYS = ("name", "underlay", "nodes", "vars", "containers_per_vm")
+TOP_KEYS = ("name", "underlay", "nodes", "vars", "containers_per_vm", "hosts")
 UNDERLAY_KEYS = ("subnet", "mtu")
-NODE_KEYS = ("eth1", "groups", "impair", "vars")
+NODE_KEYS = ("eth1", "groups", "impair", "vars", "host")
 
 _MISSING_HINTS = {
     "name": "name the lab, e.g. name: my-lab",
@@ -111,14 +114,20 @@ class _Loader(yamlcheck.Checker):
             self.fail(name_node, "name", exc.message, exc.hint)
         underlay = self.underlay(*top["underlay"])
         lab_vars = self.vars(top["vars"][1], "vars") if "vars" in top else {}
-        nodes = self.nodes(*top["nodes"], underlay.subnet)
+        hosts: tuple[LabHost, ...] = ()
+        if "hosts" in top:
+            base = path.parent if path is not None else Path.cwd()
+            hosts = HostsReader(self.source).section(*top["hosts"], base)
+        nodes = self.nodes(*top["nodes"], underlay.subnet, hosts)
         self.role_inputs(lab_vars, nodes)
         per_vm = 0
         if "containers_per_vm" in top:
             per_vm = self.integer(
                 top["containers_per_vm"][1], "containers_per_vm", 0, MAX_CONTAINERS_PER_VM
             )
-        return Topology(lab, underlay, nodes, lab_vars, path, per_vm)
+        if hosts:
+            self.stitch_port_free(lab_vars)
+        return Topology(lab, underlay, nodes, lab_vars, path, per_vm, hosts)
 
     def role_inputs(self, lab_vars: dict[str, Any], nodes: tuple[Node, ...]) -> None:
         """Consul role inputs in vars, judged by meaning (toolkit.lab.role_vars)."""
@@ -134,6 +143,18 @@ class _Loader(yamlcheck.Checker):
             finding.problem,
             finding.hint,
         )
+
+    def stitch_port_free(self, lab_vars: dict[str, Any]) -> None:
+        """A multi-host lab's overlay must not use the UDP port its stitching reserves."""
+        from toolkit.lab.stitchplan import STITCH_PORT
+
+        if lab_vars.get("overlay_agent_vxlan_port") == STITCH_PORT:
+            self.fail(
+                self.var_nodes[(None, "overlay_agent_vxlan_port")],
+                "vars.overlay_agent_vxlan_port",
+                f"UDP {STITCH_PORT} is reserved for stitching the hosts' underlays",
+                "use another port for the overlay, e.g. 4789",
+            )
 
     # -- sections -----------------------------------------------------------
 
@@ -193,7 +214,13 @@ class _Loader(yamlcheck.Checker):
             self.var_nodes[(scope, key)] = value_node
         return out
 
-    def nodes(self, key_node: YamlNode, node: YamlNode, subnet: IPv4Network) -> tuple[Node, ...]:
+    def nodes(
+        self,
+        key_node: YamlNode,
+        node: YamlNode,
+        subnet: IPv4Network,
+        hosts: tuple[LabHost, ...] = (),
+    ) -> tuple[Node, ...]:
         if yamlload.is_null(node):
             self.fail(key_node, "nodes", "no nodes defined", "a lab needs at least one VM")
         entries = self.pairs(
@@ -242,9 +269,32 @@ class _Loader(yamlcheck.Checker):
             node_vars = {}
             if "vars" in found:
                 node_vars = self.vars(found["vars"][1], f"{path}.vars", scope=name)
+            host = None
+            if "host" in found:
+                host = self.node_host(found["host"][1], f"{path}.host", hosts)
             eth1 = IPv4Interface((address, subnet.prefixlen))
-            out.append(Node(name, eth1, groups, impair, node_vars))
+            out.append(Node(name, eth1, groups, impair, node_vars, host))
         return tuple(out)
+
+    def node_host(self, node: YamlNode, path: str, hosts: tuple[LabHost, ...]) -> str:
+        """The lab host a node is pinned to: one named in the topology's hosts: section."""
+        name = self.string(node, path, nonempty=True).strip()
+        if not hosts:
+            self.fail(
+                node,
+                path,
+                f"the topology has no hosts: section, so there is no host {name!r}",
+                "add hosts: (an inventory file, or name: {address: A, user: U}) or remove host:",
+            )
+        known = [h.name for h in hosts]
+        if name not in known:
+            self.fail(
+                node,
+                path,
+                f"no lab host named {name!r}",
+                did_you_mean(name, known) or "the hosts are " + ", ".join(known),
+            )
+        return name
 
     def address(self, node: YamlNode, path: str, subnet: IPv4Network) -> IPv4Address:
         text = self.string(node, path).strip()

@@ -40,12 +40,17 @@ def from_state(lab: str, record: LabRecord, consul_bin: str | None = None) -> di
     topology loader refuses to have overridden (``toolkit.lab.role_vars.SET_BY_OVLAB``)."""
     groups: dict[str, list[str]] = {}
     hosts: dict[str, dict[str, object]] = {}
+    pids = _remote_pids(record)
     for vm in record.nodes:
         hosts[vm.node] = {**vm.vars, "ovlab_node": vm.node, "ovlab_eth1": vm.address}
-        if vm.pid and vm.starttime:
+        if vm.host is None and vm.pid and vm.starttime:
             # The connection plugin enters the VM by this pid while it still started at this
             # time, without reading the lab's state in every task (ovlab_vm's ovlab_vm_pid).
             hosts[vm.node]["ovlab_vm_pid"] = f"{vm.pid}:{vm.starttime}"
+        if vm.host is not None:
+            hosts[vm.node].update(_remote_vars(lab, record, vm.host))
+            if vm.node in pids:
+                hosts[vm.node]["ovlab_remote_pid"] = pids[vm.node]
         for group in vm.groups:
             groups.setdefault(group, []).append(vm.node)
     # Both roles require their controller-side secrets directory (they read nothing from the
@@ -82,6 +87,38 @@ def from_state(lab: str, record: LabRecord, consul_bin: str | None = None) -> di
                 g: {"hosts": {n: {} for n in members}} for g, members in sorted(groups.items())
             },
         }
+    }
+
+
+def _remote_pids(record: LabRecord) -> dict[str, int]:
+    """Init pids of a multi-host lab's VMs on their hosts, asked once of each host's ovlab
+    (``lab status``), so each Ansible task enters the VM with nsenter, no ovlab started."""
+    if not record.hosts:
+        return {}
+    from toolkit.lab import multihost
+
+    out: dict[str, int] = {}
+    for row in multihost.host_status(record):
+        for vm in row.get("slice_status") or []:  # type: ignore[attr-defined]
+            if isinstance(vm, dict) and vm.get("alive") and isinstance(vm.get("pid"), int):
+                out[str(vm["node"])] = int(vm["pid"])
+    return out
+
+
+def _remote_vars(lab: str, record: LabRecord, host: str) -> dict[str, object]:
+    """A multi-host lab's VM on ``host``: ovlab_vm reaches it over ssh through the host's
+    ovlab (its slice's name as the lab), whose supervisorctl and agent the VM uses."""
+    from toolkit.transport import for_host
+
+    part = next(h for h in record.hosts if h.name == host)
+    control = state.lab_dir(lab) / "ssh"
+    control.mkdir(mode=0o700, exist_ok=True)
+    return {
+        "ovlab_lab": part.slice,
+        "ovlab_ssh": for_host(part).prefix(str(control)),
+        "ovlab_remote": f"{part.venv}/bin/ovlab",
+        "ovlab_supervisorctl": f"{part.venv}/bin/supervisorctl",
+        "ovlab_bin": f"{part.venv}/bin",
     }
 
 

@@ -146,6 +146,10 @@ def run(
     if rc != 0 and not result.failures:
         tail = log.read_text().strip().splitlines()[-1:] or ["no output"]
         result.failures.append({"event": "error", "host": "", "task": "", "msg": tail[0]})
+    if result.ok:
+        from toolkit.provision import hosts
+
+        hosts.push_secrets(lab)  # a multi-host lab's hosts: their doctor reads Consul too
     return result
 
 

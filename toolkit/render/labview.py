@@ -48,20 +48,33 @@ def shipped_table(rows: Sequence[Any]) -> Table:
 
 
 def plan_table(topo: Any, path: Any, memory: dict[str, Any] | None = None) -> Table:
-    """What ``lab up --dry-run`` would build: one row per VM; ``memory`` is
-    ``toolkit.lab.capacity.Estimate.to_dict()`` (MiB), shown in the title."""
+    """What ``lab up --dry-run`` would build: one row per VM (and its host, multi-host);
+    ``memory`` is ``toolkit.lab.capacity.Estimate.to_dict()`` (MiB), shown in the title."""
+    from toolkit.lab import placement, stitchplan
+    from toolkit.lab.hostspec import describe
+
     need = ""
     if memory:
         per_vm, total = memory["per_vm_mib"], memory["total_mib"]
         need = f", ~{per_vm:.0f} MiB per VM provisioned ({total:.0f} MiB)"
-    t = _table(
+    placed = placement.place(topo)
+    title = (
         f"lab {topo.name} (from {path}): underlay {topo.underlay.subnet},"
-        f" MTU {topo.underlay.mtu}{need}; nothing was created",
-        ("NODE", "ETH1", "GROUPS", "IMPAIRMENT"),
+        f" MTU {topo.underlay.mtu}{need}; nothing was created"
     )
+    if placed:
+        hosts = ", ".join(f"{h.name} ({describe(h)})" for h in topo.hosts)
+        title += (
+            f"\nhosts {hosts}; underlay stitched with VXLAN VNI"
+            f" {stitchplan.stitch_vni(topo.name)} on UDP {stitchplan.STITCH_PORT},"
+            f" path MTU needed {stitchplan.mtu_needed(topo)}"
+        )
+    cols = ("NODE", "ETH1", "GROUPS", "IMPAIRMENT") + (("HOST",) if placed else ())
+    t = _table(title, cols)
     for n in topo.nodes:
         imp = n.impair.describe() if not n.impair.is_empty else "-"
-        t.add_row(n.name, str(n.eth1.ip), ", ".join(n.groups) or "-", imp)
+        row = [n.name, str(n.eth1.ip), ", ".join(n.groups) or "-", imp]
+        t.add_row(*row, *([placed[n.name] + ("" if n.host else " (spread)")] if placed else []))
     return t
 
 
@@ -84,6 +97,24 @@ def status_table(lab: str, rows: Sequence[Any]) -> Table:
             "[green]up[/]" if r.services else "[red]down[/]",
             *([_impair_text(r.impair)] if impaired else []),
         )
+    return t
+
+
+def hosts_table(lab: str, phase: str, rows: Sequence[dict[str, Any]]) -> Table:
+    """A multi-host lab's hosts (``lab status``): each host's slice and its VMs."""
+    t = _table(
+        f"lab {lab} ({phase}), over {len(rows)} hosts", ("HOST", "ADDRESS", "SLICE", "PHASE", "VMS")
+    )
+    for r in rows:
+        if not r.get("reachable"):
+            vms = f"[red]unreachable[/]: {r.get('error', '')}"
+        else:
+            live = r.get("slice_status") or []
+            alive = {v.get("node"): v.get("alive") for v in live if isinstance(v, dict)}
+            vms = ", ".join(
+                f"{n} " + ("[green]up[/]" if alive.get(n) else "[red]dead[/]") for n in r["nodes"]
+            ) or str(r.get("error", "-"))
+        t.add_row(r["host"], r["address"], r["slice"], r["phase"], vms)
     return t
 
 

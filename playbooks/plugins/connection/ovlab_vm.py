@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import errno
 import os
+import shlex
 import shutil
 import subprocess
 
@@ -56,6 +57,32 @@ DOCUMENTATION = """
             default: ""
             vars:
                 - name: ovlab_vm_pid
+        ovlab_ssh:
+            description:
+                - A multi-host lab's VM on another host - the ssh command line (a list, up to
+                  and including C(--)) that reaches that host; set by C(ovlab lab inventory).
+                - Commands then run through the host's own C(ovlab exec), files move as
+                  C(cat) through it.
+            type: list
+            elements: str
+            default: []
+            vars:
+                - name: ovlab_ssh
+        ovlab_remote:
+            description: The host's ovlab executable (with C(ovlab_ssh)).
+            type: str
+            default: ovlab
+            vars:
+                - name: ovlab_remote
+        ovlab_remote_pid:
+            description:
+                - With C(ovlab_ssh), the VM's init pid on its host (from the host's
+                  C(ovlab lab status)); commands then enter it with nsenter there, with no
+                  ovlab started per command. Without it, the host's C(ovlab exec) is used.
+            type: int
+            default: 0
+            vars:
+                - name: ovlab_remote_pid
         nsenter:
             description: The nsenter executable used to enter the VM.
             type: str
@@ -190,7 +217,55 @@ class Connection(ConnectionBase):
             )
         return ref.pid
 
+    # -- a VM on another host (multi-host labs) ----------------------------------------------
+
+    def _remote(self) -> list[str]:
+        return list(self.get_option("ovlab_ssh") or [])
+
+    def _remote_argv(self, shell_cmd: str) -> list[str]:
+        """ssh to the VM's host, then its ovlab exec into the VM, in a login-like env."""
+        lab, node = self._where()
+        env = [f"{k}={v}" for k, v in VM_ENV.items()]
+        inner = [
+            self.get_option("ovlab_remote"),
+            "exec",
+            "--lab",
+            lab,
+            node,
+            "--",
+            "env",
+            "-i",
+            *env,
+            "/bin/sh",
+            "-c",
+            shell_cmd,
+        ]
+        return [*self._remote(), shlex.join(inner)]
+
+    def _run_remote(self, shell_cmd: str, in_data=None, stdout=None):
+        try:
+            proc = subprocess.Popen(
+                self._remote_argv(shell_cmd),
+                stdin=subprocess.PIPE,
+                stdout=stdout or subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                close_fds=True,
+            )
+        except OSError as exc:
+            raise AnsibleConnectionFailure(f"ovlab_vm: cannot run ssh: {exc}") from None
+        out, err = proc.communicate(in_data)
+        if proc.returncode == 255 or (proc.returncode != 0 and err.startswith(b"nsenter:")):
+            lab, node = self._where()
+            raise AnsibleConnectionFailure(
+                f"ovlab_vm: cannot reach the host of VM {node!r} (lab {lab!r}): "
+                f"{to_text(err).strip()}"
+            )
+        return proc.returncode, out or b"", err
+
     def _connect(self):
+        if self._remote():
+            self._connected = True
+            return self
         if not self._connected:
             self._pid = self._resolve_pid()
             display.vvv(
@@ -211,6 +286,9 @@ class Connection(ConnectionBase):
         """Run ``/bin/sh -c CMD`` inside the VM; stdin carries pipelined modules."""
         super().exec_command(cmd, in_data=in_data, sudoable=sudoable)
         self._connect()
+        if self._remote():
+            display.vvv(f"EXEC (remote) {cmd}", host=self._play_context.remote_addr)
+            return self._run_remote(to_text(cmd), in_data)
         argv = [
             self.get_option("nsenter"),
             "-t",
@@ -255,6 +333,14 @@ class Connection(ConnectionBase):
         display.vvv(f"PUT {in_path} TO {out_path}", host=self._play_context.remote_addr)
         if not os.path.exists(to_bytes(in_path)):
             raise AnsibleFileNotFound(f"file or module does not exist: {in_path}")
+        if self._remote():
+            with open(in_path, "rb") as src:
+                rc, _, err = self._run_remote(f"cat > {shlex.quote(to_text(out_path))}", src.read())
+            if rc != 0:
+                raise AnsibleError(
+                    f"ovlab_vm: failed to transfer file to {out_path}: {to_text(err).strip()}"
+                )
+            return
         dest = resolve_in_root(self._root(), to_text(out_path))
         try:
             # O_NOFOLLOW: the last component was resolved above; a link raced in is refused.
@@ -269,6 +355,12 @@ class Connection(ConnectionBase):
         super().fetch_file(in_path, out_path)
         self._connect()
         display.vvv(f"FETCH {in_path} TO {out_path}", host=self._play_context.remote_addr)
+        if self._remote():
+            with open(out_path, "wb") as dst:
+                rc, _, err = self._run_remote(f"cat {shlex.quote(to_text(in_path))}", stdout=dst)
+            if rc != 0:
+                raise AnsibleFileNotFound(f"file not found in VM: {in_path}")
+            return
         src = resolve_in_root(self._root(), to_text(in_path))
         try:
             with open(src, "rb") as fh, open(out_path, "wb") as dst:
