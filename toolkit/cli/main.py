@@ -140,6 +140,20 @@ def run() -> None:
         fail(from_unexpected(exc))
 
 
+def _unsuggest_hidden(exc: Any) -> str:
+    """click's message without hidden commands among typer's "Did you mean" names: a hidden
+    command (``lab stitch``, run by the controller on each host) is no user's typo fix."""
+    message: str = exc.format_message()
+    group = getattr(exc.ctx, "command", None)
+    commands = getattr(group, "commands", {})
+    hidden = [name for name, cmd in commands.items() if getattr(cmd, "hidden", False)]
+    if not hidden or "Did you mean " not in message:
+        return message
+    head, _, names = message.partition(". Did you mean ")
+    keep = [n for n in names.rstrip("?").split(", ") if n.strip("'") not in hidden]
+    return f"{head}. Did you mean {', '.join(keep)}?" if keep else f"{head}."
+
+
 def _run_app() -> int:
     """Run the typer app; click's own usage errors become one line too, as ours are.
 
@@ -162,7 +176,7 @@ def _run_app() -> int:
         if not exc.format_message():  # no_args_is_help: the help is the message
             return exc.exit_code
         where = exc.ctx.command_path if exc.ctx else "ovlab"
-        fail(UsageError(exc.format_message(), hint=f"see '{where} --help'"))
+        fail(UsageError(_unsuggest_hidden(exc), hint=f"see '{where} --help'"))
     except ClickException as exc:
         err = OvlabError(exc.format_message())
         err.exit_code = exc.exit_code
