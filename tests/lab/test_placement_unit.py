@@ -114,3 +114,11 @@ def test_dry_run_shows_placement(tmp_path: Path) -> None:
     data = data.get("data", data)
     assert data["placement"] == {"vm-1": "host-b", "vm-2": "host-a", "vm-3": "host-a"}
     assert data["stitch"]["vni"] == stitchplan.stitch_vni("mh")
+
+
+def test_a_target_that_is_no_vm_name_is_not_a_remote_vm():
+    # capture and netns take namespace paths and pid:N too; those are never a lab host's VM.
+    from toolkit.lab import multihost
+
+    assert multihost.remote_vm("/run/netns/ovt-x") is None
+    assert multihost.remote_vm("pid") is None

@@ -338,9 +338,13 @@ def transport_of(record: LabRecord, node: str) -> tuple[Ssh, str] | None:
 def remote_vm(name: str, lab: str | None = None) -> tuple[Ssh, str, str] | None:
     """(transport, slice, node) of ``NODE`` or ``LAB/NODE`` when it is a VM of a multi-host
     lab running on one of its hosts; None otherwise (a local VM, a container, unknown)."""
+    from toolkit.errors import UsageError
     from toolkit.lab.resolve import split
 
-    lab, node = split(name, lab)
+    try:
+        lab, node = split(name, lab)
+    except UsageError:  # not a VM name at all (a namespace path, pid:N …): not ours to judge
+        return None
     for candidate in [lab] if lab else state.list_labs():
         try:
             record = state.load(candidate)
