@@ -61,7 +61,8 @@ def test_the_handout_directory_is_checked_before_anything_runs(tmp_path: Path) -
     from toolkit.errors import UsageError
     from toolkit.serve.export import check_out_dir
 
-    check_out_dir(tmp_path / "new" / "deeper")  # made later, with its parents
+    check_out_dir(tmp_path / "new" / "deeper")  # made now, with its parents, and written to
+    assert list((tmp_path / "new" / "deeper").iterdir()) == []
     (tmp_path / "afile").write_text("")
     with pytest.raises(UsageError) as err:
         check_out_dir(tmp_path / "afile")
@@ -71,3 +72,6 @@ def test_the_handout_directory_is_checked_before_anything_runs(tmp_path: Path) -
     )
     with pytest.raises(UsageError, match="cannot write there"):
         check_out_dir(tmp_path / "afile" / "below")
+    # access() says yes to root under /proc, where mkdir fails: refused before the walk.
+    with pytest.raises(UsageError, match="cannot write there"):
+        check_out_dir(Path("/proc/ovlab-no-such-dir"))

@@ -87,7 +87,9 @@ def serve_command(
         if listener.token:
             typer.echo("the token is printed only here: keep the whole URL", err=True)
         sys.stdout.flush()
-        app.serve(app.build(served, listener.token), listener, stoppers.append)
+        app.serve(
+            app.build(served, listener.token), listener, stoppers.append, live.end_streams
+        )
     finally:
         listener.sock.close()
         if live is not None:

@@ -214,9 +214,16 @@ def build(served: Served, token: str | None) -> Asgi:
     return gate(app, token)
 
 
-def serve(app: Asgi, listener: Listener, stop: Callable[[Callable[[], None]], None]) -> None:
+def serve(
+    app: Asgi,
+    listener: Listener,
+    stop: Callable[[Callable[[], None]], None],
+    on_exit: Callable[[], None] = lambda: None,
+) -> None:
     """Run the server on the bound socket until Ctrl-C / SIGTERM, or until ``stop`` is
-    handed a callable and something calls it (the lab went down)."""
+    handed a callable and something calls it (the lab went down). ``on_exit`` runs once
+    when the shutdown is asked for: it ends the open event streams, which uvicorn would
+    otherwise wait for and then cancel (with tracebacks) after its graceful timeout."""
     import signal
 
     import uvicorn
@@ -230,6 +237,8 @@ def serve(app: Asgi, listener: Listener, stop: Callable[[Callable[[], None]], No
             def asked(*_args: Any) -> None:
                 if self.should_exit:
                     self.force_exit = True
+                else:
+                    on_exit()
                 self.should_exit = True
 
             sigs = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
@@ -246,6 +255,8 @@ def serve(app: Asgi, listener: Listener, stop: Callable[[Callable[[], None]], No
     server = Server(config)
 
     def shut() -> None:
+        if not server.should_exit:
+            on_exit()
         server.should_exit = True
 
     stop(shut)

@@ -21,11 +21,18 @@ def check_out_dir(out: Path) -> None:
         raise UsageError(
             f"--html {out}: not a directory", hint="name a directory (made if missing)"
         )
-    here = out.absolute()
-    while not here.exists():  # the nearest existing ancestor is where mkdir starts
-        here = here.parent
-    if not here.is_dir() or not os.access(here, os.W_OK | os.X_OK):
-        raise UsageError(f"--html {out}: cannot write there", hint="pick a writable directory")
+    # Make it now and write a probe file: access() says yes to root for places (/proc, a
+    # read-only mount) where mkdir or a write fails, and the walk must not run first.
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        probe = out / ".ovlab-write-probe"
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as exc:
+        raise UsageError(
+            f"--html {out}: cannot write there ({exc.strerror or exc})",
+            hint="pick a writable directory",
+        ) from None
 
 
 def graph_svg(lab: str) -> tuple[str | None, str | None]:

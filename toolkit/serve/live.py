@@ -146,6 +146,11 @@ class Live:
         self.watch.stop()
         self._publish(None)
 
+    def end_streams(self) -> None:
+        """End every subscriber's event stream (the server is shutting down); thread- and
+        signal-safe: the end mark is handed to the event loop."""
+        self._publish(None)
+
     def release(self, timeout: float = 2.0) -> None:
         """Let every namespace go: the watch's stream closes them as it ends (waited for
         up to ``timeout`` s); a watch that never streamed is closed here."""
@@ -161,5 +166,7 @@ def _offer(q: asyncio.Queue[str | None], text: str | None) -> None:
     # A browser that stopped reading loses events rather than holding the server's memory;
     # the next doctor event or a reload brings it back in step.
     if q.full():
-        return
+        if text is not None:
+            return
+        q.get_nowait()  # the end mark must get through: drop the oldest event for it
     q.put_nowait(text)
