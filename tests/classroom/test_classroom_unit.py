@@ -130,3 +130,14 @@ def test_a_student_cgroup_gets_its_limits(tmp_path: Path) -> None:
     assert (path.parent / "cgroup.subtree_control").read_text() == "+cpu +memory"
     assert (path / "cpu.max").read_text() == "50000 100000"
     assert (path / "memory.max").read_text() == str(256 * 1024 * 1024)
+
+
+def test_the_largest_class_offered_is_never_above_the_students_limit() -> None:
+    est = capacity.estimate(2, 2, True, available_mib=10_000_000)
+    assert est.max_students == names.MAX_STUDENTS
+
+
+def test_a_class_name_too_long_for_a_lab_name_says_the_class_limit() -> None:
+    with pytest.raises(UsageError) as err:
+        names.validate_class_name("a" * 25)
+    assert f"at most {names.CLASS_NAME_MAX})" in err.value.message

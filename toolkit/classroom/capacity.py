@@ -46,8 +46,10 @@ class Estimate:
 
     @property
     def max_students(self) -> int:
-        """The largest class that fits now."""
-        return self.limit_mib // self.per_student_mib
+        """The largest class that fits now (never above the 1..MAX_STUDENTS a class may have)."""
+        from toolkit.classroom.names import MAX_STUDENTS
+
+        return min(self.limit_mib // self.per_student_mib, MAX_STUDENTS)
 
     def to_dict(self) -> dict[str, object]:
         """JSON twin."""

@@ -15,6 +15,11 @@ CLASS_NAME_MAX = LAB_NAME_MAX - len("-s") - len(str(MAX_STUDENTS))
 
 def validate_class_name(name: str) -> str:
     """``name`` if it is a usable class name, else UsageError saying why (exit 2)."""
+    if len(name) > CLASS_NAME_MAX:  # first: the lab-name check would say "at most 20"
+        raise UsageError(
+            f"class name {name!r} is too long ({len(name)} characters, at most {CLASS_NAME_MAX})",
+            hint="each student's lab is CLASS-sN and a lab name has at most 20 characters",
+        )
     try:
         validate_lab_name(name)
     except UsageError as exc:
@@ -23,11 +28,6 @@ def validate_class_name(name: str) -> str:
             hint=f"a class name is 1-{CLASS_NAME_MAX} lowercase letters, digits or '-',"
             " starting with a letter (each student's lab is CLASS-sN)",
         ) from None
-    if len(name) > CLASS_NAME_MAX:
-        raise UsageError(
-            f"class name {name!r} is too long ({len(name)} characters, at most {CLASS_NAME_MAX})",
-            hint="each student's lab is CLASS-sN and a lab name has at most 20 characters",
-        )
     return name
 
 

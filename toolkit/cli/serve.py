@@ -42,14 +42,16 @@ def serve_command(
         ),
     ] = None,
 ) -> None:
-    """Serve a page that shows the lab as it changes: VMs, underlay, VTEPs, overlay
-    networks and their VNIs, containers; FDB and neighbour tables; the doctor's findings on
-    the elements they concern; an exercise's progress (findings hidden meanwhile); a
-    walkthrough's steps. A click on an element shows its details and downloads a capture of
-    its interface as a pcap.
+    """Show the lab in a browser, live: graph, tables, the doctor's findings.
+
+    The page shows VMs, underlay, VTEPs, overlay networks and their VNIs, containers; FDB
+    and neighbour tables; the doctor's findings on the elements they concern; an exercise's
+    progress (findings hidden meanwhile); a walkthrough's steps. A click on an element
+    shows its details and downloads a capture of its interface as a pcap.
 
     It listens on 127.0.0.1 unless --listen says otherwise; then a token, printed once,
-    is needed. Ctrl-C stops it.
+    is needed. Ctrl-C or SIGTERM stops it (exit 0); exit 2 for bad input or a lab that is
+    down, 3 when Graphviz is missing, 4 when the lab goes down while served.
     """
     import sys
 
@@ -87,9 +89,7 @@ def serve_command(
         if listener.token:
             typer.echo("the token is printed only here: keep the whole URL", err=True)
         sys.stdout.flush()
-        app.serve(
-            app.build(served, listener.token), listener, stoppers.append, live.end_streams
-        )
+        app.serve(app.build(served, listener.token), listener, stoppers.append, live.end_streams)
     finally:
         listener.sock.close()
         if live is not None:

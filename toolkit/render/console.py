@@ -15,6 +15,7 @@ if TYPE_CHECKING:
     from rich.console import Console
 
 PIPE_WIDTH = 1000  # characters: wider than any row ovlab prints
+PROSE_WIDTH = 100  # characters: boxed, wrapped prose (a walkthrough's steps) on a pipe
 
 
 def stdout_console() -> Console:
@@ -23,3 +24,12 @@ def stdout_console() -> Console:
 
     piped = not sys.stdout.isatty() and not os.environ.get("COLUMNS")
     return Console(width=PIPE_WIDTH if piped else None)
+
+
+def prose_console() -> Console:
+    """A Console on stdout for boxed prose: the terminal's width, or PROSE_WIDTH on a pipe
+    (a box as wide as PIPE_WIDTH would be 1000 columns of border in a log)."""
+    from rich.console import Console
+
+    piped = not sys.stdout.isatty() and not os.environ.get("COLUMNS")
+    return Console(width=PROSE_WIDTH if piped else None)

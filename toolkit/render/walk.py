@@ -5,11 +5,11 @@ from __future__ import annotations
 from rich.markdown import Markdown
 from rich.panel import Panel
 
-from toolkit.render.console import stdout_console
+from toolkit.render.console import prose_console
 from toolkit.walk.model import Step
 from toolkit.walk.runner import StepResult
 
-console = stdout_console()
+console = prose_console()
 
 
 def step_intro(step: Step, total: int) -> None:
@@ -28,8 +28,9 @@ def step_intro(step: Step, total: int) -> None:
 def step_outcome(result: StepResult) -> None:
     """Each command with its output, then a verdict line per failed check."""
     for c in result.commands:
-        console.print(f"[bold green]$[/] [bold]{c.cmd}[/]")
-        console.print(c.output.rstrip(), markup=False, highlight=False)
+        # Commands and their output are kept whole (soft wrap): only the prose boxes wrap.
+        console.print(f"[bold green]$[/] [bold]{c.cmd}[/]", soft_wrap=True)
+        console.print(c.output.rstrip(), markup=False, highlight=False, soft_wrap=True)
         for msg in c.failed:
             console.print(f"[bold red]✗ {msg}[/]")
     verdict = "[green]✓ step passed[/]" if result.ok else "[red]✗ step failed[/]"

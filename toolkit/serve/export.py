@@ -8,7 +8,6 @@ lab as it stood after the run.
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 from typing import Any
 
