@@ -39,8 +39,14 @@ def underlay(
         "routing table (ip route get)",
         "",
         f"{dst} dev eth1 src {A.vtep}, eth1 mtu ≥ {ctx.outer}",
-        f"{A.host}'s VTEP {A.vtep} ({ROOT}hosts/{A.host}); probe {ctx.inner} B inner "
-        f"+ {VXLAN_OVERHEAD} = {ctx.outer} B outer",
+        f"{A.host}'s VTEP {A.vtep} ({ROOT}hosts/{A.host}); probe {ctx.inner} B inner"
+        + (
+            f" + {VXLAN_OVERHEAD} = {ctx.outer} B outer"
+            if ctx.inner + VXLAN_OVERHEAD == ctx.outer
+            # Larger than the overlay MTU: eth0 fragments it before the tunnel sees it.
+            else f", sent as ≤{ctx.outer - VXLAN_OVERHEAD} B fragments"
+            f" + {VXLAN_OVERHEAD} = {ctx.outer} B outer"
+        ),
         tap=Tap(a.vm.node, a.vm.netns_path, "eth1"),
     )
     out = [hop]
