@@ -115,7 +115,7 @@ def refusal(est: Estimate, available_mib: float, keep_mib: float) -> str | None:
     usable = available_mib - keep_mib
     if est.total_mib <= usable:
         return None
-    parts = f"{est.vms} VMs × {est.per_vm_mib:.0f} MiB"
+    parts = f"{est.vms} VMs × {round(est.per_vm_mib, 1):.0f} MiB"  # as the dry-run rounds it
     if est.containers_per_vm:
         parts += f" with {est.containers_per_vm} containers each"
     return (
