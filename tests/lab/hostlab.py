@@ -14,6 +14,7 @@ import os
 import shutil
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,7 +22,7 @@ from pathlib import Path
 import yaml
 
 from tests.helpers import lab_name
-from tests.playbooks.conftest import ROOT, Lab, ovlab, run
+from tests.playbooks.conftest import Lab, ovlab, run
 from tests.playbooks.sshlab import SSH_OPTS, SshAccess, ssh_access
 
 OVLAB = str(Path(sys.executable).parent / "ovlab")
@@ -123,16 +124,22 @@ def hosts_lab(work: Path, names: list[str]) -> Iterator[Hosts]:
         ovlab("lab", "down", name, check=False)
 
 
+HOST_VENVS = Path("/opt/ovlab-test-hosts")
+
+
 def host_venvs() -> Path:
     """Where the test hosts' ovlab venvs live: kept between runs for this source tree
     (lab up's Ansible install then finds them current and changes nothing), older ones
-    removed. Paths on the shared filesystem, so each host's slice VMs see them too."""
+    removed. Paths on the shared filesystem (not a VM's private /tmp, /run, /etc, /var), so
+    each host's slice VMs see them too, and with no space in them wherever the checkout is:
+    a host's venv path must be one a line-based service file can carry (hostspec)."""
     from toolkit.provision.wheelhouse import source_fingerprint
 
-    base = ROOT / ".ovm-hosts"
+    base = HOST_VENVS
     current = base / source_fingerprint()[:12]
+    stale = time.time() - 3600  # another checkout's (a concurrent run's) are left an hour
     for old in base.glob("*") if base.is_dir() else []:
-        if old != current:
+        if old != current and old.stat().st_mtime < stale:
             shutil.rmtree(old, ignore_errors=True)
     return current
 
