@@ -114,19 +114,16 @@ def _mine(agent: Agent, snap: Snapshot) -> dict[str, list[Container]]:
 
 
 def _kept_namespaces(agent: Agent) -> set[str]:
-    """Namespaces kept although no endpoint of ours in the snapshot needs them: those of
-    containers ``run`` wired less than GRACE s ago, whose endpoint the watch may not have
-    brought back yet, and those of every local container still alive. A store blip (a
-    lapsed session until the endpoint is republished, a watch answered during a server's
-    crash) must not pull a running container's network from under it; an exited
-    container's endpoint is withdrawn and its namespace goes with the next pass."""
+    """Namespaces of containers ``run`` wired less than GRACE s ago, whose endpoint the
+    watch may not have brought back yet (a namespace is otherwise kept only while the
+    store holds an endpoint of ours in it, as libnetwork keeps a sandbox)."""
     now = time.monotonic()
     for name in [n for n, t in agent.wired_at.items() if now - t > GRACE]:
         del agent.wired_at[name]
     return {
         netns_name(c.network)
         for c in agent.local.values()
-        if c.network and (c.name in agent.wired_at or c.alive)
+        if c.network and c.name in agent.wired_at
     }
 
 
