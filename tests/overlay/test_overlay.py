@@ -726,8 +726,13 @@ def test_per_change_work_is_flat_and_the_full_path_stays_idle(lab: Lab):
     )  # fmt: skip
     lab.run("vm1", "scale-anchor", net="scale")  # vm1 now holds the network's namespace
     sock = vm_ref(lab, "vm1").agent_socket
-    api.call(sock, "tune", full_period=3600.0)  # no safety-net pass inside the window
+    # The incremental path (opt-in), with no safety-net pass inside the window.
+    api.call(sock, "tune", mode="incremental", full_period=3600.0)
     store = Store(cluster.agent(lab.name, "vm1"))
+    # One change in and out first: the full passes before the switch left no decode cache.
+    warm = ghost(net["id"], 9999)
+    applied(lab, "vm1", write(store, [warm], []))
+    applied(lab, "vm1", write(store, [], [warm]))
     present: list[Endpoint] = []
     work: dict[int, list[tuple[int, int, int]]] = {}
     before = info(lab, "vm1")
@@ -754,7 +759,7 @@ def test_per_change_work_is_flat_and_the_full_path_stays_idle(lab: Lab):
         assert neigh == {e.ip: e.mac for e in present}
         assert fdb == {e.mac: GHOST_VTEP for e in present}
     finally:
-        api.call(sock, "tune", full_period=300.0)
+        api.call(sock, "tune", mode="full", full_period=30.0)
     # Join 2 (FDB append, neighbour replace), move 3 (FDB del + append, neighbour
     # replace), leave 2 (FDB and neighbour del); one endpoint examined each time, one
     # record decoded (none for a leave).
