@@ -57,7 +57,6 @@ KERNEL = {
     "toolkit.netns.mounts",
     "toolkit.lab.underlay",
     "toolkit.overlay.dataplane",
-    "toolkit.overlay.nlbatch",
     "toolkit.capture.live",
 }
 

@@ -20,7 +20,6 @@ from toolkit.doctor import tables
 from toolkit.doctor.view import LabView, OverlayNs, VmView
 from toolkit.overlay import containers, dataplane, reconciler
 from toolkit.overlay.containers import Container
-from toolkit.overlay.dataplane import RemotePlan
 from toolkit.overlay.model import (
     AgentInfo,
     Endpoint,
@@ -64,14 +63,12 @@ def programmed(monkeypatch: pytest.MonkeyPatch, snap: Snapshot) -> list[Remote]:
         "container_wired": lambda pid: True,
         "attach_container": lambda *a: None,
         "detach_veth": lambda *a: None,
-        "program_remotes": lambda path, remotes: (got.append(list(remotes)), RemotePlan())[1],
+        "program_remotes": lambda path, remotes: (got.append(list(remotes)), (0, 0))[1],
     }
     for name, fn in fake.items():
         monkeypatch.setattr(dataplane, name, fn)
     monkeypatch.setattr(containers, "write_hosts", lambda *a: False)
-    agent = SimpleNamespace(
-        host="vm1", port=4789, vtep=VM1, mtu=1450, generation=1, local={ctr.name: ctr}
-    )
+    agent = SimpleNamespace(host="vm1", port=4789, vtep=VM1, mtu=1450, generation=1)
     reconciler.reconcile_network(agent, snap, NET, [ctr])  # type: ignore[arg-type]
     (remotes,) = got
     return remotes

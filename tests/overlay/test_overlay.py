@@ -6,7 +6,6 @@ the last one crashes a whole VM.
 
 from __future__ import annotations
 
-import base64
 import json
 import os
 import random
@@ -25,14 +24,11 @@ import pytest
 
 from tests.helpers import OVLAB, ovlab, wait_for
 from tests.jsonout import data as json_data
-from tests.overlay.conftest import VTEP, Lab, enter
-from toolkit.consul import cluster
+from tests.overlay.conftest import VTEP, Lab
 from toolkit.host import paths
 from toolkit.host.ns import inside
 from toolkit.lab import registry
-from toolkit.overlay import api, locate
-from toolkit.overlay.model import ROOT, AgentInfo, Endpoint, container_mac, k_endpoint, k_ip
-from toolkit.overlay.store import Store
+from toolkit.overlay import locate
 
 pytestmark = pytest.mark.root
 
@@ -641,172 +637,6 @@ def test_store_down_past_the_timeout_exits_4_and_leaves_nothing_half_made(lab: L
     assert "c-never" not in [c["name"] for c in snap["containers"]]
     assert "never-net" not in [n["name"] for n in snap["networks"]]
     assert vm_leftovers(lab, "vm1") == before
-
-
-# -- incremental reconcile and the `ovlab run` burst (issue 12) ------------------------
-#
-# - Flat per-change work: a network of 20, 200 and 1,000 endpoints (written straight into
-#   Consul in the records' own format, for a host "ghost" that has no VM: no containers
-#   needed), then the same store changes at each size. The agent's counters (its ``info``
-#   answer) prove that the incremental path did the work: the full-reconcile counter does
-#   not move, and kernel requests, endpoints examined and records decoded per change are
-#   the same at every size. The kernel (iproute2, the oracle) holds what the store says.
-# - Burst: ``ovlab run`` from 10 parallel clients over two VMs; no name or IP twice,
-#   every container answers a ping from the other VM, vxlan0's tables equal the store.
-#   The 1,000-run version is bench/bench_burst.py.
-
-GHOST_VTEP = "192.168.100.99"  # a VTEP no VM has: nothing is ever sent there
-SIZES = (20, 200, 1000)
-BURST_RUNS, BURST_CLIENTS = 60, 10
-
-
-def vm_ref(lab: Lab, node: str) -> registry.VmRef:
-    return next(v for v in registry.vms(lab.name) if v.node == node)
-
-
-def info(lab: Lab, node: str) -> AgentInfo:
-    return api.info(vm_ref(lab, node).agent_socket)
-
-
-def ghost(net: str, i: int) -> Endpoint:
-    ip = f"10.20.{1 + i // 250}.{2 + i % 250}"
-    return Endpoint(f"{i:064x}", net, f"ghost-{i}", ip, container_mac(ip), "ghost", GHOST_VTEP)
-
-
-def write(store: Store, put: list[Endpoint] = (), drop: list[Endpoint] = ()) -> int:
-    """Publish and withdraw ghost endpoints as agents do (record + IP key); the store's
-    index after the last transaction."""
-    ops = []
-    for e in put:
-        value = base64.b64encode(json.dumps(e.to_dict()).encode()).decode()
-        ops.append({"Verb": "set", "Key": k_endpoint(e.network, e.id), "Value": value})
-        ops.append({"Verb": "set", "Key": k_ip(e.network, e.ip), "Value": ""})
-    for e in drop:
-        ops.append({"Verb": "delete", "Key": k_endpoint(e.network, e.id)})
-        ops.append({"Verb": "delete", "Key": k_ip(e.network, e.ip)})
-    for start in range(0, len(ops), 64):  # Consul's limit of operations per transaction
-        store.txn(ops[start : start + 64])
-    _, headers, _ = store.consul.request(
-        "GET", "/v1/kv/" + ROOT + "endpoint/", params={"keys": "true"}
-    )
-    return int(headers["x-consul-index"])
-
-
-def applied(lab: Lab, node: str, index: int) -> AgentInfo:
-    """The agent's info once its last pass applied the store at ``index`` or later."""
-    got: list[AgentInfo] = []
-
-    def done() -> bool:
-        got.append(info(lab, node))
-        return got[-1].applied_index >= index
-
-    wait_for(done, 30, step=0.02, what=f"{node}'s agent applying store index {index}")
-    return got[-1]
-
-
-def vxlan_tables(lab: Lab, node: str, ns: str) -> tuple[dict[str, str], dict[str, str]]:
-    """iproute2's view of vxlan0: permanent neighbours ip -> mac, FDB mac -> dst."""
-    path = f"/run/docker/netns/{ns}"
-    neigh = json.loads(
-        lab.sh(node, *enter(path), "ip", "-j", "neigh", "show", "dev", "vxlan0").stdout
-    )
-    fdb = json.loads(
-        lab.sh(node, *enter(path), "bridge", "-j", "fdb", "show", "dev", "vxlan0").stdout
-    )
-    return (
-        {n["dst"]: n["lladdr"] for n in neigh if "PERMANENT" in n.get("state", [])},
-        {f["mac"]: f["dst"] for f in fdb if "dst" in f and f["mac"] != "00:00:00:00:00:00"},
-    )
-
-
-def test_per_change_work_is_flat_and_the_full_path_stays_idle(lab: Lab):
-    net = json_data(
-        lab.ovl("network", "create", "--subnet", "10.20.0.0/16", "scale",
-                "--lab", lab.name, "--json").stdout, "network create",
-    )  # fmt: skip
-    lab.run("vm1", "scale-anchor", net="scale")  # vm1 now holds the network's namespace
-    sock = vm_ref(lab, "vm1").agent_socket
-    # The incremental path (opt-in), with no safety-net pass inside the window.
-    api.call(sock, "tune", mode="incremental", full_period=3600.0)
-    store = Store(cluster.agent(lab.name, "vm1"))
-    # One change in and out first: the full passes before the switch left no decode cache.
-    warm = ghost(net["id"], 9999)
-    applied(lab, "vm1", write(store, [warm], []))
-    applied(lab, "vm1", write(store, [], [warm]))
-    present: list[Endpoint] = []
-    work: dict[int, list[tuple[int, int, int]]] = {}
-    before = info(lab, "vm1")
-    try:
-        for size in SIZES:
-            grow = [ghost(net["id"], i) for i in range(len(present), size)]
-            applied(lab, "vm1", write(store, put=grow))
-            present += grow
-            spare = ghost(net["id"], 5000 + size)
-            moved = Endpoint(**{**present[3].to_dict(), "vtep": "192.168.100.98"})
-            steps = [
-                ([spare], []),  # an endpoint joins
-                ([moved], []),  # one moves to another VTEP
-                ([present[3]], []),  # and back
-                ([], [spare]),  # one leaves
-            ]
-            work[size] = []
-            for put, drop in steps:
-                got = applied(lab, "vm1", write(store, put, drop))
-                work[size].append((got.last_kernel_ops, got.last_examined, got.last_decoded))
-        after = info(lab, "vm1")
-        # The oracle: the kernel holds every ghost endpoint, at the ghost's VTEP.
-        neigh, fdb = vxlan_tables(lab, "vm1", f"1-{net['id']}"[:12])
-        assert neigh == {e.ip: e.mac for e in present}
-        assert fdb == {e.mac: GHOST_VTEP for e in present}
-    finally:
-        api.call(sock, "tune", mode="full", full_period=30.0)
-    # Join 2 (FDB append, neighbour replace), move 3 (FDB del + append, neighbour
-    # replace), leave 2 (FDB and neighbour del); one endpoint examined each time, one
-    # record decoded (none for a leave).
-    assert work[20] == [(2, 1, 1), (3, 1, 1), (3, 1, 1), (2, 1, 0)]
-    assert work[200] == work[20] and work[1000] == work[20]
-    assert after.full_reconciles == before.full_reconciles
-    assert after.incremental_applies >= before.incremental_applies + 4 * len(SIZES)
-
-
-def _burst_run(lab: Lab, name: str, node: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [*OVLAB, "run", "-d", "--name", name, "--net", "burst",
-         "--node", f"{lab.name}/{node}", "--json"],
-        capture_output=True, text=True, timeout=120,
-    )  # fmt: skip
-
-
-def test_a_burst_of_runs_from_parallel_clients(lab: Lab):
-    lab.ovl("network", "create", "burst", "--lab", lab.name)
-    order: list[tuple[str, str]] = []
-    for i in range(BURST_RUNS):
-        order.append((f"b{i}", "vm1" if i % 2 else "vm2"))
-        if i % 12 == 0:  # the same name asked for from the other VM at the same time
-            order.append((f"b{i}", "vm2" if i % 2 else "vm1"))
-    with ThreadPoolExecutor(BURST_CLIENTS) as pool:
-        procs = list(pool.map(lambda job: _burst_run(lab, *job), order))
-    refused = [p.stderr for p in procs if p.returncode != 0]
-    assert len(refused) == len(order) - BURST_RUNS, refused
-    assert all(p.returncode == 2 and "already in use" in p.stderr for p in procs if p.returncode)
-    ips = [json_data(p.stdout, "run")["ip"] for p in procs if p.returncode == 0]
-    assert len(set(ips)) == BURST_RUNS, "an IP was handed out twice"
-    ps = [c for c in json_data(lab.ovl("ps", "--lab", lab.name, "--json").stdout, "ps")
-          if c["network"] == "burst"]  # fmt: skip
-    assert sorted(c["name"] for c in ps) == sorted(f"b{i}" for i in range(BURST_RUNS))
-    assert sorted(c["ip"] for c in ps) == sorted(ips)
-    # Every container answers a ping from a container of the other VM.
-    for node in ("vm1", "vm2"):
-        src = next(c["name"] for c in ps if c["host"] == node)
-        targets = " ".join(c["ip"] for c in ps if c["host"] != node)
-        loop = "; do ping -c1 -W2 -q $ip >/dev/null || echo lost $ip; done"
-        out = lab.cexec(src, "--", "sh", "-c", f"for ip in {targets}{loop}")
-        assert "lost" not in out.stdout, out.stdout
-    # vxlan0's tables on each VM equal the store (the agents settle within a second).
-    nid = next(n["id"] for n in lab.snapshot()["networks"] if n["name"] == "burst")
-    for node in ("vm1", "vm2"):
-        wait_for(lambda n=node: lab.kernel(n, nid) == lab.wanted(n, nid), 15, step=0.3,
-                 what=f"{node}'s vxlan0 equal to the store")  # fmt: skip
 
 
 def test_whole_vm_crash_reaps_its_endpoints(lab: Lab):

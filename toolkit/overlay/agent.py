@@ -5,10 +5,9 @@ module:
 
 - ``session.py``: the session keeper (TTL session, host liveness key, republishing);
 - ``watcher.py``: the watcher (blocking queries on the store, kicks the reconciler);
-- ``reconciler.py``: the reconciler, the only code that writes to the kernel: on every
-  store change and local API change it applies the endpoints changed since the last
-  pass; a full pass (the store's whole word against the kernel's) runs at start-up,
-  after a watch error and every 5 min;
+- ``reconciler.py``: the reconciler, the only code that writes to the kernel: it diffs
+  what the store implies for this host against what the kernel has and applies the
+  difference, on every store change, after every local API change, and every 30 s;
 - ``operations.py``: the operations behind the local API (network create/rm, run, rm);
 - ``api.py``: the local API server, run by the caller (``ovlab agent``).
 """
@@ -79,19 +78,6 @@ class Agent:
         self.recent: dict[str, Network] = {}  # op id -> network an earlier attempt removed
         self.reconciled = threading.Condition()
         self.generation = 0  # reconcile passes completed
-        # Reconcile state (reconciler.py): the snapshot and local containers the last pass
-        # applied, why the next pass must be full (None: incremental will do), counters.
-        self.applied: Snapshot | None = None
-        self.applied_local: dict[str, str] = {}
-        self.full_due: str | None = "start"
-        self.suspects: set[str] = set()  # endpoints of ours without a container, too young
-        self.wired_at: dict[str, float] = {}  # container -> when `run` wired it (monotonic)
-        # The incremental path is opt-in (the "tune" op) until a drift it leaves is found:
-        # the watch tests' lab lost vm1's remote FDB entries under it (CI, this session).
-        self.mode = "full"
-        self.full_period = reconciler.FULL_PERIOD
-        self.full_reconciles = self.full_by_timer = self.incremental_applies = 0
-        self.last_kernel_ops = self.last_examined = self.last_decoded = 0
         self._load_state()
 
     # -- local state ---------------------------------------------------------------
@@ -167,29 +153,7 @@ class Agent:
             containers=tuple(sorted(self.local)),
             generation=self.generation,
             pid=os.getpid(),
-            full_reconciles=self.full_reconciles,
-            full_by_timer=self.full_by_timer,
-            incremental_applies=self.incremental_applies,
-            last_kernel_ops=self.last_kernel_ops,
-            last_examined=self.last_examined,
-            last_decoded=self.last_decoded,
-            mode=self.mode,
-            applied_index=self.applied.index if self.applied is not None else 0,
         )
-
-    def tune(self, mode: str | None = None, full_period: float | None = None) -> AgentInfo:
-        """Switch the reconcile path (``incremental``, or ``full``: every pass full, the
-        path before incremental reconcile, kept for benches) and the safety-net period
-        in seconds; the info after. UsageError for anything else."""
-        if mode is not None:
-            if mode not in ("incremental", "full"):
-                raise UsageError(f"reconcile mode {mode!r} is unknown", hint="incremental|full")
-            self.mode = mode
-        if full_period is not None:
-            if not full_period > 0:
-                raise UsageError(f"full_period {full_period!r} is not a positive number")
-            self.full_period = float(full_period)
-        return self.info()
 
     def local_containers(self) -> list[dict[str, Any]]:
         """This host's containers with their pids."""

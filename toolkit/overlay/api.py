@@ -94,8 +94,6 @@ def dispatch(agent: Any, op: str, args: dict[str, Any]) -> Any:
         return agent.rm(args["name"], op_id)
     if op == "containers":
         return agent.local_containers()
-    if op == "tune":  # benches and tests: reconcile mode and safety-net period
-        return agent.tune(args.get("mode"), args.get("full_period"))
     raise UsageError(f"unknown operation {op!r}")
 
 

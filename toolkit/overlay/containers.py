@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import contextlib
 import os
 import select
 import shutil
 import subprocess
 import sys
-import threading
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -86,86 +84,41 @@ def parse_init(raw: bytes) -> InitLine | None:
     return InitLine(tag.lab, tag.node, tag.container, words["DIR"])
 
 
-@dataclass
-class Starting:
-    """A container init started by ``start`` that has not yet said it is ready."""
-
-    name: str
-    id: str
-    proc: subprocess.Popen[bytes]
-    rfd: int  # read end of the pipe its init answers "ok" (or an error) on
-
-
-def start(name: str, cid: str, lab: str | None, host: str, cmd: list[str]) -> Starting:
+def spawn(name: str, cid: str, lab: str | None, host: str, cmd: list[str]) -> Container:
     """Start a container's init in new namespaces, tagged for ``lab`` and ``host``
-    (lab/tags.py), without waiting for it: the caller may do other work (the store
-    transaction) while the interpreter starts, then calls ``ready``."""
+    (lab/tags.py); return once they exist."""
     cdir = container_dir(name)
     cdir.mkdir(parents=True, exist_ok=True)
     hostname = cid[:12]
     (cdir / "hostname").write_text(hostname + "\n")
     (cdir / "hosts").write_text(f"127.0.0.1\tlocalhost\n127.0.1.1\t{hostname}\n")
     rfd, wfd = os.pipe()
+    proc = subprocess.Popen(
+        cinit_argv(wfd, cdir, hostname, tags.container_tag(lab, host, name), cmd),
+        stdin=subprocess.PIPE,  # closed by release(): the container's CMD may start
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        pass_fds=(wfd,),
+        start_new_session=True,
+        cwd="/",
+    )
+    os.close(wfd)
     try:
-        proc = subprocess.Popen(
-            cinit_argv(wfd, cdir, hostname, tags.container_tag(lab, host, name), cmd),
-            stdin=subprocess.PIPE,  # closed by release(): the container's CMD may start
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-            pass_fds=(wfd,),
-            start_new_session=True,
-            cwd="/",
-        )
-    except BaseException:
+        ready, _, _ = select.select([rfd], [], [], 10)
+        msg = os.read(rfd, 512).decode().strip() if ready else ""
+    finally:
         os.close(rfd)
-        raise
-    finally:
-        os.close(wfd)
-    return Starting(name, cid, proc, rfd)
-
-
-def ready(s: Starting, timeout: float = 10) -> Container:
-    """Wait until a started init has its namespaces; the Container. OvlabError (the
-    init stopped) when it says otherwise or says nothing within ``timeout`` s."""
-    try:
-        ok, _, _ = select.select([s.rfd], [], [], timeout)
-        msg = os.read(s.rfd, 512).decode().strip() if ok else ""
-    finally:
-        os.close(s.rfd)
-    proc = s.proc
     if msg != "ok":
-        # Not in namespaces of its own for sure: stop just this pid (see abandon).
-        with contextlib.suppress(ProcessLookupError):
-            proc.kill()
-        proc.wait()
         if proc.stdin:
             proc.stdin.close()
-        raise OvlabError(f"container {s.name} failed to start: {msg or 'no answer'}")
+        stop_pid(proc.pid)
+        raise OvlabError(f"container {name} failed to start: {msg or 'no answer'}")
     # Reap it in the background when it exits, so it never lingers as a zombie of ours.
-    threading.Thread(target=proc.wait, daemon=True, name=f"reap-{s.name}").start()
+    import threading
+
+    threading.Thread(target=proc.wait, daemon=True, name=f"reap-{name}").start()
     _gates[proc.pid] = proc
-    return Container(name=s.name, id=s.id, pid=proc.pid, starttime=procs.starttime(proc.pid))
-
-
-def abandon(s: Starting) -> None:
-    """Stop a started init that will not be used (``ready`` not called).
-
-    Only its own pid, with SIGKILL, before its stdin closes: its CMD has not started
-    (it waits on stdin), and it may not have left the host's namespaces yet, so the
-    namespace sweep of ``stop_pid`` would hit the host's own processes.
-    """
-    with contextlib.suppress(OSError):
-        os.close(s.rfd)
-    with contextlib.suppress(ProcessLookupError):
-        s.proc.kill()
-    s.proc.wait()
-    if s.proc.stdin:
-        s.proc.stdin.close()
-
-
-def spawn(name: str, cid: str, lab: str | None, host: str, cmd: list[str]) -> Container:
-    """``start`` then ``ready``: a container whose namespaces exist."""
-    return ready(start(name, cid, lab, host, cmd))
+    return Container(name=name, id=cid, pid=proc.pid, starttime=procs.starttime(proc.pid))
 
 
 # Containers whose CMD waits for their network: pid -> the Popen holding its stdin.

@@ -11,7 +11,6 @@ remote VTEP. Every function is safe to repeat.
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import errno
 import os
 import socket
@@ -23,7 +22,6 @@ from toolkit.host import paths
 from toolkit.host.mounts import MNT_DETACH, MS_BIND, mount, umount
 from toolkit.host.netlink import iproute_at, refusal_code, tolerated
 from toolkit.host.ns import CLONE_NEWNET, unshare
-from toolkit.overlay import nlbatch
 from toolkit.overlay.model import Remote
 
 __all__ = ["Remote"]  # re-exported: callers build the list they pass to program_remotes
@@ -277,12 +275,6 @@ class RemotePlan:
     neigh_del: tuple[tuple[str, str], ...] = ()
     fdb_add: tuple[tuple[str, str], ...] = ()
     neigh_add: tuple[tuple[str, str], ...] = ()
-    examined: int = 0  # table entries and wanted remotes looked at to make the plan
-
-    @property
-    def ops(self) -> int:
-        """Kernel requests the plan takes."""
-        return len(self.fdb_del) + len(self.neigh_del) + len(self.fdb_add) + len(self.neigh_add)
 
     @property
     def added(self) -> list[str]:
@@ -327,58 +319,28 @@ def plan_remotes(
     )
 
 
-def plan_changes(gone: list[Remote], new: list[Remote]) -> RemotePlan:
-    """The changes that take vxlan0 from holding ``gone`` to holding ``new`` instead, for
-    the endpoints that changed since the tables were last made equal to the store (pure).
-
-    ``gone``: remotes as the previous snapshot had them (removed or changed endpoints);
-    ``new``: as the new snapshot has them (added or changed). Every FDB entry of a gone
-    MAC is dropped whole before any append, so a moved MAC never keeps its old VTEP as a
-    second destination; a gone IP's neighbour is deleted only when no new remote
-    replaces it (``replace`` overwrites in one request).
-    """
-    new_ips = {r.ip for r in new}
-    return RemotePlan(
-        fdb_del=tuple(dict.fromkeys(r.mac for r in gone)),
-        neigh_del=tuple(dict.fromkeys((r.ip, r.mac) for r in gone if r.ip not in new_ips)),
-        fdb_add=tuple(dict.fromkeys((r.mac, r.vtep) for r in new)),
-        neigh_add=tuple(dict.fromkeys((r.ip, r.mac) for r in new)),
-    )
-
-
-def apply_plan(path: str, plan: RemotePlan) -> int:
-    """Write a plan to vxlan0 in the namespace at ``path`` as one netlink batch
-    (nlbatch.py), in the plan's order; the number of kernel requests sent (0 when the
-    namespace has no vxlan0). Raises KernelRefused for a refused write."""
-    if not plan.ops:
-        return 0
-    vx = nlbatch.vxlan_index(path)
-    if vx is None:
-        return 0
-    batch = nlbatch.Batch(vx)
-    # Remove first (FDB before neighbour, as libnetwork does on leave). Without NDA_DST
-    # the kernel drops the whole entry, whatever port or VNI its destinations carry.
-    for mac in plan.fdb_del:
-        batch.fdb_del(mac)
-    for ip, mac in plan.neigh_del:
-        batch.neigh_del(ip, mac)
-    for mac, dst in plan.fdb_add:
-        batch.fdb_append(mac, dst)
-    for ip, mac in plan.neigh_add:
-        batch.neigh_replace(ip, mac)
-    return nlbatch.send(path, batch)
-
-
-def program_remotes(path: str, want: list[Remote]) -> RemotePlan:
-    """Make vxlan0's neighbours and FDB equal ``want``; the plan applied (its ``added``
-    and ``removed`` MACs, ``ops`` requests, ``examined`` table entries read).
+def program_remotes(path: str, want: list[Remote]) -> tuple[list[str], list[str]]:
+    """Make vxlan0's neighbours and FDB equal ``want``; return the MACs added and removed.
 
     What changes is ``plan_remotes``' answer for the tables ``remote_state`` reads.
     """
     have_neigh, have_fdb = remote_state(path)
     plan = plan_remotes(have_neigh, have_fdb, want)
-    apply_plan(path, plan)
-    return dataclasses.replace(plan, examined=len(have_neigh) + len(have_fdb) + len(want))
+    with iproute_at(path) as ipr:
+        vx = ipr.link_lookup(ifname="vxlan0")[0]
+        # Remove first (FDB before neighbour, as libnetwork does on leave). Without NDA_DST
+        # the kernel drops the whole entry, whatever port or VNI its destinations carry.
+        for mac in plan.fdb_del:
+            with tolerated():
+                ipr.fdb("del", ifindex=vx, lladdr=mac)
+        for ip, mac in plan.neigh_del:
+            with tolerated():
+                ipr.neigh("del", dst=ip, lladdr=mac, ifindex=vx)
+        for mac, dst in plan.fdb_add:
+            ipr.fdb("append", ifindex=vx, lladdr=mac, dst=dst, state=NUD_PERMANENT)
+        for ip, mac in plan.neigh_add:
+            ipr.neigh("replace", dst=ip, lladdr=mac, ifindex=vx, state=NUD_PERMANENT)
+    return plan.added, plan.removed
 
 
 def interface_ipv4(ifname: str) -> tuple[str, int] | None:

@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import ipaddress
 import json
-import socket
 from collections import Counter
 from collections.abc import Mapping
 from dataclasses import MISSING, asdict, dataclass, field, fields, replace
@@ -112,14 +111,6 @@ def k_container_name(name: str) -> str:
 def k_host(host: str) -> str:
     """Liveness key of a host."""
     return f"{ROOT}hosts/{host}"
-
-
-def _ip_key(ep: Endpoint) -> bytes:
-    """Sort key of an endpoint by address (inet_aton: C speed, the agent sorts per change)."""
-    try:
-        return socket.inet_aton(ep.ip)
-    except OSError:
-        return b"\xff" * 4 + ep.ip.encode()
 
 
 def netns_name(nid: str) -> str:
@@ -249,7 +240,6 @@ class Snapshot:
     networks: dict[str, Network] = field(default_factory=dict)
     endpoints: dict[str, Endpoint] = field(default_factory=dict)
     hosts: dict[str, Host] = field(default_factory=dict)
-    decoded: int = field(default=0, compare=False)  # records decoded to build it (not wire)
 
     def to_wire(self) -> dict[str, Any]:
         """The JSON twin the agent sends (records as their stored form)."""
@@ -298,7 +288,7 @@ class Snapshot:
     def endpoints_of(self, nid: str) -> list[Endpoint]:
         """Endpoints of one network, by IP."""
         eps = [e for e in self.endpoints.values() if e.network == nid]
-        return sorted(eps, key=_ip_key)
+        return sorted(eps, key=lambda e: ipaddress.IPv4Address(e.ip))
 
     def endpoint_by_name(self, name: str) -> list[Endpoint]:
         """Endpoints of a container name (one per network it joined)."""
@@ -309,9 +299,7 @@ class Snapshot:
 class AgentInfo:
     """What an agent says of itself (the ``info`` answer): its host, VTEP and VXLAN port,
     the underlay MTU less 50, its Consul session, whether its store answers, the store
-    index it last saw (0: none yet), its containers, reconcile passes done, its pid, and
-    its reconcile counters (how many full and incremental passes, and the last pass's
-    kernel requests, endpoints examined and records decoded)."""
+    index it last saw (0: none yet), its containers, reconcile passes done, its pid."""
 
     host: str
     vtep: str
@@ -324,18 +312,6 @@ class AgentInfo:
     containers: tuple[str, ...] = ()
     generation: int = 0
     pid: int = 0
-    # Reconcile counters (added later: an older agent's answer reads as zeros). Full
-    # passes re-read the whole kernel state against the whole snapshot (start-up, after
-    # a watch error, a network record change, the slow timer); incremental ones apply
-    # only the endpoints changed since the last applied snapshot.
-    full_reconciles: int = 0
-    full_by_timer: int = 0
-    incremental_applies: int = 0
-    last_kernel_ops: int = 0  # netlink requests the last pass sent
-    last_examined: int = 0  # endpoints (incremental) or table entries (full) it looked at
-    last_decoded: int = 0  # store records the watcher decoded for the last snapshot
-    mode: str = "incremental"  # or "full": every pass full (the old path, for benches)
-    applied_index: int = 0  # store index of the snapshot the last pass applied
 
     def to_dict(self) -> dict[str, Any]:
         """JSON twin (containers as a list)."""
@@ -368,135 +344,24 @@ def remotes_for(snap: Snapshot, host: str, net_id: str) -> list[Remote]:
     ]
 
 
-@dataclass(frozen=True)
-class EndpointChanges:
-    """Endpoints that differ between two snapshots, by id: in the new one only
-    (``added``), in both but not equal (``changed``), in the old one only (``removed``)."""
-
-    added: tuple[str, ...] = ()
-    changed: tuple[str, ...] = ()
-    removed: tuple[str, ...] = ()
-
-    def __len__(self) -> int:
-        return len(self.added) + len(self.changed) + len(self.removed)
-
-    @property
-    def ids(self) -> tuple[str, ...]:
-        """Every id that changed."""
-        return self.added + self.changed + self.removed
-
-
-def endpoint_changes(old: Snapshot, new: Snapshot) -> EndpointChanges:
-    """What changed in the endpoints from ``old`` to ``new`` (pure).
-
-    Records the watcher's cache kept are the same objects in both snapshots, so the
-    scan is one identity test per endpoint; only new objects are compared by value.
-    """
-    before, after = old.endpoints, new.endpoints
-    added: list[str] = []
-    changed: list[str] = []
-    for eid, ep in after.items():
-        prev = before.get(eid)
-        if prev is None:
-            added.append(eid)
-        elif prev is not ep and prev != ep:
-            changed.append(eid)
-    removed = (
-        [eid for eid in before if eid not in after]
-        if len(before) + len(added) != len(after)
-        else []
-    )
-    return EndpointChanges(tuple(added), tuple(changed), tuple(removed))
-
-
-def remote_changes(
-    old: Snapshot, new: Snapshot, host: str, net_id: str, eids: tuple[str, ...]
-) -> tuple[list[Remote], list[Remote]]:
-    """For the endpoints ``eids`` that changed, what ``host``'s vxlan0 in ``net_id``
-    held under ``old`` and must hold under ``new`` (pure): ``(gone, wanted)``.
-
-    Tables equal to ``remotes_for(old, host, net_id)``, less ``gone``, plus ``wanted``,
-    are ``remotes_for(new, host, net_id)`` (tests/overlay/test_incremental_unit.py).
-    """
-
-    def remote(snap: Snapshot, eid: str) -> Remote | None:
-        ep = snap.endpoints.get(eid)
-        if ep is None or ep.network != net_id or ep.host == host or net_id not in snap.networks:
-            return None
-        return Remote(ep.ip, ep.mac, ep.vtep, ep.name, ep.host)
-
-    gone: list[Remote] = []
-    wanted: list[Remote] = []
-    for eid in eids:
-        was, now = remote(old, eid), remote(new, eid)
-        if was == now:
-            continue
-        if was is not None:
-            gone.append(was)
-        if now is not None:
-            wanted.append(now)
-    return gone, wanted
-
-
-RecordCache = dict[str, tuple[int, Any]]  # key -> (ModifyIndex, decoded record or None)
-
-
-def parse_tree(
-    entries: list[dict[str, Any]], index: int, cache: RecordCache | None = None
-) -> Snapshot:
-    """Build a Snapshot from a recursive KV read of ROOT.
-
-    With ``cache`` (kept by the caller between reads), a key whose ModifyIndex has not
-    moved reuses the record decoded before, so a read costs one decode per changed key;
-    ``Snapshot.decoded`` counts the records decoded. Keys gone from the store leave the
-    cache once it holds twice as many keys as the store.
-    """
-    snap = Snapshot(index=index)
-    networks, endpoints, hosts = snap.networks, snap.endpoints, snap.hosts
-    for e in entries:
-        full_key = e["Key"]
-        record: Any = None
-        if cache is not None:
-            hit = cache.get(full_key)
-            if hit is not None and hit[0] == e.get("ModifyIndex"):
-                record = hit[1]
-                if record is None:
-                    continue  # not a record (ipam, names, …), seen before
-            else:
-                record = _decode_entry(full_key[len(ROOT) :], e)
-                snap.decoded += record is not None
-                cache[full_key] = (e.get("ModifyIndex") or 0, record)
-        else:
-            record = _decode_entry(full_key[len(ROOT) :], e)
-            snap.decoded += record is not None
-        if isinstance(record, Endpoint):
-            endpoints[record.id] = record
-        elif isinstance(record, Network):
-            networks[record.id] = record
-        elif isinstance(record, Host):
-            hosts[record.host] = record
-    if cache is not None and len(cache) > 2 * len(entries) + 64:
-        # Keys deleted from the store: forget them now and then, not on every read.
-        present = {e["Key"] for e in entries}
-        for gone in [k for k in cache if k not in present]:
-            del cache[gone]
-    return snap
-
-
-def _decode_entry(key: str, e: dict[str, Any]) -> Record | None:
-    """The record stored at ``key`` (relative to ROOT); None for a key that holds none
-    (ipam, names, idm) or a foreign or corrupt one: it must not stop the overlay."""
+def parse_tree(entries: list[dict[str, Any]], index: int) -> Snapshot:
+    """Build a Snapshot from a recursive KV read of ROOT."""
     import base64
 
-    kind = key.split("/", 1)[0]
-    if kind not in ("network", "endpoint", "hosts"):
-        return None
-    raw = base64.b64decode(e["Value"]) if e.get("Value") else b""
-    try:
-        if kind == "network":
-            return Network.from_json(raw)
-        if kind == "endpoint":
-            return Endpoint.from_json(raw)
-        return Host.from_wire(json.loads(raw))
-    except (ValueError, WireError):
-        return None
+    snap = Snapshot(index=index)
+    for e in entries:
+        key = e["Key"][len(ROOT) :]
+        raw = base64.b64decode(e["Value"]) if e.get("Value") else b""
+        try:
+            if key.startswith("network/"):
+                net = Network.from_json(raw)
+                snap.networks[net.id] = net
+            elif key.startswith("endpoint/"):
+                ep = Endpoint.from_json(raw)
+                snap.endpoints[ep.id] = ep
+            elif key.startswith("hosts/"):
+                h = Host.from_wire(json.loads(raw))
+                snap.hosts[h.host] = h
+        except (ValueError, WireError):
+            continue  # a foreign or corrupt key must not stop the overlay
+    return snap

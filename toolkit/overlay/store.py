@@ -59,27 +59,17 @@ class Store:
 
     # -- reading -------------------------------------------------------------
 
-    def snapshot(
-        self,
-        index: int = 0,
-        wait: str = "30s",
-        cache: model.RecordCache | None = None,
-        part: str = "",
-    ) -> Snapshot:
-        """Everything under the root; with index > 0, block until it changes (or wait ends).
-        ``cache``: see model.parse_tree (a watcher decodes only the keys that changed).
-        ``part``: only the keys under ROOT + part (``endpoint/``, ``network/``): a watcher
-        of one kind of record is not sent the IP and name keys."""
+    def snapshot(self, index: int = 0, wait: str = "30s") -> Snapshot:
+        """Everything under the root; with index > 0, block until it changes (or wait ends)."""
         params: dict[str, Any] = {"recurse": "true"}
         if index:
             params.update(index=index, wait=wait)
-        path = "/v1/kv/" + model.ROOT + part
-        status, headers, data = self.consul.request("GET", path, params=params)
+        status, headers, data = self.consul.request("GET", "/v1/kv/" + model.ROOT, params=params)
         if status not in (200, 404):
             raise ConsulError.from_answer(self.consul.where, "GET", "/v1/kv/", status, data)
         new_index = int(headers.get("x-consul-index", "0") or 0)
         entries = json.loads(data) if status == 200 and data else []
-        return model.parse_tree(entries, new_index, cache)
+        return model.parse_tree(entries, new_index)
 
     # -- sessions --------------------------------------------------------------
 
@@ -232,21 +222,15 @@ class Store:
         container: str = "",
         prefer_ip: str | None = None,
         eid: str | None = None,
-        known: Snapshot | None = None,
     ) -> Endpoint:
         """Allocate an IP and publish an endpoint, atomically, held by the host's session.
 
         ``eid`` (64 hex) makes a repeated request idempotent: when the name is already
         held by that endpoint id, an earlier attempt committed and its record is returned.
-        ``known``: a recent snapshot (the agent's watch) to plan the first attempt with,
-        saving two reads; a stale one only costs a Conflict, after which every attempt
-        reads the store afresh (the transaction's checks decide, never the snapshot).
-        Lost races pick among the lowest free addresses at random, so ten clients racing
-        for one network do not all ask for the same address again.
         """
         eid = eid or secrets.token_hex(32)
-        for attempt in range(50):
-            snap = known if known is not None and attempt == 0 else self.snapshot()
+        for _ in range(50):
+            snap = self.snapshot()
             held = snap.endpoint_by_name(name)
             if held and held[0].id == eid:
                 return held[0]  # an earlier attempt of this request committed
@@ -254,14 +238,8 @@ class Store:
                 raise UsageError(f"network {net.name!r} was removed")
             if held:
                 raise UsageError(f"container name {name!r} is already in use in the lab")
-            used = {e.ip for e in snap.endpoints_of(net.id)}
-            if snap is not known:
-                used |= self._ipam_used(net.id)
-            ip = (
-                prefer_ip
-                if prefer_ip and prefer_ip not in used
-                else self._free_ip(net, used, spread=8 if attempt else 1)
-            )
+            used = {e.ip for e in snap.endpoints_of(net.id)} | self._ipam_used(net.id)
+            ip = prefer_ip if prefer_ip and prefer_ip not in used else self._free_ip(net, used)
             prefer_ip = None  # only on the first try
             ep = Endpoint(
                 id=eid,
@@ -323,18 +301,12 @@ class Store:
         return {k.rsplit("/", 1)[-1] for k in keys}
 
     @staticmethod
-    def _free_ip(net: Network, used: set[str], spread: int = 1) -> str:
-        """The lowest free address, or one of the ``spread`` lowest at random."""
-        free: list[str] = []
+    def _free_ip(net: Network, used: set[str]) -> str:
         for addr in ipaddress.IPv4Network(net.subnet).hosts():
             text = str(addr)
             if text != net.gateway and text not in used:
-                free.append(text)
-                if len(free) >= spread:
-                    break
-        if not free:
-            raise UsageError(f"network {net.name!r} ({net.subnet}) has no free address")
-        return free[secrets.randbelow(len(free))]
+                return text
+        raise UsageError(f"network {net.name!r} ({net.subnet}) has no free address")
 
     def remove_endpoint(self, ep: Endpoint) -> None:
         """Withdraw an endpoint and free its IP and name, if they are still this endpoint's.

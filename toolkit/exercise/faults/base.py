@@ -2,9 +2,8 @@
 reach a lab VM, and the :class:`Fault` contract (inject, describe, fix).
 
 A fault acts on one VM of a provisioned lab running the demo's network (one container
-per VM). The agent repairs its kernel tables from the store at start-up and in a full
-pass every 5 minutes (toolkit.overlay.reconciler), so a kernel-table fault is made with
-that VM's agent stopped:
+per VM). The agent repairs its kernel tables from the store every 30 s
+(toolkit.overlay.agent), so a kernel-table fault is made with that VM's agent stopped:
 the fault persists until the student repairs it and starts the agent again.
 """
 
