@@ -20,7 +20,6 @@ from typing import Any
 from toolkit.classroom.records import CLASS_VERSION, ClassRecord, damaged
 from toolkit.errors import UsageError
 from toolkit.host import paths
-from toolkit.lab.records import StateError
 
 FILE = "class.json"
 
@@ -45,18 +44,10 @@ def list_classes() -> list[str]:
 
 def read_raw(cls: str) -> Any:
     """The class file as parsed JSON (unchecked), or None; StateError when unreadable."""
+    from toolkit.lab.state import read_state_json
+
     path = class_dir(cls) / FILE
-    try:
-        with path.open() as fh:
-            return json.load(fh)
-    except FileNotFoundError:
-        return None
-    except PermissionError:
-        raise StateError(
-            f"reading class {cls!r} ({path}) needs root", hint="run it with sudo"
-        ) from None
-    except (OSError, ValueError) as exc:
-        raise damaged(cls, str(exc), str(path)) from None
+    return read_state_json(path, f"class {cls!r}", lambda why: damaged(cls, why, str(path)))
 
 
 def load(cls: str) -> ClassRecord | None:

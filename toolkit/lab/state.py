@@ -19,7 +19,7 @@ import os
 import shutil
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -55,18 +55,24 @@ def read_raw(lab: str) -> object | None:
     Only teardown should look at the raw form: readers use :func:`load`.
     """
     path = lab_dir(lab) / "state.json"
+    return read_state_json(path, f"lab state of {lab!r}", lambda why: damaged(lab, why, str(path)))
+
+
+def read_state_json(path: Path, what: str, damage: Callable[[str], StateError]) -> Any:
+    """A root-owned state file as parsed JSON, unchecked; None when there is none.
+
+    Raises StateError: "reading WHAT needs root" when unreadable for permissions (not
+    damage: "down" is no remedy), else ``damage(reason)`` for any other read or JSON error.
+    """
     try:
         with path.open() as fh:
-            return json.load(fh)  # type: ignore[no-any-return]
+            return json.load(fh)
     except FileNotFoundError:
         return None
     except PermissionError:
-        # Not damage: the state directory is root's (and "lab down" is no remedy).
-        raise StateError(
-            f"reading lab state of {lab!r} ({path}) needs root", hint="run it with sudo"
-        ) from None
+        raise StateError(f"reading {what} ({path}) needs root", hint="run it with sudo") from None
     except (OSError, ValueError) as exc:
-        raise damaged(lab, str(exc), str(path)) from None
+        raise damage(str(exc)) from None
 
 
 def load(lab: str) -> LabRecord | None:
